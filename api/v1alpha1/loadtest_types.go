@@ -1,0 +1,807 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ScenarioType says how the offered load evolves over the run.
+// +kubebuilder:validation:Enum=Constant;Ramp;Stages;Replay
+type ScenarioType string
+
+const (
+	// ScenarioConstant sends at targetRate for the whole duration.
+	ScenarioConstant ScenarioType = "Constant"
+	// ScenarioRamp rises linearly from startRate to targetRate over the duration.
+	ScenarioRamp ScenarioType = "Ramp"
+	// ScenarioStages follows the stages, ramping linearly from one target to the next.
+	ScenarioStages ScenarioType = "Stages"
+	// ScenarioReplay sends at the recorded timestamps of the samples, scaled by speed.
+	ScenarioReplay ScenarioType = "Replay"
+)
+
+// SampleFormat is the encoding of a sample set.
+// +kubebuilder:validation:Enum=JSONLines;Kcat
+type SampleFormat string
+
+const (
+	// SampleFormatJSONLines is one JSON record per line: key, value, headers, timestamp, topic, partition.
+	SampleFormatJSONLines SampleFormat = "JSONLines"
+	// SampleFormatKcat is the output of `kcat -C -J`.
+	SampleFormatKcat SampleFormat = "Kcat"
+)
+
+// Partitioning chooses the partition of each replayed record.
+// +kubebuilder:validation:Enum=Key;Recorded;RoundRobin
+type Partitioning string
+
+const (
+	// PartitioningKey hashes the key with murmur2, as the Java client does.
+	PartitioningKey Partitioning = "Key"
+	// PartitioningRecorded uses the partition recorded in the sample.
+	PartitioningRecorded Partitioning = "Recorded"
+	// PartitioningRoundRobin spreads records over all partitions in turn.
+	PartitioningRoundRobin Partitioning = "RoundRobin"
+)
+
+// Acks is the acknowledgement the producer waits for.
+// +kubebuilder:validation:Enum=All;Leader;None
+type Acks string
+
+const (
+	// AcksAll waits for all in-sync replicas.
+	AcksAll Acks = "All"
+	// AcksLeader waits for the partition leader only.
+	AcksLeader Acks = "Leader"
+	// AcksNone does not wait; latency then measures only the send.
+	AcksNone Acks = "None"
+)
+
+// Compression is the producer's batch compression codec.
+// +kubebuilder:validation:Enum=None;Gzip;Snappy;Lz4;Zstd
+type Compression string
+
+// Compression codecs.
+const (
+	CompressionNone   Compression = "None"
+	CompressionGzip   Compression = "Gzip"
+	CompressionSnappy Compression = "Snappy"
+	CompressionLz4    Compression = "Lz4"
+	CompressionZstd   Compression = "Zstd"
+)
+
+// SASLMechanism is the SASL mechanism used to authenticate to Kafka.
+// +kubebuilder:validation:Enum=PLAIN;SCRAM-SHA-256;SCRAM-SHA-512
+type SASLMechanism string
+
+// SASL mechanisms.
+const (
+	SASLPlain       SASLMechanism = "PLAIN"
+	SASLScramSHA256 SASLMechanism = "SCRAM-SHA-256"
+	SASLScramSHA512 SASLMechanism = "SCRAM-SHA-512"
+)
+
+// CleanupPolicy says when the operator deletes the pods of a finished LoadTest.
+// +kubebuilder:validation:Enum=Always;OnSuccess;Never
+type CleanupPolicy string
+
+const (
+	// CleanupAlways deletes the pods after the TTL whatever the outcome.
+	CleanupAlways CleanupPolicy = "Always"
+	// CleanupOnSuccess deletes the pods after the TTL only when the test passed, keeping them for debugging otherwise.
+	CleanupOnSuccess CleanupPolicy = "OnSuccess"
+	// CleanupNever keeps the pods.
+	CleanupNever CleanupPolicy = "Never"
+)
+
+// Phase is where a LoadTest is in its run.
+// +kubebuilder:validation:Enum=Pending;Starting;Running;Draining;Passed;Failed;Error;Aborted
+type Phase string
+
+const (
+	// PhasePending: accepted, children not created yet.
+	PhasePending Phase = "Pending"
+	// PhaseStarting: pods created, waiting for all of them to be Ready.
+	PhaseStarting Phase = "Starting"
+	// PhaseRunning: the start time is set and the workers replay.
+	PhaseRunning Phase = "Running"
+	// PhaseDraining: the workers are done, the observer still reads the DLQ and the output.
+	PhaseDraining Phase = "Draining"
+	// PhasePassed: the run finished and met every threshold.
+	PhasePassed Phase = "Passed"
+	// PhaseFailed: the run finished and broke at least one threshold.
+	PhaseFailed Phase = "Failed"
+	// PhaseError: the test could not be run or measured.
+	PhaseError Phase = "Error"
+	// PhaseAborted: the test was stopped on request.
+	PhaseAborted Phase = "Aborted"
+)
+
+// Finished reports whether the phase is terminal.
+func (p Phase) Finished() bool {
+	switch p {
+	case PhasePassed, PhaseFailed, PhaseError, PhaseAborted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Verdict is the machine-readable outcome of a LoadTest.
+// +kubebuilder:validation:Enum=Pass;Fail;Inconclusive
+type Verdict string
+
+const (
+	// VerdictPass: every threshold was met.
+	VerdictPass Verdict = "Pass"
+	// VerdictFail: at least one threshold was broken.
+	VerdictFail Verdict = "Fail"
+	// VerdictInconclusive: the run errored or was aborted, so the thresholds say nothing.
+	VerdictInconclusive Verdict = "Inconclusive"
+)
+
+// Condition types and reasons written on a LoadTest. Reconciling, Ready and Stalled follow
+// kstatus so that Flux and Argo CD read the state right.
+const (
+	ConditionReconciling = "Reconciling"
+	ConditionReady       = "Ready"
+	ConditionStalled     = "Stalled"
+	// ConditionStarted is True once every pod acknowledged the start signal.
+	ConditionStarted = "Started"
+	// ConditionStopping is True once every running pod acknowledged a stop request.
+	ConditionStopping = "Stopping"
+)
+
+// Stage is one step of a Stages scenario.
+type Stage struct {
+	// duration is how long the rate takes to move linearly from the previous stage's
+	// target (0 for the first stage) to this stage's target. Between 1s and 24h.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="stage duration must be between 1s and 24h"
+	Duration metav1.Duration `json:"duration"`
+
+	// targetRate is the rate in records per second, all workers together, at the end of the stage.
+	// +required
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000000
+	TargetRate int64 `json:"targetRate"`
+}
+
+// Scenario says how the offered load evolves over time.
+// +kubebuilder:validation:XValidation:rule="self.type == 'Stages' ? has(self.stages) && size(self.stages) > 0 : !has(self.stages)",message="stages must be set for type Stages and only for it"
+// +kubebuilder:validation:XValidation:rule="self.type == 'Replay' || !has(self.speed)",message="speed is only allowed with type Replay"
+// +kubebuilder:validation:XValidation:rule="self.type == 'Ramp' || !has(self.startRate)",message="startRate is only allowed with type Ramp"
+type Scenario struct {
+	// type is how the load evolves: Constant, Ramp (linear from startRate to targetRate),
+	// Stages (linear ramps between stage targets) or Replay (the recorded inter-arrival times, scaled by speed).
+	// +optional
+	// +kubebuilder:default=Constant
+	Type ScenarioType `json:"type,omitempty"`
+
+	// startRate is the rate at the start of a Ramp, in records per second; 0 by default.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000000
+	StartRate *int64 `json:"startRate,omitempty"`
+
+	// stages are the steps of a Stages scenario, in order. Their durations add up to the run's length.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=50
+	Stages []Stage `json:"stages,omitempty"`
+
+	// speed scales the recorded inter-arrival times of a Replay scenario: "2.0" replays twice
+	// as fast as recorded. A decimal between 0.001 and 1000.
+	// +optional
+	// +kubebuilder:validation:MaxLength=12
+	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?$`
+	// +kubebuilder:validation:XValidation:rule="double(self) >= 0.001 && double(self) <= 1000.0",message="speed must be between 0.001 and 1000"
+	Speed *string `json:"speed,omitempty"`
+}
+
+// ConfigMapKeyRef names one key of a ConfigMap in the LoadTest's namespace.
+type ConfigMapKeyRef struct {
+	// name is the ConfigMap's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// key is the key that holds the samples (binaryData for gzipped sets).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key"`
+}
+
+// SampleVolume is a PersistentVolumeClaim holding a sample file or a folder of them.
+type SampleVolume struct {
+	// claimName is the PersistentVolumeClaim's name; it is mounted read-only.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	ClaimName string `json:"claimName"`
+
+	// path is the sample file or folder inside the volume; the volume's root by default.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/') && !self.split('/').exists(p, p == '..')",message="path must be relative and must not contain '..'"
+	Path string `json:"path,omitempty"`
+}
+
+// SampleSet is where the recorded records come from. Exactly one source is set.
+// +kubebuilder:validation:XValidation:rule="[has(self.configMapRef), has(self.persistentVolumeClaim), has(self.url)].filter(x, x).size() == 1",message="exactly one of configMapRef, persistentVolumeClaim and url must be set"
+type SampleSet struct {
+	// configMapRef is a ConfigMap key holding the samples (gzip is recognised by its magic bytes).
+	// +optional
+	ConfigMapRef *ConfigMapKeyRef `json:"configMapRef,omitempty"`
+
+	// persistentVolumeClaim is a volume holding a sample file or a folder of them.
+	// +optional
+	PersistentVolumeClaim *SampleVolume `json:"persistentVolumeClaim,omitempty"`
+
+	// url is an HTTP(S) address the pods download the samples from.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'https' || url(self).getScheme() == 'http')",message="url must be an http or https URL"
+	URL string `json:"url,omitempty"`
+
+	// format is the encoding of the samples: JSONLines or Kcat (kcat -J output).
+	// +optional
+	// +kubebuilder:default=JSONLines
+	Format SampleFormat `json:"format,omitempty"`
+
+	// loop starts again at the beginning of the set when a worker reaches its end;
+	// without it a worker stops when its share of the samples is sent.
+	// +optional
+	// +kubebuilder:default=true
+	Loop *bool `json:"loop,omitempty"`
+}
+
+// SecretKeyRef names one key of a Secret in the LoadTest's namespace.
+type SecretKeyRef struct {
+	// name is the Secret's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// key is the key inside the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key"`
+}
+
+// SecretRef names a Secret in the LoadTest's namespace.
+type SecretRef struct {
+	// name is the Secret's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// KafkaTLS configures TLS to the brokers. Secrets reach the pods as mounted files only.
+type KafkaTLS struct {
+	// caSecretRef is a Secret key holding the PEM bundle of CAs that sign the brokers'
+	// certificates; the system's roots are used when unset.
+	// +optional
+	CASecretRef *SecretKeyRef `json:"caSecretRef,omitempty"`
+
+	// clientCertSecretRef is a kubernetes.io/tls Secret (tls.crt, tls.key) for mutual TLS.
+	// +optional
+	ClientCertSecretRef *SecretRef `json:"clientCertSecretRef,omitempty"`
+
+	// serverName overrides the name checked against the brokers' certificates.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	ServerName string `json:"serverName,omitempty"`
+}
+
+// KafkaSASL configures SASL authentication.
+type KafkaSASL struct {
+	// mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	// +required
+	Mechanism SASLMechanism `json:"mechanism"`
+
+	// secretRef is a Secret with the keys `username` and `password`, mounted as files.
+	// +required
+	SecretRef SecretRef `json:"secretRef"`
+}
+
+// Kafka is how the pods reach the cluster under test.
+type Kafka struct {
+	// bootstrapServers are host:port addresses of brokers.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=260
+	// +kubebuilder:validation:items:Pattern=`^[^\s:]+:[0-9]{1,5}$`
+	BootstrapServers []string `json:"bootstrapServers"`
+
+	// tls enables TLS to the brokers.
+	// +optional
+	TLS *KafkaTLS `json:"tls,omitempty"`
+
+	// sasl enables SASL authentication (over TLS unless your brokers allow plaintext).
+	// +optional
+	SASL *KafkaSASL `json:"sasl,omitempty"`
+
+	// clientID is the Kafka client id of the pods, useful for broker-side quotas and logs.
+	// +optional
+	// +kubebuilder:default=streamreplay
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9._-]+$`
+	ClientID string `json:"clientID,omitempty"`
+}
+
+// Target is where and how records are produced.
+type Target struct {
+	// topic receives every sample that does not name its own topic.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=249
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9._-]+$`
+	Topic string `json:"topic"`
+
+	// partitioning is Key (murmur2 of the key, as the Java client), Recorded (the sample's
+	// partition) or RoundRobin.
+	// +optional
+	// +kubebuilder:default=Key
+	Partitioning Partitioning `json:"partitioning,omitempty"`
+
+	// acks is what the producer waits for: All, Leader or None.
+	// +optional
+	// +kubebuilder:default=All
+	Acks Acks `json:"acks,omitempty"`
+
+	// compression is the batch codec: None, Gzip, Snappy, Lz4 or Zstd.
+	// +optional
+	// +kubebuilder:default=None
+	Compression Compression `json:"compression,omitempty"`
+}
+
+// DeadLetterQueue is the pipeline's dead-letter topic, watched by the observer pod.
+type DeadLetterQueue struct {
+	// topic is the dead-letter topic.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=249
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9._-]+$`
+	Topic string `json:"topic"`
+
+	// countAllRecords counts every dead letter written during the run, not only those that
+	// carry this run's id header (for pipelines that drop headers).
+	// +optional
+	CountAllRecords bool `json:"countAllRecords,omitempty"`
+
+	// classifyHeader is a header whose value classifies dead letters, used before the
+	// Kafka Connect and Spring Kafka error headers.
+	// +optional
+	// +kubebuilder:validation:MaxLength=249
+	ClassifyHeader string `json:"classifyHeader,omitempty"`
+}
+
+// Pipeline describes what the pipeline under test does with the replayed records.
+// +kubebuilder:validation:XValidation:rule="has(self.outputTopic) || has(self.consumerGroup)",message="pipeline needs outputTopic, consumerGroup or both"
+type Pipeline struct {
+	// outputTopic is where the pipeline writes its results; the observer reads it to
+	// measure end-to-end latency and delivery.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=249
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9._-]+$`
+	OutputTopic string `json:"outputTopic,omitempty"`
+
+	// consumerGroup is the pipeline's consumer group on the input topic; its lag is sampled during the run.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	ConsumerGroup string `json:"consumerGroup,omitempty"`
+}
+
+// Thresholds decide the verdict. Each is optional; a LoadTest without thresholds passes when it runs to the end.
+type Thresholds struct {
+	// minAchievedRateRatio is the least share of the scheduled records that must be
+	// acknowledged, a decimal between 0 and 1 such as "0.95".
+	// +optional
+	// +kubebuilder:validation:MaxLength=12
+	// +kubebuilder:validation:Pattern=`^(0(\.[0-9]+)?|1(\.0+)?)$`
+	MinAchievedRateRatio *string `json:"minAchievedRateRatio,omitempty"`
+
+	// maxErrorRatio is the largest share of records that may fail to be acknowledged, a
+	// decimal between 0 and 1 such as "0.001".
+	// +optional
+	// +kubebuilder:validation:MaxLength=12
+	// +kubebuilder:validation:Pattern=`^(0(\.[0-9]+)?|1(\.0+)?)$`
+	MaxErrorRatio *string `json:"maxErrorRatio,omitempty"`
+
+	// maxDLQRecords is the most dead letters of this run allowed; needs deadLetterQueue.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000000000000
+	MaxDLQRecords *int64 `json:"maxDLQRecords,omitempty"`
+
+	// maxP99Latency is the largest p99 of the produce acknowledgement latency, measured from
+	// each record's intended send time (so a producer that falls behind shows it).
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('1h')",message="maxP99Latency must be more than 0 and at most 1h"
+	MaxP99Latency *metav1.Duration `json:"maxP99Latency,omitempty"`
+
+	// maxEndToEndP99Latency is the largest p99 from intended send time to the record's
+	// arrival on the pipeline's output topic; needs pipeline.outputTopic.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('1h')",message="maxEndToEndP99Latency must be more than 0 and at most 1h"
+	MaxEndToEndP99Latency *metav1.Duration `json:"maxEndToEndP99Latency,omitempty"`
+
+	// maxConsumerLag is the largest lag, in records, of the pipeline's consumer group seen
+	// during the run; needs pipeline.consumerGroup.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000000000000
+	MaxConsumerLag *int64 `json:"maxConsumerLag,omitempty"`
+}
+
+// WorkerTemplate customises the pods the operator creates (workers and observer).
+type WorkerTemplate struct {
+	// image overrides the operator's own image for the pods.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image,omitempty"`
+
+	// imagePullPolicy of the pods' container.
+	// +optional
+	// +kubebuilder:validation:Enum=Always;IfNotPresent;Never
+	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
+
+	// resources of the pods' container; the operator's defaults when unset.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// nodeSelector for the pods.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+
+	// tolerations for the pods.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// affinity for the pods, for example to spread workers over nodes.
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+
+	// serviceAccountName the pods run as; its token is not mounted.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+
+	// priorityClassName of the pods.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	PriorityClassName string `json:"priorityClassName,omitempty"`
+
+	// labels added to the pods (the operator's own labels win on conflict).
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	Labels map[string]string `json:"labels,omitempty"`
+
+	// annotations added to the pods.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Cleanup says what happens to the pods of a finished LoadTest. The LoadTest and its
+// results ConfigMap always stay.
+type Cleanup struct {
+	// policy is Always, OnSuccess (keep the pods of a failed test for debugging) or Never.
+	// +optional
+	// +kubebuilder:default=OnSuccess
+	Policy CleanupPolicy `json:"policy,omitempty"`
+
+	// ttlSecondsAfterFinished is how long the pods stay after the test finished.
+	// +optional
+	// +kubebuilder:default=600
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=2592000
+	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
+}
+
+// Timeouts bound the phases before the run, so that nothing waits forever.
+type Timeouts struct {
+	// podsReady is how long all pods may take to become Ready (image pull, sample download, Kafka checks).
+	// +optional
+	// +kubebuilder:default="5m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5s') && duration(self) <= duration('1h')",message="podsReady must be between 5s and 1h"
+	PodsReady *metav1.Duration `json:"podsReady,omitempty"`
+
+	// start is how long the operator keeps trying to deliver the start signal to every pod.
+	// +optional
+	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('10m')",message="start must be between 1s and 10m"
+	Start *metav1.Duration `json:"start,omitempty"`
+
+	// drain is how long the observer keeps reading the DLQ and the output topic after the workers end.
+	// +optional
+	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('1h')",message="drain must be between 0s and 1h"
+	Drain *metav1.Duration `json:"drain,omitempty"`
+}
+
+// LoadTestSpec is one load-test run. It is immutable once created, except stop.
+// +kubebuilder:validation:XValidation:rule="self.scenario.type != 'Stages' || !has(self.duration)",message="duration must not be set for a Stages scenario: the stages' durations give the length"
+// +kubebuilder:validation:XValidation:rule="self.scenario.type == 'Stages' || self.scenario.type == 'Replay' || has(self.targetRate)",message="targetRate is required for Constant and Ramp scenarios"
+// +kubebuilder:validation:XValidation:rule="self.scenario.type == 'Stages' || has(self.duration)",message="duration is required unless the scenario is Stages"
+// +kubebuilder:validation:XValidation:rule="!has(self.thresholds) || !has(self.thresholds.maxDLQRecords) || has(self.deadLetterQueue)",message="thresholds.maxDLQRecords needs deadLetterQueue"
+// +kubebuilder:validation:XValidation:rule="!has(self.thresholds) || !has(self.thresholds.maxEndToEndP99Latency) || (has(self.pipeline) && has(self.pipeline.outputTopic))",message="thresholds.maxEndToEndP99Latency needs pipeline.outputTopic"
+// +kubebuilder:validation:XValidation:rule="!has(self.thresholds) || !has(self.thresholds.maxConsumerLag) || (has(self.pipeline) && has(self.pipeline.consumerGroup))",message="thresholds.maxConsumerLag needs pipeline.consumerGroup"
+// +kubebuilder:validation:XValidation:rule="!has(self.targetRate) || self.targetRate >= self.workers",message="targetRate must be at least one record per second per worker"
+// +kubebuilder:validation:XValidation:rule="[has(self.targetRate), has(self.duration), has(self.deadLetterQueue), has(self.pipeline), has(self.thresholds), has(self.workerTemplate)] == [has(oldSelf.targetRate), has(oldSelf.duration), has(oldSelf.deadLetterQueue), has(oldSelf.pipeline), has(oldSelf.thresholds), has(oldSelf.workerTemplate)]",message="spec is immutable except stop: create a new LoadTest to run again"
+type LoadTestSpec struct {
+	// scenario is how the load evolves over time.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="scenario is immutable: create a new LoadTest to run again"
+	Scenario Scenario `json:"scenario"`
+
+	// targetRate is the rate in records per second, all workers together (the end rate of a
+	// Ramp; for Replay an optional cap). Not used by Stages.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000000
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="targetRate is immutable: create a new LoadTest to run again"
+	TargetRate *int64 `json:"targetRate,omitempty"`
+
+	// duration is how long the workers send, between 1s and 24h. Stages scenarios take their length from the stages.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="duration must be between 1s and 24h"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="duration is immutable: create a new LoadTest to run again"
+	Duration *metav1.Duration `json:"duration,omitempty"`
+
+	// workers is the number of replay-worker pods; the rate and the samples are split between them.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=256
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="workers is immutable: create a new LoadTest to run again"
+	Workers int32 `json:"workers,omitempty"`
+
+	// sampleSet is the recorded records to replay.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="sampleSet is immutable: create a new LoadTest to run again"
+	SampleSet SampleSet `json:"sampleSet"`
+
+	// kafka is how the pods reach the cluster under test.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="kafka is immutable: create a new LoadTest to run again"
+	Kafka Kafka `json:"kafka"`
+
+	// target is where and how the records are produced.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="target is immutable: create a new LoadTest to run again"
+	Target Target `json:"target"`
+
+	// deadLetterQueue is the pipeline's dead-letter topic, watched during the run.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="deadLetterQueue is immutable: create a new LoadTest to run again"
+	DeadLetterQueue *DeadLetterQueue `json:"deadLetterQueue,omitempty"`
+
+	// pipeline describes the pipeline under test: its output topic and consumer group.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="pipeline is immutable: create a new LoadTest to run again"
+	Pipeline *Pipeline `json:"pipeline,omitempty"`
+
+	// thresholds decide the verdict.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="thresholds are immutable: create a new LoadTest to run again"
+	Thresholds *Thresholds `json:"thresholds,omitempty"`
+
+	// workerTemplate customises the pods the operator creates.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="workerTemplate is immutable: create a new LoadTest to run again"
+	WorkerTemplate *WorkerTemplate `json:"workerTemplate,omitempty"`
+
+	// timeouts bound the phases around the run.
+	// +optional
+	// +kubebuilder:default={}
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="timeouts are immutable: create a new LoadTest to run again"
+	Timeouts Timeouts `json:"timeouts,omitempty"`
+
+	// cleanup says what happens to the pods once the test finished.
+	// +optional
+	// +kubebuilder:default={}
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="cleanup is immutable: create a new LoadTest to run again"
+	Cleanup Cleanup `json:"cleanup,omitempty"`
+
+	// stop asks a running test to end early: pods finish cleanly, report partial results,
+	// and the LoadTest ends Aborted. It is the only field that may change, and only to true.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self || !oldSelf",message="stop cannot be undone"
+	Stop bool `json:"stop,omitempty"`
+}
+
+// ThresholdCheck is one threshold compared with what was measured.
+type ThresholdCheck struct {
+	// name is the threshold's field name in spec.thresholds.
+	// +required
+	// +kubebuilder:validation:MaxLength=64
+	Name string `json:"name"`
+
+	// measured is the value seen in the run, or "no data".
+	// +required
+	// +kubebuilder:validation:MaxLength=64
+	Measured string `json:"measured"`
+
+	// limit is the threshold's value.
+	// +required
+	// +kubebuilder:validation:MaxLength=64
+	Limit string `json:"limit"`
+
+	// passed tells whether the measured value met the limit.
+	// +required
+	Passed bool `json:"passed"`
+}
+
+// ResultsSummary is a short summary of the results; the full document is in the results ConfigMap.
+type ResultsSummary struct {
+	// scheduled is the number of records the scenario intended to send.
+	// +optional
+	Scheduled int64 `json:"scheduled,omitempty"`
+
+	// sent is the number of records handed to Kafka.
+	// +optional
+	Sent int64 `json:"sent,omitempty"`
+
+	// acknowledged is the number of records Kafka acknowledged.
+	// +optional
+	Acknowledged int64 `json:"acknowledged,omitempty"`
+
+	// errors is the number of records that failed.
+	// +optional
+	Errors int64 `json:"errors,omitempty"`
+
+	// achievedRate is the acknowledged records per second over the run window.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	AchievedRate string `json:"achievedRate,omitempty"`
+
+	// achievedRateRatio is acknowledged / scheduled.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	AchievedRateRatio string `json:"achievedRateRatio,omitempty"`
+
+	// p50Latency is the median acknowledgement latency from the intended send time.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	P50Latency string `json:"p50Latency,omitempty"`
+
+	// p99Latency is the 99th percentile acknowledgement latency from the intended send time.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	P99Latency string `json:"p99Latency,omitempty"`
+
+	// maxLatency is the largest acknowledgement latency.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	MaxLatency string `json:"maxLatency,omitempty"`
+
+	// dlqRecords is the number of this run's records found in the dead-letter queue.
+	// +optional
+	DLQRecords *int64 `json:"dlqRecords,omitempty"`
+
+	// maxConsumerLag is the largest lag of the pipeline's consumer group seen during the run.
+	// +optional
+	MaxConsumerLag *int64 `json:"maxConsumerLag,omitempty"`
+
+	// endToEndP99Latency is the 99th percentile from intended send time to arrival on the output topic.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	EndToEndP99Latency string `json:"endToEndP99Latency,omitempty"`
+}
+
+// LoadTestStatus is the observed state of a LoadTest.
+type LoadTestStatus struct {
+	// observedGeneration is the generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// phase is Pending, Starting, Running, Draining, then Passed, Failed, Error or Aborted.
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+
+	// verdict is Pass, Fail or Inconclusive once the test finished.
+	// +optional
+	Verdict Verdict `json:"verdict,omitempty"`
+
+	// message says why the test is in its phase, in words.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	Message string `json:"message,omitempty"`
+
+	// runID identifies this run in the records' headers: the LoadTest's UID.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	RunID string `json:"runID,omitempty"`
+
+	// startTime is the instant every worker starts sending, agreed by the operator.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+
+	// completionTime is when the test reached its final phase.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+
+	// readyPods is how many of the test's pods are Ready, as "ready/total".
+	// +optional
+	// +kubebuilder:validation:MaxLength=16
+	ReadyPods string `json:"readyPods,omitempty"`
+
+	// resultsConfigMap is the name of the ConfigMap holding the full results document.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	ResultsConfigMap string `json:"resultsConfigMap,omitempty"`
+
+	// results is a summary of the results.
+	// +optional
+	Results *ResultsSummary `json:"results,omitempty"`
+
+	// thresholds are the thresholds compared with the measured values.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	Thresholds []ThresholdCheck `json:"thresholds,omitempty"`
+
+	// conditions are Reconciling, Ready and Stalled (read by kstatus, Flux and Argo CD), Started and Stopping.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+}
+
+// LoadTest replays recorded Kafka records into a pipeline at a chosen rate and judges how it copes.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=lt,categories=streamreplay
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Verdict",type=string,JSONPath=`.status.verdict`
+// +kubebuilder:printcolumn:name="Target",type=integer,JSONPath=`.spec.targetRate`,description="Target rate, records/s"
+// +kubebuilder:printcolumn:name="Achieved",type=string,JSONPath=`.status.results.achievedRate`,description="Achieved rate, records/s"
+// +kubebuilder:printcolumn:name="P99",type=string,JSONPath=`.status.results.p99Latency`
+// +kubebuilder:printcolumn:name="DLQ",type=integer,JSONPath=`.status.results.dlqRecords`
+// +kubebuilder:printcolumn:name="Pods",type=string,JSONPath=`.status.readyPods`,priority=1
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 50",message="metadata.name must be at most 50 characters so that the names of its pods (<name>-worker-<index>) stay within 63"
+type LoadTest struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the test to run.
+	// +required
+	Spec LoadTestSpec `json:"spec"`
+
+	// status is what the operator observed.
+	// +optional
+	Status LoadTestStatus `json:"status,omitempty"`
+}
+
+// LoadTestList is a list of LoadTests.
+// +kubebuilder:object:root=true
+type LoadTestList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []LoadTest `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&LoadTest{}, &LoadTestList{})
+}

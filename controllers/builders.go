@@ -1,0 +1,416 @@
+package controllers
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
+	"github.com/streamreplay/streamreplay/internal/plan"
+)
+
+// Labels and names shared by every child object.
+const (
+	LabelName        = "app.kubernetes.io/name"
+	LabelComponent   = "app.kubernetes.io/component"
+	LabelManagedBy   = "app.kubernetes.io/managed-by"
+	LabelLoadTest    = "streamreplay.io/loadtest"
+	LabelRunID       = "streamreplay.io/run-id"
+	LabelWorkerIndex = "streamreplay.io/worker-index"
+
+	appName = "streamreplay"
+	// ManagerName is the value of LabelManagedBy on every child.
+	ManagerName   = "streamreplay-operator"
+	containerName = "replay"
+
+	// ResultsKeyJSON and ResultsKeySummary are the keys of the results ConfigMap.
+	ResultsKeyJSON    = "results.json"
+	ResultsKeySummary = "summary.txt"
+
+	samplesVolume  = "samples"
+	samplesFile    = "samples"
+	tmpVolume      = "tmp"
+	caVolume       = "kafka-ca"
+	clientVolume   = "kafka-client-cert"
+	saslVolume     = "kafka-sasl"
+	nonRootUser    = 65532
+	secretFileMode = 0o440
+
+	// deadlineMargin is added to the expected length of a run for activeDeadlineSeconds:
+	// the backstop only has to end pods that nothing else could stop.
+	deadlineMargin = 5 * time.Minute
+)
+
+// WorkerPodName is the deterministic name of worker index's pod.
+func WorkerPodName(lt *streamreplayv1alpha1.LoadTest, index int32) string {
+	return fmt.Sprintf("%s-worker-%d", lt.Name, index)
+}
+
+// ObserverPodName is the deterministic name of the observer pod.
+func ObserverPodName(lt *streamreplayv1alpha1.LoadTest) string {
+	return lt.Name + "-observer"
+}
+
+// ResultsConfigMapName is the deterministic name of the results ConfigMap.
+func ResultsConfigMapName(lt *streamreplayv1alpha1.LoadTest) string {
+	return lt.Name + "-results"
+}
+
+// needsObserver tells whether the test watches anything beyond its own producers.
+func needsObserver(lt *streamreplayv1alpha1.LoadTest) bool {
+	return lt.Spec.DeadLetterQueue != nil || lt.Spec.Pipeline != nil
+}
+
+// childLabels are the labels of every child object; selectorLabels find the test's pods.
+func childLabels(lt *streamreplayv1alpha1.LoadTest, component string) map[string]string {
+	return map[string]string{
+		LabelName:      appName,
+		LabelComponent: component,
+		LabelManagedBy: ManagerName,
+		LabelLoadTest:  lt.Name,
+		LabelRunID:     string(lt.UID),
+	}
+}
+
+func selectorLabels(lt *streamreplayv1alpha1.LoadTest) map[string]string {
+	return map[string]string{LabelLoadTest: lt.Name, LabelRunID: string(lt.UID)}
+}
+
+// runLength is how long the workers send: the duration, or the stages' total.
+func runLength(spec *streamreplayv1alpha1.LoadTestSpec) time.Duration {
+	if spec.Scenario.Type == streamreplayv1alpha1.ScenarioStages {
+		var total time.Duration
+		for _, s := range spec.Scenario.Stages {
+			total += s.Duration.Duration
+		}
+		return total
+	}
+	if spec.Duration == nil {
+		return 0
+	}
+	return spec.Duration.Duration
+}
+
+func durationOr(d *metav1.Duration, fallback time.Duration) time.Duration {
+	if d == nil {
+		return fallback
+	}
+	return d.Duration
+}
+
+// Timeouts with the API's defaults, for objects built without defaulting (unit tests).
+func readyTimeout(spec *streamreplayv1alpha1.LoadTestSpec) time.Duration {
+	return durationOr(spec.Timeouts.PodsReady, 5*time.Minute)
+}
+
+func startTimeout(spec *streamreplayv1alpha1.LoadTestSpec) time.Duration {
+	return durationOr(spec.Timeouts.Start, 30*time.Second)
+}
+
+func drainPeriod(spec *streamreplayv1alpha1.LoadTestSpec) time.Duration {
+	return durationOr(spec.Timeouts.Drain, 30*time.Second)
+}
+
+// activeDeadline bounds a pod's life: getting ready, starting, running, draining, plus a margin.
+func activeDeadline(spec *streamreplayv1alpha1.LoadTestSpec) int64 {
+	total := readyTimeout(spec) + startTimeout(spec) + runLength(spec) + drainPeriod(spec) + deadlineMargin
+	return int64(total / time.Second)
+}
+
+// BuildPlan is the plan of one pod; index is ignored for the observer.
+func BuildPlan(lt *streamreplayv1alpha1.LoadTest, role plan.Role, index int32) plan.Plan {
+	spec := &lt.Spec
+	workers := max(spec.Workers, 1)
+	p := plan.Plan{
+		Role:     role,
+		RunID:    string(lt.UID),
+		LoadTest: lt.Namespace + "/" + lt.Name,
+		Index:    index,
+		Workers:  workers,
+		Duration: metav1.Duration{Duration: runLength(spec)},
+		Drain:    metav1.Duration{Duration: drainPeriod(spec)},
+		Samples:  samplesPlan(&spec.SampleSet),
+		Kafka:    kafkaPlan(&spec.Kafka),
+		Target: plan.Target{
+			Topic:        spec.Target.Topic,
+			Partitioning: string(spec.Target.Partitioning),
+			Acks:         string(spec.Target.Acks),
+			Compression:  string(spec.Target.Compression),
+		},
+	}
+	if role == plan.RoleObserver {
+		p.Index = 0
+	} else {
+		p.Scenario = scenarioShare(spec, workers, index)
+	}
+	if dlq := spec.DeadLetterQueue; dlq != nil {
+		p.DLQ = &plan.DLQ{Topic: dlq.Topic, CountAllRecords: dlq.CountAllRecords, ClassifyHeader: dlq.ClassifyHeader}
+	}
+	if pl := spec.Pipeline; pl != nil {
+		p.Pipeline = &plan.Pipeline{InputTopic: spec.Target.Topic, OutputTopic: pl.OutputTopic, ConsumerGroup: pl.ConsumerGroup}
+	}
+	return p
+}
+
+// scenarioShare divides every rate of the scenario between the workers.
+func scenarioShare(spec *streamreplayv1alpha1.LoadTestSpec, workers, index int32) plan.Scenario {
+	sc := plan.Scenario{Type: string(spec.Scenario.Type)}
+	if spec.TargetRate != nil {
+		sc.TargetRate = plan.Share(*spec.TargetRate, workers, index)
+	}
+	if spec.Scenario.StartRate != nil {
+		sc.StartRate = plan.Share(*spec.Scenario.StartRate, workers, index)
+	}
+	for _, st := range spec.Scenario.Stages {
+		sc.Stages = append(sc.Stages, plan.Stage{Duration: st.Duration, TargetRate: plan.Share(st.TargetRate, workers, index)})
+	}
+	if spec.Scenario.Speed != nil {
+		sc.Speed = *spec.Scenario.Speed
+	}
+	return sc
+}
+
+func samplesPlan(s *streamreplayv1alpha1.SampleSet) plan.Samples {
+	out := plan.Samples{Format: string(s.Format), Loop: s.Loop == nil || *s.Loop}
+	switch {
+	case s.ConfigMapRef != nil:
+		out.Path = path.Join(plan.SamplesDir, samplesFile)
+	case s.PersistentVolumeClaim != nil:
+		out.Path = path.Join(plan.SamplesDir, s.PersistentVolumeClaim.Path)
+	default:
+		out.URL = s.URL
+	}
+	return out
+}
+
+func kafkaPlan(k *streamreplayv1alpha1.Kafka) plan.Kafka {
+	out := plan.Kafka{BootstrapServers: k.BootstrapServers, ClientID: k.ClientID}
+	if t := k.TLS; t != nil {
+		out.TLS = &plan.TLS{ServerName: t.ServerName}
+		if t.CASecretRef != nil {
+			out.TLS.CAFile = path.Join(plan.SecretsDir, caVolume, t.CASecretRef.Key)
+		}
+		if t.ClientCertSecretRef != nil {
+			out.TLS.CertFile = path.Join(plan.SecretsDir, clientVolume, corev1.TLSCertKey)
+			out.TLS.KeyFile = path.Join(plan.SecretsDir, clientVolume, corev1.TLSPrivateKeyKey)
+		}
+	}
+	if s := k.SASL; s != nil {
+		out.SASL = &plan.SASL{
+			Mechanism:    string(s.Mechanism),
+			UsernameFile: path.Join(plan.SecretsDir, saslVolume, "username"),
+			PasswordFile: path.Join(plan.SecretsDir, saslVolume, "password"),
+		}
+	}
+	return out
+}
+
+// BuildWorkerPod builds worker index's pod, without owner reference (the controller sets it).
+func BuildWorkerPod(lt *streamreplayv1alpha1.LoadTest, index int32, image string) (*corev1.Pod, error) {
+	pod, err := buildPod(lt, WorkerPodName(lt, index), BuildPlan(lt, plan.RoleWorker, index), image)
+	if err != nil {
+		return nil, err
+	}
+	pod.Labels[LabelWorkerIndex] = strconv.Itoa(int(index))
+	return pod, nil
+}
+
+// BuildObserverPod builds the observer's pod, without owner reference.
+func BuildObserverPod(lt *streamreplayv1alpha1.LoadTest, image string) (*corev1.Pod, error) {
+	return buildPod(lt, ObserverPodName(lt), BuildPlan(lt, plan.RoleObserver, 0), image)
+}
+
+func buildPod(lt *streamreplayv1alpha1.LoadTest, name string, p plan.Plan, image string) (*corev1.Pod, error) {
+	encoded, err := p.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("pod %s: %w", name, err)
+	}
+	tmpl := lt.Spec.WorkerTemplate
+	if tmpl == nil {
+		tmpl = &streamreplayv1alpha1.WorkerTemplate{}
+	}
+	if tmpl.Image != "" {
+		image = tmpl.Image
+	}
+	labels := map[string]string{}
+	for k, v := range tmpl.Labels {
+		labels[k] = v
+	}
+	for k, v := range childLabels(lt, string(p.Role)) {
+		labels[k] = v
+	}
+	var annotations map[string]string
+	if len(tmpl.Annotations) > 0 {
+		annotations = make(map[string]string, len(tmpl.Annotations))
+		for k, v := range tmpl.Annotations {
+			annotations[k] = v
+		}
+	}
+	volumes, mounts := podVolumes(&lt.Spec)
+	resources := defaultResources()
+	if tmpl.Resources != nil {
+		resources = *tmpl.Resources.DeepCopy()
+	}
+
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        name,
+			Namespace:   lt.Namespace,
+			Labels:      labels,
+			Annotations: annotations,
+		},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			ActiveDeadlineSeconds:         ptr.To(activeDeadline(&lt.Spec)),
+			TerminationGracePeriodSeconds: ptr.To[int64](30),
+			ServiceAccountName:            tmpl.ServiceAccountName,
+			AutomountServiceAccountToken:  ptr.To(false),
+			EnableServiceLinks:            ptr.To(false),
+			PriorityClassName:             tmpl.PriorityClassName,
+			NodeSelector:                  copyMap(tmpl.NodeSelector),
+			Tolerations:                   copyTolerations(tmpl.Tolerations),
+			Affinity:                      tmpl.Affinity.DeepCopy(),
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot:   ptr.To(true),
+				RunAsUser:      ptr.To[int64](nonRootUser),
+				RunAsGroup:     ptr.To[int64](nonRootUser),
+				FSGroup:        ptr.To[int64](nonRootUser),
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+			Volumes: volumes,
+			Containers: []corev1.Container{{
+				Name:            containerName,
+				Image:           image,
+				ImagePullPolicy: tmpl.ImagePullPolicy,
+				Args:            []string{string(p.Role)},
+				Env: []corev1.EnvVar{
+					{Name: plan.EnvPlan, Value: encoded},
+					fieldEnv(plan.EnvPodName, "metadata.name"),
+					fieldEnv(plan.EnvPodNamespace, "metadata.namespace"),
+					fieldEnv(plan.EnvPodIP, "status.podIP"),
+				},
+				Ports: []corev1.ContainerPort{{Name: plan.ControlPortName, ContainerPort: plan.ControlPort, Protocol: corev1.ProtocolTCP}},
+				ReadinessProbe: &corev1.Probe{
+					ProbeHandler:     httpProbe("/readyz"),
+					PeriodSeconds:    2,
+					FailureThreshold: 1,
+				},
+				LivenessProbe: &corev1.Probe{
+					ProbeHandler:     httpProbe("/healthz"),
+					PeriodSeconds:    10,
+					FailureThreshold: 6,
+				},
+				Resources:                resources,
+				VolumeMounts:             mounts,
+				TerminationMessagePath:   corev1.TerminationMessagePathDefault,
+				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+				SecurityContext: &corev1.SecurityContext{
+					AllowPrivilegeEscalation: ptr.To(false),
+					ReadOnlyRootFilesystem:   ptr.To(true),
+					RunAsNonRoot:             ptr.To(true),
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+					SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+				},
+			}},
+		},
+	}
+	return pod, nil
+}
+
+func fieldEnv(name, fieldPath string) corev1.EnvVar {
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: fieldPath}}}
+}
+
+func httpProbe(p string) corev1.ProbeHandler {
+	return corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: p, Port: intstr.FromString(plan.ControlPortName)}}
+}
+
+func defaultResources() corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m"), corev1.ResourceMemory: resource.MustParse("256Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
+	}
+}
+
+// podVolumes mounts the samples and every Secret the Kafka settings name. A writable
+// emptyDir at /tmp lets the root filesystem stay read-only.
+func podVolumes(spec *streamreplayv1alpha1.LoadTestSpec) ([]corev1.Volume, []corev1.VolumeMount) {
+	volumes := []corev1.Volume{{Name: tmpVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	mounts := []corev1.VolumeMount{{Name: tmpVolume, MountPath: "/tmp"}}
+
+	switch s := spec.SampleSet; {
+	case s.ConfigMapRef != nil:
+		volumes = append(volumes, corev1.Volume{Name: samplesVolume, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: s.ConfigMapRef.Name},
+			Items:                []corev1.KeyToPath{{Key: s.ConfigMapRef.Key, Path: samplesFile}},
+		}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: samplesVolume, MountPath: plan.SamplesDir, ReadOnly: true})
+	case s.PersistentVolumeClaim != nil:
+		volumes = append(volumes, corev1.Volume{Name: samplesVolume, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{
+			ClaimName: s.PersistentVolumeClaim.ClaimName, ReadOnly: true,
+		}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: samplesVolume, MountPath: plan.SamplesDir, ReadOnly: true})
+	}
+
+	addSecret := func(volume, secret string, items []corev1.KeyToPath) {
+		volumes = append(volumes, corev1.Volume{Name: volume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: secret, Items: items, DefaultMode: ptr.To[int32](secretFileMode),
+		}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: volume, MountPath: path.Join(plan.SecretsDir, volume), ReadOnly: true})
+	}
+	if t := spec.Kafka.TLS; t != nil {
+		if t.CASecretRef != nil {
+			addSecret(caVolume, t.CASecretRef.Name, []corev1.KeyToPath{{Key: t.CASecretRef.Key, Path: t.CASecretRef.Key}})
+		}
+		if t.ClientCertSecretRef != nil {
+			addSecret(clientVolume, t.ClientCertSecretRef.Name, []corev1.KeyToPath{
+				{Key: corev1.TLSCertKey, Path: corev1.TLSCertKey}, {Key: corev1.TLSPrivateKeyKey, Path: corev1.TLSPrivateKeyKey},
+			})
+		}
+	}
+	if s := spec.Kafka.SASL; s != nil {
+		addSecret(saslVolume, s.SecretRef.Name, []corev1.KeyToPath{{Key: "username", Path: "username"}, {Key: "password", Path: "password"}})
+	}
+	return volumes, mounts
+}
+
+func copyMap(in map[string]string) map[string]string {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		out[k] = v
+	}
+	return out
+}
+
+func copyTolerations(in []corev1.Toleration) []corev1.Toleration {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]corev1.Toleration, len(in))
+	for i := range in {
+		in[i].DeepCopyInto(&out[i])
+	}
+	return out
+}
+
+// BuildResultsConfigMap builds the results ConfigMap as it is before the run ends.
+func BuildResultsConfigMap(lt *streamreplayv1alpha1.LoadTest) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      ResultsConfigMapName(lt),
+			Namespace: lt.Namespace,
+			Labels:    childLabels(lt, "results"),
+		},
+		Data: map[string]string{ResultsKeySummary: "The test has not finished yet.\n"},
+	}
+}

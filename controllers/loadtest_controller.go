@@ -1,0 +1,476 @@
+// Package controllers reconciles LoadTests: it creates the run's pods and results
+// ConfigMap, starts the pods together, collects their results and writes the verdict.
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
+	"github.com/streamreplay/streamreplay/internal/plan"
+)
+
+// PodSignaller delivers the start and stop signals to a pod's control port.
+type PodSignaller interface {
+	Start(ctx context.Context, pod *corev1.Pod, runID string, at time.Time) error
+	Stop(ctx context.Context, pod *corev1.Pod, runID string) error
+}
+
+// LoadTestReconciler reconciles LoadTest objects. It keeps no state of its own: every
+// decision comes from the LoadTest and its children as the API server has them.
+type LoadTestReconciler struct {
+	client.Client
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
+	Signals  PodSignaller
+	// PodImage is the image of the pods unless the LoadTest's workerTemplate names one.
+	PodImage string
+	// StartLead is how far ahead of now the common start time is set, so that every pod
+	// receives it before it comes.
+	StartLead time.Duration
+}
+
+// maxRequeue bounds how long a running test goes unobserved when no pod changes.
+const maxRequeue = 30 * time.Second
+
+// retrySignal is how soon an undelivered start or stop signal is sent again.
+const retrySignal = time.Second
+
+// +kubebuilder:rbac:groups=streamreplay.io,resources=loadtests,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=streamreplay.io,resources=loadtests/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=streamreplay.io,resources=loadtests/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile moves one LoadTest one step along its run.
+func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	lt := &streamreplayv1alpha1.LoadTest{}
+	if err := r.Get(ctx, req.NamespacedName, lt); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	var pods corev1.PodList
+	if err := r.List(ctx, &pods, client.InNamespace(lt.Namespace), client.MatchingLabels(selectorLabels(lt))); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing pods of LoadTest %s: %w", req.NamespacedName, err)
+	}
+	if lt.Status.Phase.Finished() {
+		return r.cleanup(ctx, lt, pods.Items)
+	}
+
+	before := lt.Status.DeepCopy()
+	run := &runStep{r: r, lt: lt, now: r.Clock.Now(), members: members(lt, pods.Items)}
+	if err := run.advance(ctx); err != nil {
+		return ctrl.Result{}, err
+	}
+	if !equality.Semantic.DeepEqual(before, &lt.Status) {
+		if err := r.Status().Update(ctx, lt); err != nil {
+			if apierrors.IsConflict(err) {
+				// Another write won; derive the state again from the newer object.
+				return ctrl.Result{RequeueAfter: time.Millisecond}, nil
+			}
+			return ctrl.Result{}, fmt.Errorf("updating status of LoadTest %s: %w", req.NamespacedName, err)
+		}
+	}
+	for _, e := range run.events {
+		r.Recorder.Eventf(lt, nil, e.kind, e.reason, e.reason, "%s", e.note)
+	}
+	return ctrl.Result{RequeueAfter: run.requeueAfter}, nil
+}
+
+// SetupWithManager registers the controller; it watches the LoadTests and the pods they
+// own. The results ConfigMap is only written, so it is not watched or cached.
+func (r *LoadTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&streamreplayv1alpha1.LoadTest{}).
+		Owns(&corev1.Pod{}).
+		Named("loadtest").
+		Complete(r)
+}
+
+// cleanup handles a finished LoadTest: pods still running are stopped at once (their load
+// means nothing any more), and by the cleanup policy all pods go after the TTL. The
+// LoadTest and its results ConfigMap stay.
+func (r *LoadTestReconciler) cleanup(ctx context.Context, lt *streamreplayv1alpha1.LoadTest, pods []corev1.Pod) (ctrl.Result, error) {
+	now := r.Clock.Now()
+	ttl := time.Duration(600) * time.Second
+	if lt.Spec.Cleanup.TTLSecondsAfterFinished != nil {
+		ttl = time.Duration(*lt.Spec.Cleanup.TTLSecondsAfterFinished) * time.Second
+	}
+	policy := lt.Spec.Cleanup.Policy
+	expire := policy == streamreplayv1alpha1.CleanupAlways ||
+		(policy != streamreplayv1alpha1.CleanupNever && lt.Status.Phase == streamreplayv1alpha1.PhasePassed)
+	var finishedAt time.Time
+	if lt.Status.CompletionTime != nil {
+		finishedAt = lt.Status.CompletionTime.Time
+	}
+	expired := expire && !now.Before(finishedAt.Add(ttl))
+
+	var requeue time.Duration
+	for i := range pods {
+		pod := &pods[i]
+		if pod.DeletionTimestamp != nil {
+			continue
+		}
+		running := pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed
+		switch {
+		case running || expired:
+			if err := r.Delete(ctx, pod); client.IgnoreNotFound(err) != nil {
+				return ctrl.Result{}, fmt.Errorf("deleting pod %s of finished LoadTest: %w", pod.Name, err)
+			}
+			logf.FromContext(ctx).V(1).Info("Deleted pod of finished LoadTest", "pod", pod.Name, "stillRunning", running)
+		case expire:
+			requeue = finishedAt.Add(ttl).Sub(now)
+		}
+	}
+	return ctrl.Result{RequeueAfter: requeue}, nil
+}
+
+type event struct {
+	kind, reason, note string
+}
+
+// runStep is one reconcile of an unfinished LoadTest: it mutates lt.Status in memory and
+// acts on the children; the caller writes the status and then emits the events.
+type runStep struct {
+	r            *LoadTestReconciler
+	lt           *streamreplayv1alpha1.LoadTest
+	now          time.Time
+	members      []member
+	events       []event
+	requeueAfter time.Duration
+}
+
+func (s *runStep) advance(ctx context.Context) error {
+	st := &s.lt.Status
+	st.ObservedGeneration = s.lt.Generation
+	st.RunID = string(s.lt.UID)
+	st.ResultsConfigMap = ResultsConfigMapName(s.lt)
+	st.ReadyPods = s.readyPods()
+
+	switch st.Phase {
+	case "", streamreplayv1alpha1.PhasePending:
+		return s.create(ctx)
+	case streamreplayv1alpha1.PhaseStarting:
+		return s.waitForReady(ctx)
+	default:
+		return s.run(ctx)
+	}
+}
+
+func (s *runStep) readyPods() string {
+	ready := 0
+	for i := range s.members {
+		if s.members[i].ready() || s.members[i].succeeded() {
+			ready++
+		}
+	}
+	return fmt.Sprintf("%d/%d", ready, len(s.members))
+}
+
+// create makes the results ConfigMap and every pod; creating what exists already is fine.
+func (s *runStep) create(ctx context.Context) error {
+	if s.lt.Spec.Stop {
+		s.finish(streamreplayv1alpha1.PhaseAborted, "StopRequested", "stopped before it started", streamreplayv1alpha1.VerdictInconclusive)
+		return nil
+	}
+	cm := BuildResultsConfigMap(s.lt)
+	if err := s.createOwned(ctx, cm); err != nil {
+		return err
+	}
+	if err := s.createMissingPods(ctx); err != nil {
+		return err
+	}
+	s.setPhase(streamreplayv1alpha1.PhaseStarting, "WaitingForPods", fmt.Sprintf("created %d pods, waiting for them to be Ready", len(s.members)))
+	s.events = append(s.events, event{corev1.EventTypeNormal, "Created", fmt.Sprintf("Created %d pods and ConfigMap %s", len(s.members), cm.Name)})
+	s.requeueAfter = readyTimeout(&s.lt.Spec)
+	return nil
+}
+
+func (s *runStep) createMissingPods(ctx context.Context) error {
+	for i := range s.members {
+		m := &s.members[i]
+		if m.pod != nil {
+			continue
+		}
+		var (
+			pod *corev1.Pod
+			err error
+		)
+		if m.role == plan.RoleObserver {
+			pod, err = BuildObserverPod(s.lt, s.r.PodImage)
+		} else {
+			pod, err = BuildWorkerPod(s.lt, m.index, s.r.PodImage)
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.createOwned(ctx, pod); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *runStep) createOwned(ctx context.Context, obj client.Object) error {
+	if err := controllerutil.SetControllerReference(s.lt, obj, s.r.Scheme); err != nil {
+		return fmt.Errorf("setting owner of %s: %w", obj.GetName(), err)
+	}
+	if err := s.r.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating %T %s: %w", obj, obj.GetName(), err)
+	}
+	return nil
+}
+
+// waitForReady waits until every pod is Ready, then fixes the common start time.
+func (s *runStep) waitForReady(ctx context.Context) error {
+	if s.lt.Spec.Stop {
+		s.finish(streamreplayv1alpha1.PhaseAborted, "StopRequested", "stopped before the run started", streamreplayv1alpha1.VerdictInconclusive)
+		return nil
+	}
+	if s.failIfAnyPodFailed() {
+		return nil
+	}
+	// A pod missing before the start harms nothing (the cache may lag behind the
+	// create, or someone deleted it): create it again.
+	if err := s.createMissingPods(ctx); err != nil {
+		return err
+	}
+	var notReady []member
+	for _, m := range s.members {
+		if !m.ready() {
+			notReady = append(notReady, m)
+		}
+	}
+	deadline := s.lt.CreationTimestamp.Add(readyTimeout(&s.lt.Spec))
+	switch {
+	case len(notReady) == 0:
+		start := s.now.Add(s.r.StartLead)
+		s.lt.Status.StartTime = ptrTime(start)
+		s.setCondition(streamreplayv1alpha1.ConditionStarted, false, "Signalling", "sending the start time to every pod")
+		s.setPhase(streamreplayv1alpha1.PhaseRunning, "Running", fmt.Sprintf("all %d pods Ready; starting at %s", len(s.members), start.UTC().Format(time.RFC3339Nano)))
+		s.requeueAfter = time.Millisecond
+	case !s.now.Before(deadline):
+		s.finish(streamreplayv1alpha1.PhaseError, "PodsNotReady",
+			fmt.Sprintf("pods not Ready within %s: %s", readyTimeout(&s.lt.Spec), describe(notReady, (*member).waitingReason, 5)),
+			streamreplayv1alpha1.VerdictInconclusive)
+	default:
+		s.requeueAfter = min(deadline.Sub(s.now), maxRequeue)
+	}
+	return nil
+}
+
+// failIfAnyPodFailed ends the run with Error when a pod failed, vanished or is being deleted.
+func (s *runStep) failIfAnyPodFailed() bool {
+	for i := range s.members {
+		m := &s.members[i]
+		switch {
+		case m.pod == nil:
+			if s.lt.Status.Phase == streamreplayv1alpha1.PhaseStarting {
+				continue
+			}
+			s.finish(streamreplayv1alpha1.PhaseError, "PodLost", fmt.Sprintf("pod %s was deleted before it finished", m.name), streamreplayv1alpha1.VerdictInconclusive)
+			return true
+		case m.pod.Status.Phase == corev1.PodFailed:
+			s.finish(streamreplayv1alpha1.PhaseError, "PodFailed", fmt.Sprintf("pod %s failed: %s", m.name, m.failure()), streamreplayv1alpha1.VerdictInconclusive)
+			return true
+		case m.pod.DeletionTimestamp != nil && !m.finished():
+			s.finish(streamreplayv1alpha1.PhaseError, "PodLost", fmt.Sprintf("pod %s is being deleted before it finished", m.name), streamreplayv1alpha1.VerdictInconclusive)
+			return true
+		}
+	}
+	return false
+}
+
+// run follows a started test: delivers the start and stop signals, watches the pods, and
+// collects the results once all of them ended.
+func (s *runStep) run(ctx context.Context) error {
+	if s.failIfAnyPodFailed() {
+		return nil
+	}
+	st := &s.lt.Status
+	s.requeueAfter = maxRequeue
+
+	if !s.conditionTrue(streamreplayv1alpha1.ConditionStarted) {
+		s.signalStart(ctx)
+		if st.Phase.Finished() {
+			return nil
+		}
+	}
+	if s.lt.Spec.Stop && !s.conditionTrue(streamreplayv1alpha1.ConditionStopping) {
+		s.signalStop(ctx)
+	}
+
+	workersDone, allDone := true, true
+	for i := range s.members {
+		m := &s.members[i]
+		if !m.finished() {
+			allDone = false
+			if m.role == plan.RoleWorker {
+				workersDone = false
+			}
+		}
+	}
+	switch {
+	case allDone:
+		return s.collect(ctx)
+	case workersDone && st.Phase != streamreplayv1alpha1.PhaseDraining:
+		s.setPhase(streamreplayv1alpha1.PhaseDraining, "Draining", "the workers finished; the observer drains the DLQ and the output topic")
+	}
+	if st.StartTime != nil {
+		if end := st.StartTime.Add(runLength(&s.lt.Spec)); end.After(s.now) {
+			s.requeueAfter = min(s.requeueAfter, end.Sub(s.now))
+		}
+	}
+	return nil
+}
+
+// signalStart sends the recorded start time to every pod that has not ended; a pod that
+// cannot be reached within the start timeout fails the run.
+func (s *runStep) signalStart(ctx context.Context) {
+	st := &s.lt.Status
+	unreached, lastErr := s.signalAll(func(m *member) error {
+		return s.r.Signals.Start(ctx, m.pod, st.RunID, st.StartTime.Time)
+	})
+	if len(unreached) == 0 {
+		s.setCondition(streamreplayv1alpha1.ConditionStarted, true, "AllPodsSignalled", "every pod accepted the start time")
+		s.events = append(s.events, event{corev1.EventTypeNormal, "Started", "Every pod accepted start time " + st.StartTime.UTC().Format(time.RFC3339Nano)})
+		return
+	}
+	// The start time was recorded StartLead before it, so the timeout counts from then.
+	deadline := st.StartTime.Add(-s.r.StartLead).Add(startTimeout(&s.lt.Spec))
+	if !s.now.Before(deadline) {
+		s.finish(streamreplayv1alpha1.PhaseError, "StartTimeout", fmt.Sprintf(
+			"could not deliver the start signal within %s to %s; last error: %v; check that a NetworkPolicy lets the operator reach port %d (%s) of the pods",
+			startTimeout(&s.lt.Spec), describe(unreached, (*member).podIP, 5), lastErr, plan.ControlPort, plan.ControlPortName),
+			streamreplayv1alpha1.VerdictInconclusive)
+		return
+	}
+	s.requeueAfter = retrySignal
+}
+
+// signalStop asks every running pod to end early. Pods that cannot be reached still end
+// at their activeDeadlineSeconds, so the stop is retried but never fails the run.
+func (s *runStep) signalStop(ctx context.Context) {
+	unreached, lastErr := s.signalAll(func(m *member) error {
+		return s.r.Signals.Stop(ctx, m.pod, s.lt.Status.RunID)
+	})
+	if len(unreached) == 0 {
+		s.setCondition(streamreplayv1alpha1.ConditionStopping, true, "StopRequested", "every running pod accepted the stop request")
+		s.events = append(s.events, event{corev1.EventTypeNormal, "Stopping", "Every running pod accepted the stop request"})
+		return
+	}
+	logf.FromContext(ctx).Info("Stop signal not delivered; retrying", "pods", describe(unreached, (*member).podIP, 5), "lastError", lastErr.Error())
+	s.requeueAfter = retrySignal
+}
+
+// collect reads every pod's results, writes the results ConfigMap and decides the verdict.
+func (s *runStep) collect(ctx context.Context) error {
+	outcome, err := evaluateRun(s.lt, s.members)
+	var bad *badResultsError
+	switch {
+	case errors.As(err, &bad):
+		s.finish(streamreplayv1alpha1.PhaseError, "BadResults", bad.Error(), streamreplayv1alpha1.VerdictInconclusive)
+		return nil
+	case err != nil:
+		return err
+	}
+	if err := s.writeResults(ctx, outcome); err != nil {
+		return err
+	}
+	st := &s.lt.Status
+	st.Results = outcome.summary
+	st.Thresholds = outcome.checks
+	switch {
+	case s.lt.Spec.Stop:
+		s.finish(streamreplayv1alpha1.PhaseAborted, "StopRequested", "stopped on request; the results are partial", streamreplayv1alpha1.VerdictInconclusive)
+	case outcome.failed != "":
+		s.finish(streamreplayv1alpha1.PhaseFailed, "ThresholdsNotMet", "thresholds not met: "+outcome.failed, streamreplayv1alpha1.VerdictFail)
+	default:
+		s.finish(streamreplayv1alpha1.PhasePassed, "ThresholdsMet", outcome.passedMessage(), streamreplayv1alpha1.VerdictPass)
+	}
+	return nil
+}
+
+func (s *runStep) writeResults(ctx context.Context, o *runOutcome) error {
+	data := map[string]string{ResultsKeyJSON: o.document, ResultsKeySummary: o.text}
+	patch, err := json.Marshal(map[string]any{"data": data})
+	if err != nil {
+		return fmt.Errorf("encoding results: %w", err)
+	}
+	cm := BuildResultsConfigMap(s.lt)
+	// A merge patch needs no resourceVersion, so the ConfigMap need not be read or cached.
+	err = s.r.Patch(ctx, cm, client.RawPatch(types.MergePatchType, patch))
+	if apierrors.IsNotFound(err) {
+		cm = BuildResultsConfigMap(s.lt)
+		cm.Data = data
+		err = s.createOwned(ctx, cm)
+	}
+	if err != nil {
+		return fmt.Errorf("writing results ConfigMap %s: %w", cm.Name, err)
+	}
+	return nil
+}
+
+// finish moves the test to its final phase; cleanup happens in later reconciles.
+func (s *runStep) finish(phase streamreplayv1alpha1.Phase, reason, message string, verdict streamreplayv1alpha1.Verdict) {
+	s.lt.Status.Verdict = verdict
+	s.lt.Status.CompletionTime = ptrTime(s.now)
+	s.setPhase(phase, reason, message)
+	kind := corev1.EventTypeNormal
+	if phase != streamreplayv1alpha1.PhasePassed {
+		kind = corev1.EventTypeWarning
+	}
+	s.events = append(s.events, event{kind, string(phase), message})
+	s.requeueAfter = time.Millisecond
+}
+
+// signalParallelism bounds the concurrent control calls, so a test of many workers
+// is signalled in a few round trips without opening hundreds of connections at once.
+const signalParallelism = 32
+
+// signalAll calls send for every pod that has not ended, in parallel, and returns the pods
+// it failed for with the last error.
+func (s *runStep) signalAll(send func(*member) error) ([]member, error) {
+	var (
+		mu        sync.Mutex
+		wg        sync.WaitGroup
+		unreached []member
+		lastErr   error
+	)
+	slots := make(chan struct{}, signalParallelism)
+	for i := range s.members {
+		m := &s.members[i]
+		if m.finished() {
+			continue
+		}
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			if err := send(m); err != nil {
+				mu.Lock()
+				unreached = append(unreached, *m)
+				lastErr = err
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return unreached, lastErr
+}

@@ -1,0 +1,148 @@
+package controllers
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
+	"github.com/streamreplay/streamreplay/internal/results"
+)
+
+// runOutcome is what a finished run measured and how it compares with the thresholds.
+type runOutcome struct {
+	document string // results.json of the ConfigMap
+	text     string // summary.txt of the ConfigMap
+	summary  *streamreplayv1alpha1.ResultsSummary
+	checks   []streamreplayv1alpha1.ThresholdCheck
+	failed   string // the failed thresholds in words; empty when all passed
+}
+
+// badResultsError is a termination message that is not a valid results report, or
+// reports that do not belong together. subject names the culprit ("pod x-worker-1").
+type badResultsError struct {
+	subject string
+	err     error
+}
+
+func (e *badResultsError) Error() string {
+	return fmt.Sprintf("%s reported bad results: %v", e.subject, e.err)
+}
+
+func (e *badResultsError) Unwrap() error { return e.err }
+
+// evaluateRun decodes every pod's report, merges them and applies the thresholds.
+func evaluateRun(lt *streamreplayv1alpha1.LoadTest, ms []member) (*runOutcome, error) {
+	reports := make([]results.Report, 0, len(ms))
+	for i := range ms {
+		m := &ms[i]
+		t := m.terminated()
+		if t == nil {
+			return nil, &badResultsError{subject: "pod " + m.name, err: fmt.Errorf("the pod ended without a terminated state for container %q", containerName)}
+		}
+		report, err := results.Decode([]byte(t.Message))
+		if err != nil {
+			return nil, &badResultsError{subject: "pod " + m.name, err: err}
+		}
+		if report.RunID != string(lt.UID) {
+			return nil, &badResultsError{subject: "pod " + m.name, err: fmt.Errorf("run id %q is not this run's %q", report.RunID, lt.UID)}
+		}
+		reports = append(reports, *report)
+	}
+	doc, err := results.Merge(reports)
+	if err != nil {
+		return nil, &badResultsError{subject: "the pods together", err: err}
+	}
+	thresholds, err := parseThresholds(lt.Spec.Thresholds)
+	if err != nil {
+		return nil, err
+	}
+	checks := results.Evaluate(doc, thresholds)
+	encoded, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding results document: %w", err)
+	}
+	out := &runOutcome{
+		document: string(encoded),
+		text:     doc.Summary(),
+		summary:  summarize(doc),
+		failed:   results.FailedMessage(checks),
+	}
+	for _, c := range checks {
+		out.checks = append(out.checks, streamreplayv1alpha1.ThresholdCheck{Name: c.Name, Measured: c.Measured, Limit: c.Limit, Passed: c.Passed})
+	}
+	return out, nil
+}
+
+func (o *runOutcome) passedMessage() string {
+	if len(o.checks) == 0 {
+		return "the run completed; no thresholds were set"
+	}
+	parts := make([]string, 0, len(o.checks))
+	for _, c := range o.checks {
+		parts = append(parts, fmt.Sprintf("%s: measured %s, limit %s", c.Name, c.Measured, c.Limit))
+	}
+	return "all thresholds met: " + strings.Join(parts, "; ")
+}
+
+// parseThresholds turns the spec's strings into numbers; admission already checked them.
+func parseThresholds(t *streamreplayv1alpha1.Thresholds) (results.Thresholds, error) {
+	var out results.Thresholds
+	if t == nil {
+		return out, nil
+	}
+	ratio := func(name string, s *string) (*float64, error) {
+		if s == nil {
+			return nil, nil
+		}
+		v, err := strconv.ParseFloat(*s, 64)
+		if err != nil {
+			return nil, fmt.Errorf("spec.thresholds.%s: %w", name, err)
+		}
+		return &v, nil
+	}
+	var err error
+	if out.MinAchievedRateRatio, err = ratio("minAchievedRateRatio", t.MinAchievedRateRatio); err != nil {
+		return out, err
+	}
+	if out.MaxErrorRatio, err = ratio("maxErrorRatio", t.MaxErrorRatio); err != nil {
+		return out, err
+	}
+	out.MaxDLQRecords = t.MaxDLQRecords
+	out.MaxConsumerLag = t.MaxConsumerLag
+	if t.MaxP99Latency != nil {
+		out.MaxP99Latency = &t.MaxP99Latency.Duration
+	}
+	if t.MaxEndToEndP99Latency != nil {
+		out.MaxEndToEndP99Latency = &t.MaxEndToEndP99Latency.Duration
+	}
+	return out, nil
+}
+
+// summarize is the short form of the document kept in status.
+func summarize(d *results.Document) *streamreplayv1alpha1.ResultsSummary {
+	s := &streamreplayv1alpha1.ResultsSummary{
+		Scheduled:         d.Totals.Scheduled,
+		Sent:              d.Totals.Sent,
+		Acknowledged:      d.Totals.Acked,
+		Errors:            d.Totals.Failed,
+		AchievedRate:      strconv.FormatFloat(d.AchievedRate, 'f', 1, 64),
+		AchievedRateRatio: strconv.FormatFloat(d.AchievedRateRatio, 'f', 4, 64),
+	}
+	if l := d.Latency; l != nil {
+		s.P50Latency = results.FormatDuration(l.P50)
+		s.P99Latency = results.FormatDuration(l.P99)
+		s.MaxLatency = results.FormatDuration(l.Max)
+	}
+	if d.DLQ != nil {
+		s.DLQRecords = &d.DLQ.Records
+	}
+	if d.Lag != nil {
+		s.MaxConsumerLag = &d.Lag.Max
+	}
+	if e := d.EndToEnd; e != nil && e.Latency != nil {
+		s.EndToEndP99Latency = results.FormatDuration(e.Latency.P99)
+	}
+	return s
+}

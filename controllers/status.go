@@ -1,0 +1,69 @@
+package controllers
+
+import (
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
+)
+
+// setPhase sets the phase, its message and the kstatus conditions that go with it:
+// Reconciling=True while the run goes on; at the end Ready=True on Passed, or
+// Ready=False and Stalled=True on Failed, Error and Aborted.
+func (s *runStep) setPhase(phase streamreplayv1alpha1.Phase, reason, message string) {
+	st := &s.lt.Status
+	st.Phase = phase
+	st.Message = truncate(message, 4096)
+	switch {
+	case !phase.Finished():
+		s.setCondition(streamreplayv1alpha1.ConditionReconciling, true, reason, message)
+		s.setCondition(streamreplayv1alpha1.ConditionReady, false, reason, message)
+		s.setCondition(streamreplayv1alpha1.ConditionStalled, false, reason, message)
+	case phase == streamreplayv1alpha1.PhasePassed:
+		s.setCondition(streamreplayv1alpha1.ConditionReconciling, false, reason, message)
+		s.setCondition(streamreplayv1alpha1.ConditionReady, true, reason, message)
+		s.setCondition(streamreplayv1alpha1.ConditionStalled, false, reason, message)
+	default:
+		s.setCondition(streamreplayv1alpha1.ConditionReconciling, false, reason, message)
+		s.setCondition(streamreplayv1alpha1.ConditionReady, false, reason, message)
+		s.setCondition(streamreplayv1alpha1.ConditionStalled, true, reason, message)
+	}
+}
+
+func (s *runStep) setCondition(condition string, status bool, reason, message string) {
+	c := metav1.Condition{
+		Type:               condition,
+		Status:             metav1.ConditionFalse,
+		Reason:             reason,
+		Message:            truncate(message, 32768),
+		ObservedGeneration: s.lt.Generation,
+		LastTransitionTime: metav1.NewTime(s.now),
+	}
+	if status {
+		c.Status = metav1.ConditionTrue
+	}
+	meta.SetStatusCondition(&s.lt.Status.Conditions, c)
+}
+
+func (s *runStep) conditionTrue(condition string) bool {
+	return meta.IsStatusConditionTrue(s.lt.Status.Conditions, condition)
+}
+
+func ptrTime(t time.Time) *metav1.Time {
+	mt := metav1.NewTime(t)
+	return &mt
+}
+
+// truncate shortens s to at most n bytes without cutting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut] + "…"
+}

@@ -1,0 +1,87 @@
+// Package operator assembles the manager: the scheme, the cache, the LoadTest controller
+// and the health checks. The manager command, the sandbox and the tests share it.
+package operator
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
+	"github.com/streamreplay/streamreplay/controllers"
+	"github.com/streamreplay/streamreplay/internal/control"
+)
+
+// Options configure the operator.
+type Options struct {
+	MetricsAddr    string
+	ProbeAddr      string
+	LeaderElection bool
+	PodImage       string
+	StartLead      time.Duration
+	SignalTimeout  time.Duration
+	// Clock is the real clock unless a test injects one.
+	Clock clock.PassiveClock
+}
+
+// NewScheme knows the built-in types and the LoadTest API.
+func NewScheme() *runtime.Scheme {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(streamreplayv1alpha1.AddToScheme(scheme))
+	return scheme
+}
+
+// New builds the manager with the LoadTest controller registered.
+func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
+	scheme := NewScheme()
+	// Cache only the pods this operator created, not every pod of the cluster.
+	ownPods := labels.SelectorFromSet(labels.Set{controllers.LabelManagedBy: controllers.ManagerName})
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress: opts.ProbeAddr,
+		LeaderElection:         opts.LeaderElection,
+		LeaderElectionID:       "streamreplay.streamreplay.io",
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Pod{}: {Label: ownPods},
+		}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	reconciler := &controllers.LoadTestReconciler{
+		Client:    mgr.GetClient(),
+		Scheme:    scheme,
+		Recorder:  mgr.GetEventRecorder("streamreplay-operator"),
+		Clock:     opts.Clock,
+		Signals:   controllers.HTTPSignaller{Client: control.NewClient(opts.SignalTimeout)},
+		PodImage:  opts.PodImage,
+		StartLead: opts.StartLead,
+	}
+	if err := reconciler.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the LoadTest controller: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("adding health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("adding ready check: %w", err)
+	}
+	return mgr, nil
+}

@@ -1,0 +1,179 @@
+// Package plan is what the operator tells each pod it creates: its role, its share of the
+// load, where the samples are and how to reach Kafka. It travels as JSON in one environment
+// variable; secrets never do, only the paths of the files they are mounted as.
+package plan
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+const (
+	// EnvPlan is the environment variable holding the JSON plan.
+	EnvPlan = "STREAMREPLAY_PLAN"
+	// EnvPodName, EnvPodNamespace and EnvPodIP come from the downward API.
+	EnvPodName      = "POD_NAME"
+	EnvPodNamespace = "POD_NAMESPACE"
+	EnvPodIP        = "POD_IP"
+
+	// ControlPort serves /start, /stop, /readyz, /healthz and /metrics on every pod.
+	ControlPort = 9400
+	// ControlPortName names the control port in the pod spec.
+	ControlPortName = "control"
+
+	// SamplesDir is where the sample volume is mounted.
+	SamplesDir = "/var/run/streamreplay/samples"
+	// SecretsDir is where the Kafka credentials are mounted, one folder per Secret.
+	SecretsDir = "/var/run/streamreplay/kafka"
+)
+
+// Role is the job of a pod.
+type Role string
+
+// Roles.
+const (
+	RoleWorker   Role = "worker"
+	RoleObserver Role = "observer"
+)
+
+// Plan is one pod's instructions.
+type Plan struct {
+	Role     Role   `json:"role"`
+	RunID    string `json:"runID"`
+	LoadTest string `json:"loadTest"`
+	// Index is the worker's index, 0-based; Workers is how many there are.
+	Index   int32 `json:"index"`
+	Workers int32 `json:"workers"`
+
+	Scenario Scenario        `json:"scenario"`
+	Duration metav1.Duration `json:"duration"`
+	Drain    metav1.Duration `json:"drain"`
+
+	Samples  Samples   `json:"samples"`
+	Kafka    Kafka     `json:"kafka"`
+	Target   Target    `json:"target"`
+	DLQ      *DLQ      `json:"dlq,omitempty"`
+	Pipeline *Pipeline `json:"pipeline,omitempty"`
+}
+
+// Scenario is the schedule with the rates already divided: they are this pod's share.
+type Scenario struct {
+	Type       string  `json:"type"`
+	StartRate  int64   `json:"startRate,omitempty"`
+	TargetRate int64   `json:"targetRate,omitempty"`
+	Stages     []Stage `json:"stages,omitempty"`
+	Speed      string  `json:"speed,omitempty"`
+}
+
+// Stage is a linear ramp to TargetRate over Duration.
+type Stage struct {
+	Duration   metav1.Duration `json:"duration"`
+	TargetRate int64           `json:"targetRate"`
+}
+
+// Samples says where the sample set is: a mounted file or folder, or a URL.
+type Samples struct {
+	Path   string `json:"path,omitempty"`
+	URL    string `json:"url,omitempty"`
+	Format string `json:"format"`
+	Loop   bool   `json:"loop"`
+}
+
+// Kafka is how to reach the brokers. Credentials are file paths.
+type Kafka struct {
+	BootstrapServers []string `json:"bootstrapServers"`
+	ClientID         string   `json:"clientID,omitempty"`
+	TLS              *TLS     `json:"tls,omitempty"`
+	SASL             *SASL    `json:"sasl,omitempty"`
+}
+
+// TLS names the mounted CA, client certificate and key files.
+type TLS struct {
+	CAFile     string `json:"caFile,omitempty"`
+	CertFile   string `json:"certFile,omitempty"`
+	KeyFile    string `json:"keyFile,omitempty"`
+	ServerName string `json:"serverName,omitempty"`
+}
+
+// SASL names the mechanism and the mounted username and password files.
+type SASL struct {
+	Mechanism    string `json:"mechanism"`
+	UsernameFile string `json:"usernameFile"`
+	PasswordFile string `json:"passwordFile"`
+}
+
+// Target is where and how the worker produces.
+type Target struct {
+	Topic        string `json:"topic"`
+	Partitioning string `json:"partitioning"`
+	Acks         string `json:"acks"`
+	Compression  string `json:"compression"`
+}
+
+// DLQ is the dead-letter topic the observer reads.
+type DLQ struct {
+	Topic           string `json:"topic"`
+	CountAllRecords bool   `json:"countAllRecords,omitempty"`
+	ClassifyHeader  string `json:"classifyHeader,omitempty"`
+}
+
+// Pipeline is what the observer watches of the pipeline under test.
+type Pipeline struct {
+	InputTopic    string `json:"inputTopic"`
+	OutputTopic   string `json:"outputTopic,omitempty"`
+	ConsumerGroup string `json:"consumerGroup,omitempty"`
+}
+
+// Encode gives the plan's JSON for the environment variable.
+func (p *Plan) Encode() (string, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("encoding plan: %w", err)
+	}
+	return string(b), nil
+}
+
+// FromEnv reads the plan from EnvPlan.
+func FromEnv() (*Plan, error) {
+	raw, ok := os.LookupEnv(EnvPlan)
+	if !ok || raw == "" {
+		return nil, errors.New("environment variable " + EnvPlan + " is not set: the pod was not created by the streamreplay operator")
+	}
+	return Decode(raw)
+}
+
+// Decode parses a plan and checks the fields every role needs.
+func Decode(raw string) (*Plan, error) {
+	var p Plan
+	if err := json.Unmarshal([]byte(raw), &p); err != nil {
+		return nil, fmt.Errorf("%s is not a valid plan: %w", EnvPlan, err)
+	}
+	switch {
+	case p.Role != RoleWorker && p.Role != RoleObserver:
+		return nil, fmt.Errorf("%s: role %q is neither %q nor %q", EnvPlan, p.Role, RoleWorker, RoleObserver)
+	case p.RunID == "":
+		return nil, fmt.Errorf("%s: runID is empty", EnvPlan)
+	case len(p.Kafka.BootstrapServers) == 0:
+		return nil, fmt.Errorf("%s: kafka.bootstrapServers is empty", EnvPlan)
+	case p.Workers < 1 || p.Index < 0 || p.Index >= p.Workers:
+		return nil, fmt.Errorf("%s: index %d is out of range for %d workers", EnvPlan, p.Index, p.Workers)
+	}
+	return &p, nil
+}
+
+// Share is worker index's part of a rate split between workers: the remainder goes to
+// the first workers, so the shares add up to the total exactly.
+func Share(total int64, workers, index int32) int64 {
+	if workers <= 0 {
+		return 0
+	}
+	share := total / int64(workers)
+	if int64(index) < total%int64(workers) {
+		share++
+	}
+	return share
+}

@@ -1,0 +1,38 @@
+// Command streamreplay is the operator and the pods it runs, in one binary:
+// `streamreplay manager` (the default) reconciles LoadTests; the other sub-commands run
+// inside the pods the operator creates.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `usage: streamreplay <command> [flags]
+
+commands:
+  manager   reconcile LoadTest objects (the operator; the default)
+`
+
+func main() {
+	args := os.Args[1:]
+	command := "manager"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		command, args = args[0], args[1:]
+	}
+	var err error
+	switch command {
+	case "manager":
+		err = runManager(args)
+	case "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "streamreplay: unknown command %q\n\n%s", command, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "streamreplay %s: %v\n", command, err)
+		os.Exit(1)
+	}
+}
