@@ -23,6 +23,10 @@ func bindManagerFlags(fs *flag.FlagSet, o *operator.Options) {
 	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader, so that only one replica reconciles")
 	fs.StringVar(&o.PodImage, "pod-image", os.Getenv(envPodImage), "image of the worker and observer pods (default $"+envPodImage+")")
 	fs.DurationVar(&o.StartLead, "start-lead", 2*time.Second, "how far ahead the common start time is set once all pods are Ready")
+	fs.Func("watch-namespace", "reconcile LoadTests of this namespace only; repeat for more (default: all)", func(ns string) error {
+		o.Namespaces = append(o.Namespaces, ns)
+		return nil
+	})
 	fs.DurationVar(&o.SignalTimeout, "signal-timeout", 2*time.Second, "timeout of one start or stop call to a pod")
 }
 

@@ -13,9 +13,11 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -32,6 +34,11 @@ type Options struct {
 	PodImage       string
 	StartLead      time.Duration
 	SignalTimeout  time.Duration
+	// Namespaces limits the operator to these namespaces; all when empty.
+	Namespaces []string
+	// SeveralManagers lets one process create more than one manager over its life (tests,
+	// the sandbox restarting its operator); controller names must be unique otherwise.
+	SeveralManagers bool
 	// Clock is the real clock unless a test injects one.
 	Clock clock.PassiveClock
 }
@@ -52,13 +59,21 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
+	var namespaces map[string]cache.Config
+	for _, ns := range opts.Namespaces {
+		if namespaces == nil {
+			namespaces = map[string]cache.Config{}
+		}
+		namespaces[ns] = cache.Config{}
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress: opts.ProbeAddr,
+		Controller:             config.Controller{SkipNameValidation: ptr.To(opts.SeveralManagers)},
 		LeaderElection:         opts.LeaderElection,
 		LeaderElectionID:       "streamreplay.streamreplay.io",
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+		Cache: cache.Options{DefaultNamespaces: namespaces, ByObject: map[client.Object]cache.ByObject{
 			&corev1.Pod{}: {Label: ownPods},
 		}},
 	})

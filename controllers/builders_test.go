@@ -1,0 +1,1065 @@
+package controllers
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/ptr"
+
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
+	"github.com/streamreplay/streamreplay/internal/plan"
+)
+
+const (
+	testImage     = "registry.example.com/streamreplay:v0.1.0"
+	testUID       = "5f0c8b9e-3a1d-4c6e-9f2a-7b8c9d0e1f2a"
+	testNamespace = "loadtests"
+	testName      = "crm-cdc-peak"
+	testTopic     = "dbserver1.dbo.customers"
+	planEnv       = "STREAMREPLAY_PLAN"
+	planOmitted   = "<decoded and compared separately>"
+)
+
+// baseLoadTest is a defaulted LoadTest: 4 workers, 5000 records/s for 10 minutes, samples
+// from a ConfigMap, no TLS, no SASL, no observer, default timeouts left unset.
+func baseLoadTest() *streamreplayv1alpha1.LoadTest {
+	return &streamreplayv1alpha1.LoadTest{
+		ObjectMeta: metav1.ObjectMeta{Name: testName, Namespace: testNamespace, UID: types.UID(testUID)},
+		Spec: streamreplayv1alpha1.LoadTestSpec{
+			Scenario:   streamreplayv1alpha1.Scenario{Type: streamreplayv1alpha1.ScenarioConstant},
+			TargetRate: ptr.To[int64](5000),
+			Duration:   &metav1.Duration{Duration: 10 * time.Minute},
+			Workers:    4,
+			SampleSet: streamreplayv1alpha1.SampleSet{
+				ConfigMapRef: &streamreplayv1alpha1.ConfigMapKeyRef{Name: "crm-cdc-samples", Key: "samples.jsonl.gz"},
+				Format:       streamreplayv1alpha1.SampleFormatJSONLines,
+				Loop:         ptr.To(true),
+			},
+			Kafka: streamreplayv1alpha1.Kafka{
+				BootstrapServers: []string{"kafka-0.kafka:9092", "kafka-1.kafka:9092"},
+				ClientID:         "streamreplay",
+			},
+			Target: streamreplayv1alpha1.Target{
+				Topic:        testTopic,
+				Partitioning: streamreplayv1alpha1.PartitioningKey,
+				Acks:         streamreplayv1alpha1.AcksAll,
+				Compression:  streamreplayv1alpha1.CompressionNone,
+			},
+		},
+	}
+}
+
+// podPlan decodes the plan of the pod's only container.
+func podPlan(t *testing.T, pod *corev1.Pod) *plan.Plan {
+	t.Helper()
+	raw := rawPlan(t, pod)
+	p, err := plan.Decode(raw)
+	if err != nil {
+		t.Fatalf("plan.Decode(%s of %s): %v", planEnv, pod.Name, err)
+	}
+	return p
+}
+
+func rawPlan(t *testing.T, pod *corev1.Pod) string {
+	t.Helper()
+	if len(pod.Spec.Containers) != 1 {
+		t.Fatalf("pod %s has %d containers, want 1", pod.Name, len(pod.Spec.Containers))
+	}
+	for _, e := range pod.Spec.Containers[0].Env {
+		if e.Name == planEnv {
+			return e.Value
+		}
+	}
+	t.Fatalf("pod %s has no %s environment variable", pod.Name, planEnv)
+	return ""
+}
+
+// withoutPlan returns a copy of the pod whose plan value is replaced by a placeholder, so
+// that the rest of the pod can be compared literally.
+func withoutPlan(pod *corev1.Pod) *corev1.Pod {
+	out := pod.DeepCopy()
+	for i := range out.Spec.Containers {
+		for j := range out.Spec.Containers[i].Env {
+			if out.Spec.Containers[i].Env[j].Name == planEnv {
+				out.Spec.Containers[i].Env[j].Value = planOmitted
+			}
+		}
+	}
+	return out
+}
+
+func mustWorkerPod(t *testing.T, lt *streamreplayv1alpha1.LoadTest, index int32) *corev1.Pod {
+	t.Helper()
+	pod, err := BuildWorkerPod(lt, index, testImage)
+	if err != nil {
+		t.Fatalf("BuildWorkerPod(%d): %v", index, err)
+	}
+	return pod
+}
+
+func mustObserverPod(t *testing.T, lt *streamreplayv1alpha1.LoadTest) *corev1.Pod {
+	t.Helper()
+	pod, err := BuildObserverPod(lt, testImage)
+	if err != nil {
+		t.Fatalf("BuildObserverPod: %v", err)
+	}
+	return pod
+}
+
+func TestBuildWorkerPod(t *testing.T) {
+	lt := baseLoadTest()
+	got := mustWorkerPod(t, lt, 2)
+
+	// 5m ready + 30s start + 10m run + 30s drain + 5m margin.
+	const deadline = int64(21 * 60)
+	want := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      "crm-cdc-peak-worker-2",
+			Namespace: "loadtests",
+			Labels: map[string]string{
+				"app.kubernetes.io/name":       "streamreplay",
+				"app.kubernetes.io/component":  "worker",
+				"app.kubernetes.io/managed-by": "streamreplay-operator",
+				"streamreplay.io/loadtest":     "crm-cdc-peak",
+				"streamreplay.io/run-id":       testUID,
+				"streamreplay.io/worker-index": "2",
+			},
+		},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			ActiveDeadlineSeconds:         ptr.To(deadline),
+			TerminationGracePeriodSeconds: ptr.To[int64](30),
+			AutomountServiceAccountToken:  ptr.To(false),
+			EnableServiceLinks:            ptr.To(false),
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot:   ptr.To(true),
+				RunAsUser:      ptr.To[int64](65532),
+				RunAsGroup:     ptr.To[int64](65532),
+				FSGroup:        ptr.To[int64](65532),
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+			Volumes: []corev1.Volume{
+				{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+				{Name: "samples", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+					LocalObjectReference: corev1.LocalObjectReference{Name: "crm-cdc-samples"},
+					Items:                []corev1.KeyToPath{{Key: "samples.jsonl.gz", Path: "samples"}},
+				}}},
+			},
+			Containers: []corev1.Container{{
+				Name:  "replay",
+				Image: testImage,
+				Args:  []string{"worker"},
+				Env: []corev1.EnvVar{
+					{Name: "STREAMREPLAY_PLAN", Value: planOmitted},
+					{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+					{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+					{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
+				},
+				Ports: []corev1.ContainerPort{{Name: "control", ContainerPort: 9400, Protocol: corev1.ProtocolTCP}},
+				ReadinessProbe: &corev1.Probe{
+					ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+						Path: "/readyz", Port: intstr.FromString("control"),
+					}},
+					PeriodSeconds:    2,
+					FailureThreshold: 1,
+				},
+				LivenessProbe: &corev1.Probe{
+					ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+						Path: "/healthz", Port: intstr.FromString("control"),
+					}},
+					PeriodSeconds:    10,
+					FailureThreshold: 6,
+				},
+				Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{
+						corev1.ResourceCPU:    resource.MustParse("500m"),
+						corev1.ResourceMemory: resource.MustParse("256Mi"),
+					},
+					Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
+				},
+				VolumeMounts: []corev1.VolumeMount{
+					{Name: "tmp", MountPath: "/tmp"},
+					{Name: "samples", MountPath: "/var/run/streamreplay/samples", ReadOnly: true},
+				},
+				TerminationMessagePath:   "/dev/termination-log",
+				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+				SecurityContext: &corev1.SecurityContext{
+					AllowPrivilegeEscalation: ptr.To(false),
+					ReadOnlyRootFilesystem:   ptr.To(true),
+					RunAsNonRoot:             ptr.To(true),
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+					SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+				},
+			}},
+		},
+	}
+	if diff := cmp.Diff(want, withoutPlan(got)); diff != "" {
+		t.Errorf("BuildWorkerPod mismatch (-want +got):\n%s", diff)
+	}
+
+	wantPlan := &plan.Plan{
+		Role:     plan.RoleWorker,
+		RunID:    testUID,
+		LoadTest: "loadtests/crm-cdc-peak",
+		Index:    2,
+		Workers:  4,
+		Scenario: plan.Scenario{Type: "Constant", TargetRate: 1250},
+		Duration: metav1.Duration{Duration: 10 * time.Minute},
+		Drain:    metav1.Duration{Duration: 30 * time.Second},
+		Samples:  plan.Samples{Path: "/var/run/streamreplay/samples/samples", Format: "JSONLines", Loop: true},
+		Kafka:    plan.Kafka{BootstrapServers: []string{"kafka-0.kafka:9092", "kafka-1.kafka:9092"}, ClientID: "streamreplay"},
+		Target:   plan.Target{Topic: testTopic, Partitioning: "Key", Acks: "All", Compression: "None"},
+	}
+	if diff := cmp.Diff(wantPlan, podPlan(t, got)); diff != "" {
+		t.Errorf("worker plan mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestBuildWorkerPodVariants(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		index  int32
+		mutate func(lt *streamreplayv1alpha1.LoadTest)
+		check  func(t *testing.T, lt *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, p *plan.Plan)
+	}{
+		{
+			name: "workerTemplate image, pull policy, resources, scheduling, service account and priority",
+			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
+				lt.Spec.WorkerTemplate = &streamreplayv1alpha1.WorkerTemplate{
+					Image:           "mirror.internal/streamreplay:dev",
+					ImagePullPolicy: corev1.PullAlways,
+					Resources: &corev1.ResourceRequirements{
+						Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("1Gi")},
+						Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("2Gi")},
+					},
+					NodeSelector: map[string]string{"node-pool": "loadgen"},
+					Tolerations: []corev1.Toleration{{
+						Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "loadgen", Effect: corev1.TaintEffectNoSchedule,
+					}},
+					Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+						PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+							Weight: 100,
+							PodAffinityTerm: corev1.PodAffinityTerm{
+								TopologyKey:   "kubernetes.io/hostname",
+								LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"streamreplay.io/loadtest": testName}},
+							},
+						}},
+					}},
+					ServiceAccountName: "loadgen",
+					PriorityClassName:  "batch-low",
+				}
+			},
+			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, _ *plan.Plan) {
+				c := pod.Spec.Containers[0]
+				type view struct {
+					Image           string
+					PullPolicy      corev1.PullPolicy
+					Resources       corev1.ResourceRequirements
+					NodeSelector    map[string]string
+					Tolerations     []corev1.Toleration
+					Affinity        *corev1.Affinity
+					ServiceAccount  string
+					AutomountToken  *bool
+					PriorityClass   string
+					SecurityContext *corev1.SecurityContext
+				}
+				want := view{
+					Image:      "mirror.internal/streamreplay:dev",
+					PullPolicy: corev1.PullAlways,
+					Resources: corev1.ResourceRequirements{
+						Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("1Gi")},
+						Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("2Gi")},
+					},
+					NodeSelector: map[string]string{"node-pool": "loadgen"},
+					Tolerations: []corev1.Toleration{{
+						Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "loadgen", Effect: corev1.TaintEffectNoSchedule,
+					}},
+					Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+						PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+							Weight: 100,
+							PodAffinityTerm: corev1.PodAffinityTerm{
+								TopologyKey:   "kubernetes.io/hostname",
+								LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"streamreplay.io/loadtest": testName}},
+							},
+						}},
+					}},
+					ServiceAccount: "loadgen",
+					// A custom service account still gets no API token: the pods never call the API server.
+					AutomountToken: ptr.To(false),
+					PriorityClass:  "batch-low",
+					// The template cannot weaken the restricted security context.
+					SecurityContext: &corev1.SecurityContext{
+						AllowPrivilegeEscalation: ptr.To(false),
+						ReadOnlyRootFilesystem:   ptr.To(true),
+						RunAsNonRoot:             ptr.To(true),
+						Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+						SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+					},
+				}
+				got := view{
+					Image: c.Image, PullPolicy: c.ImagePullPolicy, Resources: c.Resources,
+					NodeSelector: pod.Spec.NodeSelector, Tolerations: pod.Spec.Tolerations, Affinity: pod.Spec.Affinity,
+					ServiceAccount: pod.Spec.ServiceAccountName, AutomountToken: pod.Spec.AutomountServiceAccountToken,
+					PriorityClass: pod.Spec.PriorityClassName, SecurityContext: c.SecurityContext,
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("workerTemplate not applied (-want +got):\n%s", diff)
+				}
+			},
+		},
+		{
+			name: "workerTemplate labels merged with the operator's labels winning, and annotations",
+			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
+				lt.Spec.WorkerTemplate = &streamreplayv1alpha1.WorkerTemplate{
+					Labels: map[string]string{
+						"team":                         "crm",
+						"app.kubernetes.io/name":       "not-streamreplay",
+						"app.kubernetes.io/component":  "observer",
+						"streamreplay.io/loadtest":     "someone-else",
+						"streamreplay.io/run-id":       "forged",
+						"streamreplay.io/worker-index": "99",
+					},
+					Annotations: map[string]string{"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"},
+				}
+			},
+			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, _ *plan.Plan) {
+				wantLabels := map[string]string{
+					"team":                         "crm",
+					"app.kubernetes.io/name":       "streamreplay",
+					"app.kubernetes.io/component":  "worker",
+					"app.kubernetes.io/managed-by": "streamreplay-operator",
+					"streamreplay.io/loadtest":     "crm-cdc-peak",
+					"streamreplay.io/run-id":       testUID,
+					"streamreplay.io/worker-index": "1",
+				}
+				if diff := cmp.Diff(wantLabels, pod.Labels); diff != "" {
+					t.Errorf("labels mismatch (-want +got):\n%s", diff)
+				}
+				wantAnnotations := map[string]string{"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"}
+				if diff := cmp.Diff(wantAnnotations, pod.Annotations); diff != "" {
+					t.Errorf("annotations mismatch (-want +got):\n%s", diff)
+				}
+			},
+			index: 1,
+		},
+		{
+			name: "PVC sample source with a path",
+			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
+				lt.Spec.SampleSet = streamreplayv1alpha1.SampleSet{
+					PersistentVolumeClaim: &streamreplayv1alpha1.SampleVolume{ClaimName: "crm-recordings", Path: "2024-05/customers"},
+					Format:                streamreplayv1alpha1.SampleFormatKcat,
+					Loop:                  ptr.To(false),
+				}
+			},
+			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, p *plan.Plan) {
+				wantVolumes := []corev1.Volume{
+					{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+					{Name: "samples", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{
+						ClaimName: "crm-recordings", ReadOnly: true,
+					}}},
+				}
+				if diff := cmp.Diff(wantVolumes, pod.Spec.Volumes); diff != "" {
+					t.Errorf("volumes mismatch (-want +got):\n%s", diff)
+				}
+				wantMounts := []corev1.VolumeMount{
+					{Name: "tmp", MountPath: "/tmp"},
+					{Name: "samples", MountPath: "/var/run/streamreplay/samples", ReadOnly: true},
+				}
+				if diff := cmp.Diff(wantMounts, pod.Spec.Containers[0].VolumeMounts); diff != "" {
+					t.Errorf("mounts mismatch (-want +got):\n%s", diff)
+				}
+				wantSamples := plan.Samples{Path: "/var/run/streamreplay/samples/2024-05/customers", Format: "Kcat", Loop: false}
+				if diff := cmp.Diff(wantSamples, p.Samples); diff != "" {
+					t.Errorf("plan samples mismatch (-want +got):\n%s", diff)
+				}
+			},
+		},
+		{
+			name: "URL sample source has no samples volume",
+			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
+				lt.Spec.SampleSet = streamreplayv1alpha1.SampleSet{
+					URL:    "https://samples.example.com/crm/customers.jsonl.gz",
+					Format: streamreplayv1alpha1.SampleFormatJSONLines,
+				}
+			},
+			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, p *plan.Plan) {
+				wantVolumes := []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+				if diff := cmp.Diff(wantVolumes, pod.Spec.Volumes); diff != "" {
+					t.Errorf("volumes mismatch (-want +got):\n%s", diff)
+				}
+				wantMounts := []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}
+				if diff := cmp.Diff(wantMounts, pod.Spec.Containers[0].VolumeMounts); diff != "" {
+					t.Errorf("mounts mismatch (-want +got):\n%s", diff)
+				}
+				// loop unset means the API's default, true.
+				wantSamples := plan.Samples{URL: "https://samples.example.com/crm/customers.jsonl.gz", Format: "JSONLines", Loop: true}
+				if diff := cmp.Diff(wantSamples, p.Samples); diff != "" {
+					t.Errorf("plan samples mismatch (-want +got):\n%s", diff)
+				}
+			},
+		},
+		{
+			name: "TLS with CA and client certificate Secrets",
+			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
+				lt.Spec.Kafka.TLS = &streamreplayv1alpha1.KafkaTLS{
+					CASecretRef:         &streamreplayv1alpha1.SecretKeyRef{Name: "kafka-cluster-ca", Key: "ca.crt"},
+					ClientCertSecretRef: &streamreplayv1alpha1.SecretRef{Name: "loadgen-user"},
+					ServerName:          "kafka.internal",
+				}
+			},
+			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, p *plan.Plan) {
+				wantVolumes := []corev1.Volume{
+					{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+					{Name: "samples", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+						LocalObjectReference: corev1.LocalObjectReference{Name: "crm-cdc-samples"},
+						Items:                []corev1.KeyToPath{{Key: "samples.jsonl.gz", Path: "samples"}},
+					}}},
+					{Name: "kafka-ca", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+						SecretName:  "kafka-cluster-ca",
+						Items:       []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}},
+						DefaultMode: ptr.To[int32](0o440),
+					}}},
+					{Name: "kafka-client-cert", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+						SecretName:  "loadgen-user",
+						Items:       []corev1.KeyToPath{{Key: "tls.crt", Path: "tls.crt"}, {Key: "tls.key", Path: "tls.key"}},
+						DefaultMode: ptr.To[int32](0o440),
+					}}},
+				}
+				if diff := cmp.Diff(wantVolumes, pod.Spec.Volumes); diff != "" {
+					t.Errorf("volumes mismatch (-want +got):\n%s", diff)
+				}
+				wantMounts := []corev1.VolumeMount{
+					{Name: "tmp", MountPath: "/tmp"},
+					{Name: "samples", MountPath: "/var/run/streamreplay/samples", ReadOnly: true},
+					{Name: "kafka-ca", MountPath: "/var/run/streamreplay/kafka/kafka-ca", ReadOnly: true},
+					{Name: "kafka-client-cert", MountPath: "/var/run/streamreplay/kafka/kafka-client-cert", ReadOnly: true},
+				}
+				if diff := cmp.Diff(wantMounts, pod.Spec.Containers[0].VolumeMounts); diff != "" {
+					t.Errorf("mounts mismatch (-want +got):\n%s", diff)
+				}
+				wantTLS := &plan.TLS{
+					CAFile:     "/var/run/streamreplay/kafka/kafka-ca/ca.crt",
+					CertFile:   "/var/run/streamreplay/kafka/kafka-client-cert/tls.crt",
+					KeyFile:    "/var/run/streamreplay/kafka/kafka-client-cert/tls.key",
+					ServerName: "kafka.internal",
+				}
+				if diff := cmp.Diff(wantTLS, p.Kafka.TLS); diff != "" {
+					t.Errorf("plan TLS mismatch (-want +got):\n%s", diff)
+				}
+				assertNoSecretInEnvOrArgs(t, pod, "kafka-cluster-ca", "loadgen-user")
+			},
+		},
+		{
+			name: "SASL credentials only as mounted files",
+			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
+				lt.Spec.Kafka.SASL = &streamreplayv1alpha1.KafkaSASL{
+					Mechanism: streamreplayv1alpha1.SASLScramSHA512,
+					SecretRef: streamreplayv1alpha1.SecretRef{Name: "loadgen-scram"},
+				}
+			},
+			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, p *plan.Plan) {
+				wantVolume := corev1.Volume{Name: "kafka-sasl", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+					SecretName:  "loadgen-scram",
+					Items:       []corev1.KeyToPath{{Key: "username", Path: "username"}, {Key: "password", Path: "password"}},
+					DefaultMode: ptr.To[int32](0o440),
+				}}}
+				if diff := cmp.Diff(wantVolume, findVolume(t, pod, "kafka-sasl")); diff != "" {
+					t.Errorf("SASL volume mismatch (-want +got):\n%s", diff)
+				}
+				wantMount := corev1.VolumeMount{Name: "kafka-sasl", MountPath: "/var/run/streamreplay/kafka/kafka-sasl", ReadOnly: true}
+				if diff := cmp.Diff(wantMount, findMount(t, pod, "kafka-sasl")); diff != "" {
+					t.Errorf("SASL mount mismatch (-want +got):\n%s", diff)
+				}
+				wantSASL := &plan.SASL{
+					Mechanism:    "SCRAM-SHA-512",
+					UsernameFile: "/var/run/streamreplay/kafka/kafka-sasl/username",
+					PasswordFile: "/var/run/streamreplay/kafka/kafka-sasl/password",
+				}
+				if diff := cmp.Diff(wantSASL, p.Kafka.SASL); diff != "" {
+					t.Errorf("plan SASL mismatch (-want +got):\n%s", diff)
+				}
+				assertNoSecretInEnvOrArgs(t, pod, "loadgen-scram")
+				assertPlanHasNoPassword(t, rawPlan(t, pod))
+			},
+		},
+		{
+			name: "Stages: every stage's rate split so the shares add up, duration is the stages' sum",
+			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
+				lt.Spec.Scenario = streamreplayv1alpha1.Scenario{
+					Type: streamreplayv1alpha1.ScenarioStages,
+					Stages: []streamreplayv1alpha1.Stage{
+						{Duration: metav1.Duration{Duration: 2 * time.Minute}, TargetRate: 1000},
+						{Duration: metav1.Duration{Duration: 5 * time.Minute}, TargetRate: 8002},
+						{Duration: metav1.Duration{Duration: 90 * time.Second}, TargetRate: 3},
+						{Duration: metav1.Duration{Duration: 30 * time.Second}, TargetRate: 0},
+					},
+				}
+				lt.Spec.TargetRate = nil
+				lt.Spec.Duration = nil
+			},
+			check: func(t *testing.T, lt *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, p *plan.Plan) {
+				if p.Duration.Duration != 9*time.Minute {
+					t.Errorf("plan duration = %v, want 9m (2m+5m+90s+30s)", p.Duration.Duration)
+				}
+				// 5m + 30s + 9m + 30s + 5m.
+				if got, want := *pod.Spec.ActiveDeadlineSeconds, int64(20*60); got != want {
+					t.Errorf("activeDeadlineSeconds = %d, want %d", got, want)
+				}
+				// Worker 0 gets the remainders first.
+				wantScenario := plan.Scenario{Type: "Stages", Stages: []plan.Stage{
+					{Duration: metav1.Duration{Duration: 2 * time.Minute}, TargetRate: 250},
+					{Duration: metav1.Duration{Duration: 5 * time.Minute}, TargetRate: 2001},
+					{Duration: metav1.Duration{Duration: 90 * time.Second}, TargetRate: 1},
+					{Duration: metav1.Duration{Duration: 30 * time.Second}, TargetRate: 0},
+				}}
+				if diff := cmp.Diff(wantScenario, p.Scenario); diff != "" {
+					t.Errorf("worker 0 scenario mismatch (-want +got):\n%s", diff)
+				}
+				for _, workers := range []int32{1, 3, 4, 7} {
+					lt := lt.DeepCopy()
+					lt.Spec.Workers = workers
+					sums := make([]int64, len(lt.Spec.Scenario.Stages))
+					for i := range workers {
+						wp := podPlan(t, mustWorkerPod(t, lt, i))
+						if len(wp.Scenario.Stages) != len(sums) {
+							t.Fatalf("%d workers, worker %d: %d stages, want %d", workers, i, len(wp.Scenario.Stages), len(sums))
+						}
+						for s, st := range wp.Scenario.Stages {
+							if st.Duration != lt.Spec.Scenario.Stages[s].Duration {
+								t.Errorf("%d workers, worker %d, stage %d: duration %v, want %v", workers, i, s, st.Duration, lt.Spec.Scenario.Stages[s].Duration)
+							}
+							sums[s] += st.TargetRate
+						}
+					}
+					for s, st := range lt.Spec.Scenario.Stages {
+						if sums[s] != st.TargetRate {
+							t.Errorf("%d workers, stage %d: shares add up to %d, want %d", workers, s, sums[s], st.TargetRate)
+						}
+					}
+				}
+			},
+		},
+		{
+			name:  "Ramp: start and target rates both split",
+			index: 3,
+			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
+				lt.Spec.Scenario = streamreplayv1alpha1.Scenario{Type: streamreplayv1alpha1.ScenarioRamp, StartRate: ptr.To[int64](101)}
+				lt.Spec.TargetRate = ptr.To[int64](5003)
+			},
+			check: func(t *testing.T, lt *streamreplayv1alpha1.LoadTest, _ *corev1.Pod, p *plan.Plan) {
+				// 101 = 26+25+25+25 and 5003 = 1251+1251+1251+1250: worker 3 has the smaller shares.
+				want := plan.Scenario{Type: "Ramp", StartRate: 25, TargetRate: 1250}
+				if diff := cmp.Diff(want, p.Scenario); diff != "" {
+					t.Errorf("scenario mismatch (-want +got):\n%s", diff)
+				}
+				var start, target int64
+				for i := range lt.Spec.Workers {
+					wp := podPlan(t, mustWorkerPod(t, lt, i))
+					start += wp.Scenario.StartRate
+					target += wp.Scenario.TargetRate
+				}
+				if start != 101 || target != 5003 {
+					t.Errorf("shares add up to start %d, target %d; want 101, 5003", start, target)
+				}
+				if p.Duration.Duration != 10*time.Minute {
+					t.Errorf("plan duration = %v, want 10m", p.Duration.Duration)
+				}
+			},
+		},
+		{
+			name: "Replay with speed and no rate cap",
+			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
+				lt.Spec.Scenario = streamreplayv1alpha1.Scenario{Type: streamreplayv1alpha1.ScenarioReplay, Speed: ptr.To("2.5")}
+				lt.Spec.TargetRate = nil
+			},
+			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, _ *corev1.Pod, p *plan.Plan) {
+				want := plan.Scenario{Type: "Replay", Speed: "2.5"}
+				if diff := cmp.Diff(want, p.Scenario); diff != "" {
+					t.Errorf("scenario mismatch (-want +got):\n%s", diff)
+				}
+				if p.Duration.Duration != 10*time.Minute {
+					t.Errorf("plan duration = %v, want 10m", p.Duration.Duration)
+				}
+			},
+		},
+		{
+			name:  "Replay with speed and a rate cap",
+			index: 1,
+			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
+				lt.Spec.Scenario = streamreplayv1alpha1.Scenario{Type: streamreplayv1alpha1.ScenarioReplay, Speed: ptr.To("0.5")}
+				lt.Spec.TargetRate = ptr.To[int64](10)
+			},
+			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, _ *corev1.Pod, p *plan.Plan) {
+				want := plan.Scenario{Type: "Replay", Speed: "0.5", TargetRate: 3}
+				if diff := cmp.Diff(want, p.Scenario); diff != "" {
+					t.Errorf("scenario mismatch (-want +got):\n%s", diff)
+				}
+			},
+		},
+		{
+			name: "DLQ and pipeline reach the worker plan too",
+			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
+				lt.Spec.DeadLetterQueue = &streamreplayv1alpha1.DeadLetterQueue{Topic: "crm-pipeline.dlq"}
+				lt.Spec.Pipeline = &streamreplayv1alpha1.Pipeline{OutputTopic: "crm.customers.enriched"}
+			},
+			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, p *plan.Plan) {
+				if diff := cmp.Diff(&plan.DLQ{Topic: "crm-pipeline.dlq"}, p.DLQ); diff != "" {
+					t.Errorf("DLQ mismatch (-want +got):\n%s", diff)
+				}
+				wantPipeline := &plan.Pipeline{InputTopic: testTopic, OutputTopic: "crm.customers.enriched"}
+				if diff := cmp.Diff(wantPipeline, p.Pipeline); diff != "" {
+					t.Errorf("pipeline mismatch (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff([]string{"worker"}, pod.Spec.Containers[0].Args); diff != "" {
+					t.Errorf("args mismatch (-want +got):\n%s", diff)
+				}
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lt := baseLoadTest()
+			tc.mutate(lt)
+			pod := mustWorkerPod(t, lt, tc.index)
+			if want := fmt.Sprintf("crm-cdc-peak-worker-%d", tc.index); pod.Name != want {
+				t.Errorf("pod name = %q, want %q", pod.Name, want)
+			}
+			p := podPlan(t, pod)
+			if p.Role != plan.RoleWorker || p.Index != tc.index || p.Workers != lt.Spec.Workers || p.RunID != testUID {
+				t.Errorf("plan role/index/workers/runID = %s/%d/%d/%s, want worker/%d/%d/%s",
+					p.Role, p.Index, p.Workers, p.RunID, tc.index, lt.Spec.Workers, testUID)
+			}
+			tc.check(t, lt, pod, p)
+		})
+	}
+}
+
+func findVolume(t *testing.T, pod *corev1.Pod, name string) corev1.Volume {
+	t.Helper()
+	for _, v := range pod.Spec.Volumes {
+		if v.Name == name {
+			return v
+		}
+	}
+	t.Fatalf("pod %s has no volume %q", pod.Name, name)
+	return corev1.Volume{}
+}
+
+func findMount(t *testing.T, pod *corev1.Pod, name string) corev1.VolumeMount {
+	t.Helper()
+	for _, m := range pod.Spec.Containers[0].VolumeMounts {
+		if m.Name == name {
+			return m
+		}
+	}
+	t.Fatalf("pod %s has no volume mount %q", pod.Name, name)
+	return corev1.VolumeMount{}
+}
+
+// assertNoSecretInEnvOrArgs checks that Secrets reach the container only as volumes: no
+// environment variable reads a Secret, and neither env values nor args name one.
+func assertNoSecretInEnvOrArgs(t *testing.T, pod *corev1.Pod, secretNames ...string) {
+	t.Helper()
+	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
+		for _, ef := range c.EnvFrom {
+			if ef.SecretRef != nil {
+				t.Errorf("container %s takes env from Secret %q", c.Name, ef.SecretRef.Name)
+			}
+		}
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				t.Errorf("container %s env %s uses secretKeyRef %q", c.Name, e.Name, e.ValueFrom.SecretKeyRef.Name)
+			}
+			for _, s := range secretNames {
+				if strings.Contains(e.Value, s) {
+					t.Errorf("container %s env %s names Secret %q", c.Name, e.Name, s)
+				}
+			}
+		}
+		for _, a := range append(append([]string{}, c.Command...), c.Args...) {
+			for _, s := range secretNames {
+				if strings.Contains(a, s) {
+					t.Errorf("container %s argument %q names Secret %q", c.Name, a, s)
+				}
+			}
+		}
+	}
+}
+
+// assertPlanHasNoPassword walks the raw plan JSON: the only key that mentions a password
+// or a credential must be passwordFile, and it must hold a path under the secrets folder.
+func assertPlanHasNoPassword(t *testing.T, raw string) {
+	t.Helper()
+	var doc any
+	if err := json.Unmarshal([]byte(raw), &doc); err != nil {
+		t.Fatalf("plan is not JSON: %v", err)
+	}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, child := range v {
+				lower := strings.ToLower(k)
+				switch {
+				case lower == "passwordfile" || lower == "usernamefile":
+					s, ok := child.(string)
+					if !ok || !strings.HasPrefix(s, "/var/run/streamreplay/kafka/") {
+						t.Errorf("plan %s.%s = %v, want a path under /var/run/streamreplay/kafka/", path, k, child)
+					}
+				case strings.Contains(lower, "password"), strings.Contains(lower, "secret"), strings.Contains(lower, "token"):
+					t.Errorf("plan has key %s.%s: credentials must only be file paths", path, k)
+				}
+				walk(path+"."+k, child)
+			}
+		case []any:
+			for i, child := range v {
+				walk(fmt.Sprintf("%s[%d]", path, i), child)
+			}
+		}
+	}
+	walk("", doc)
+}
+
+func TestBuildWorkerPodDoesNotMutateInput(t *testing.T) {
+	lt := baseLoadTest()
+	lt.Spec.Scenario = streamreplayv1alpha1.Scenario{
+		Type: streamreplayv1alpha1.ScenarioStages,
+		Stages: []streamreplayv1alpha1.Stage{
+			{Duration: metav1.Duration{Duration: time.Minute}, TargetRate: 100},
+			{Duration: metav1.Duration{Duration: time.Minute}, TargetRate: 200},
+		},
+	}
+	lt.Spec.TargetRate, lt.Spec.Duration = nil, nil
+	lt.Spec.Kafka.TLS = &streamreplayv1alpha1.KafkaTLS{CASecretRef: &streamreplayv1alpha1.SecretKeyRef{Name: "ca", Key: "ca.crt"}}
+	lt.Spec.Kafka.SASL = &streamreplayv1alpha1.KafkaSASL{Mechanism: streamreplayv1alpha1.SASLPlain, SecretRef: streamreplayv1alpha1.SecretRef{Name: "sasl"}}
+	lt.Spec.DeadLetterQueue = &streamreplayv1alpha1.DeadLetterQueue{Topic: "dlq"}
+	lt.Spec.Pipeline = &streamreplayv1alpha1.Pipeline{ConsumerGroup: "enricher"}
+	lt.Spec.WorkerTemplate = &streamreplayv1alpha1.WorkerTemplate{
+		Resources:    &corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")}},
+		NodeSelector: map[string]string{"pool": "loadgen"},
+		Tolerations:  []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}},
+		Affinity:     &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{}},
+		Labels:       map[string]string{"team": "crm", LabelComponent: "mine"},
+		Annotations:  map[string]string{"note": "keep"},
+	}
+	before := lt.DeepCopy()
+
+	worker := mustWorkerPod(t, lt, 1)
+	observer := mustObserverPod(t, lt)
+	if diff := cmp.Diff(before, lt); diff != "" {
+		t.Fatalf("building pods mutated the LoadTest (-want +got):\n%s", diff)
+	}
+
+	// The pods must not share maps or slices with the LoadTest: changing them leaves it alone.
+	for _, pod := range []*corev1.Pod{worker, observer} {
+		pod.Labels["team"] = "changed"
+		pod.Annotations["note"] = "changed"
+		pod.Spec.NodeSelector["pool"] = "changed"
+		pod.Spec.Tolerations[0].Key = "changed"
+		pod.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution = &corev1.NodeSelector{}
+		pod.Spec.Containers[0].Resources.Limits[corev1.ResourceCPU] = resource.MustParse("1")
+	}
+	if diff := cmp.Diff(before, lt); diff != "" {
+		t.Errorf("changing the built pods changed the LoadTest (-want +got):\n%s", diff)
+	}
+}
+
+func TestNeedsObserver(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		dlq      *streamreplayv1alpha1.DeadLetterQueue
+		pipeline *streamreplayv1alpha1.Pipeline
+		want     bool
+	}{
+		{name: "neither", want: false},
+		{name: "DLQ only", dlq: &streamreplayv1alpha1.DeadLetterQueue{Topic: "dlq"}, want: true},
+		{name: "pipeline output only", pipeline: &streamreplayv1alpha1.Pipeline{OutputTopic: "out"}, want: true},
+		{name: "pipeline consumer group only", pipeline: &streamreplayv1alpha1.Pipeline{ConsumerGroup: "g"}, want: true},
+		{name: "both", dlq: &streamreplayv1alpha1.DeadLetterQueue{Topic: "dlq"}, pipeline: &streamreplayv1alpha1.Pipeline{OutputTopic: "out"}, want: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lt := baseLoadTest()
+			lt.Spec.DeadLetterQueue, lt.Spec.Pipeline = tc.dlq, tc.pipeline
+			if got := needsObserver(lt); got != tc.want {
+				t.Errorf("needsObserver = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBuildObserverPod(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		mutate   func(lt *streamreplayv1alpha1.LoadTest)
+		wantPlan func() *plan.Plan
+	}{
+		{
+			name: "DLQ and pipeline",
+			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
+				lt.Spec.DeadLetterQueue = &streamreplayv1alpha1.DeadLetterQueue{
+					Topic: "crm-pipeline.dlq", CountAllRecords: true, ClassifyHeader: "x-error-class",
+				}
+				lt.Spec.Pipeline = &streamreplayv1alpha1.Pipeline{OutputTopic: "crm.customers.enriched", ConsumerGroup: "crm-enricher"}
+			},
+			wantPlan: func() *plan.Plan {
+				p := observerPlanBase()
+				p.DLQ = &plan.DLQ{Topic: "crm-pipeline.dlq", CountAllRecords: true, ClassifyHeader: "x-error-class"}
+				p.Pipeline = &plan.Pipeline{InputTopic: testTopic, OutputTopic: "crm.customers.enriched", ConsumerGroup: "crm-enricher"}
+				return p
+			},
+		},
+		{
+			name: "DLQ only",
+			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
+				lt.Spec.DeadLetterQueue = &streamreplayv1alpha1.DeadLetterQueue{Topic: "crm-pipeline.dlq"}
+			},
+			wantPlan: func() *plan.Plan {
+				p := observerPlanBase()
+				p.DLQ = &plan.DLQ{Topic: "crm-pipeline.dlq"}
+				return p
+			},
+		},
+		{
+			name: "pipeline consumer group only",
+			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
+				lt.Spec.Pipeline = &streamreplayv1alpha1.Pipeline{ConsumerGroup: "crm-enricher"}
+			},
+			wantPlan: func() *plan.Plan {
+				p := observerPlanBase()
+				p.Pipeline = &plan.Pipeline{InputTopic: testTopic, ConsumerGroup: "crm-enricher"}
+				return p
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lt := baseLoadTest()
+			tc.mutate(lt)
+			if !needsObserver(lt) {
+				t.Fatalf("needsObserver = false for %s", tc.name)
+			}
+			pod := mustObserverPod(t, lt)
+
+			if pod.Name != "crm-cdc-peak-observer" || pod.Namespace != "loadtests" {
+				t.Errorf("observer is %s/%s, want loadtests/crm-cdc-peak-observer", pod.Namespace, pod.Name)
+			}
+			wantLabels := map[string]string{
+				"app.kubernetes.io/name":       "streamreplay",
+				"app.kubernetes.io/component":  "observer",
+				"app.kubernetes.io/managed-by": "streamreplay-operator",
+				"streamreplay.io/loadtest":     "crm-cdc-peak",
+				"streamreplay.io/run-id":       testUID,
+			}
+			if diff := cmp.Diff(wantLabels, pod.Labels); diff != "" {
+				t.Errorf("observer labels mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]string{"observer"}, pod.Spec.Containers[0].Args); diff != "" {
+				t.Errorf("observer args mismatch (-want +got):\n%s", diff)
+			}
+			if got, want := *pod.Spec.ActiveDeadlineSeconds, int64(21*60); got != want {
+				t.Errorf("observer activeDeadlineSeconds = %d, want %d", got, want)
+			}
+			if diff := cmp.Diff(tc.wantPlan(), podPlan(t, pod)); diff != "" {
+				t.Errorf("observer plan mismatch (-want +got):\n%s", diff)
+			}
+
+			// Apart from its name, labels, arguments and plan, the observer pod is a worker pod.
+			worker := withoutPlan(mustWorkerPod(t, lt, 0))
+			obs := withoutPlan(pod)
+			obs.Name, obs.Labels, obs.Spec.Containers[0].Args = worker.Name, worker.Labels, worker.Spec.Containers[0].Args
+			if diff := cmp.Diff(worker, obs); diff != "" {
+				t.Errorf("observer pod differs from a worker pod beyond name, labels, args and plan (-worker +observer):\n%s", diff)
+			}
+		})
+	}
+}
+
+func observerPlanBase() *plan.Plan {
+	return &plan.Plan{
+		Role:     plan.RoleObserver,
+		RunID:    testUID,
+		LoadTest: "loadtests/crm-cdc-peak",
+		Index:    0,
+		Workers:  4,
+		Duration: metav1.Duration{Duration: 10 * time.Minute},
+		Drain:    metav1.Duration{Duration: 30 * time.Second},
+		Samples:  plan.Samples{Path: "/var/run/streamreplay/samples/samples", Format: "JSONLines", Loop: true},
+		Kafka:    plan.Kafka{BootstrapServers: []string{"kafka-0.kafka:9092", "kafka-1.kafka:9092"}, ClientID: "streamreplay"},
+		Target:   plan.Target{Topic: testTopic, Partitioning: "Key", Acks: "All", Compression: "None"},
+	}
+}
+
+func TestBuildResultsConfigMap(t *testing.T) {
+	want := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      "crm-cdc-peak-results",
+			Namespace: "loadtests",
+			Labels: map[string]string{
+				"app.kubernetes.io/name":       "streamreplay",
+				"app.kubernetes.io/component":  "results",
+				"app.kubernetes.io/managed-by": "streamreplay-operator",
+				"streamreplay.io/loadtest":     "crm-cdc-peak",
+				"streamreplay.io/run-id":       testUID,
+			},
+		},
+		Data: map[string]string{"summary.txt": "The test has not finished yet.\n"},
+	}
+	if diff := cmp.Diff(want, BuildResultsConfigMap(baseLoadTest())); diff != "" {
+		t.Errorf("BuildResultsConfigMap mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestChildNamesFitInDNSLabel(t *testing.T) {
+	lt := baseLoadTest()
+	lt.Name = strings.Repeat("a", 24) + "-" + strings.Repeat("b", 25) // 50 characters, the API's limit
+	if len(lt.Name) != 50 {
+		t.Fatalf("test name has %d characters, want 50", len(lt.Name))
+	}
+	for _, tc := range []struct {
+		kind, got, want string
+	}{
+		{"worker 0", WorkerPodName(lt, 0), lt.Name + "-worker-0"},
+		{"worker 255", WorkerPodName(lt, 255), lt.Name + "-worker-255"},
+		{"observer", ObserverPodName(lt), lt.Name + "-observer"},
+		{"results", ResultsConfigMapName(lt), lt.Name + "-results"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s name = %q, want %q", tc.kind, tc.got, tc.want)
+		}
+		if len(tc.got) > 63 {
+			t.Errorf("%s name %q has %d characters, more than 63", tc.kind, tc.got, len(tc.got))
+		}
+		if errs := validation.IsDNS1123Label(tc.got); len(errs) > 0 {
+			t.Errorf("%s name %q is not a DNS label: %v", tc.kind, tc.got, errs)
+		}
+	}
+	// The names also reach the objects, and label values stay valid.
+	lt.Spec.Workers = 256
+	pod := mustWorkerPod(t, lt, 255)
+	if pod.Name != lt.Name+"-worker-255" {
+		t.Errorf("pod name = %q", pod.Name)
+	}
+	for k, v := range pod.Labels {
+		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+			t.Errorf("label %s=%q is invalid: %v", k, v, errs)
+		}
+	}
+}
+
+func TestActiveDeadline(t *testing.T) {
+	dur := func(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
+	for _, tc := range []struct {
+		name    string
+		mutate  func(spec *streamreplayv1alpha1.LoadTestSpec)
+		wantRun time.Duration
+		want    int64
+	}{
+		{
+			name:    "defaults: 5m ready + 30s start + 10m run + 30s drain + 5m margin",
+			mutate:  func(*streamreplayv1alpha1.LoadTestSpec) {},
+			wantRun: 10 * time.Minute,
+			want:    300 + 30 + 600 + 30 + 300,
+		},
+		{
+			name: "explicit defaults give the same",
+			mutate: func(spec *streamreplayv1alpha1.LoadTestSpec) {
+				spec.Timeouts = streamreplayv1alpha1.Timeouts{PodsReady: dur(5 * time.Minute), Start: dur(30 * time.Second), Drain: dur(30 * time.Second)}
+			},
+			wantRun: 10 * time.Minute,
+			want:    300 + 30 + 600 + 30 + 300,
+		},
+		{
+			name: "custom timeouts and a zero drain",
+			mutate: func(spec *streamreplayv1alpha1.LoadTestSpec) {
+				spec.Duration = dur(90 * time.Second)
+				spec.Timeouts = streamreplayv1alpha1.Timeouts{PodsReady: dur(time.Minute), Start: dur(10 * time.Second), Drain: dur(0)}
+			},
+			wantRun: 90 * time.Second,
+			want:    60 + 10 + 90 + 0 + 300,
+		},
+		{
+			name: "long run with long timeouts",
+			mutate: func(spec *streamreplayv1alpha1.LoadTestSpec) {
+				spec.Duration = dur(24 * time.Hour)
+				spec.Timeouts = streamreplayv1alpha1.Timeouts{PodsReady: dur(time.Hour), Start: dur(10 * time.Minute), Drain: dur(time.Hour)}
+			},
+			wantRun: 24 * time.Hour,
+			want:    3600 + 600 + 86400 + 3600 + 300,
+		},
+		{
+			name: "Stages take their length from the stages, not duration",
+			mutate: func(spec *streamreplayv1alpha1.LoadTestSpec) {
+				spec.Scenario = streamreplayv1alpha1.Scenario{Type: streamreplayv1alpha1.ScenarioStages, Stages: []streamreplayv1alpha1.Stage{
+					{Duration: metav1.Duration{Duration: 2 * time.Minute}, TargetRate: 10},
+					{Duration: metav1.Duration{Duration: 3 * time.Minute}, TargetRate: 20},
+				}}
+				spec.Duration = nil
+				spec.Timeouts = streamreplayv1alpha1.Timeouts{Drain: dur(2 * time.Minute)}
+			},
+			wantRun: 5 * time.Minute,
+			want:    300 + 30 + 300 + 120 + 300,
+		},
+		{
+			name: "sub-second parts are truncated",
+			mutate: func(spec *streamreplayv1alpha1.LoadTestSpec) {
+				spec.Duration = dur(1500 * time.Millisecond)
+				spec.Timeouts = streamreplayv1alpha1.Timeouts{PodsReady: dur(5 * time.Second), Start: dur(time.Second), Drain: dur(0)}
+			},
+			wantRun: 1500 * time.Millisecond,
+			want:    5 + 1 + 1 + 0 + 300,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lt := baseLoadTest()
+			tc.mutate(&lt.Spec)
+			if got := runLength(&lt.Spec); got != tc.wantRun {
+				t.Errorf("runLength = %v, want %v", got, tc.wantRun)
+			}
+			if got := activeDeadline(&lt.Spec); got != tc.want {
+				t.Errorf("activeDeadline = %d, want %d", got, tc.want)
+			}
+			pod := mustWorkerPod(t, lt, 0)
+			if pod.Spec.ActiveDeadlineSeconds == nil || *pod.Spec.ActiveDeadlineSeconds != tc.want {
+				t.Errorf("pod activeDeadlineSeconds = %v, want %d", pod.Spec.ActiveDeadlineSeconds, tc.want)
+			}
+		})
+	}
+}
+
+func TestRateSharesAddUpToTargetRate(t *testing.T) {
+	for workers := int32(1); workers <= 16; workers++ {
+		for _, rate := range []int64{16, 17, 999, 1000, 5000, 12345, 10_000_000} {
+			lt := baseLoadTest()
+			lt.Spec.Workers = workers
+			lt.Spec.TargetRate = ptr.To(rate)
+			var sum, lo, hi int64
+			for i := range workers {
+				share := podPlan(t, mustWorkerPod(t, lt, i)).Scenario.TargetRate
+				sum += share
+				if i == 0 || share < lo {
+					lo = share
+				}
+				if i == 0 || share > hi {
+					hi = share
+				}
+			}
+			if sum != rate {
+				t.Errorf("%d workers at %d/s: shares add up to %d", workers, rate, sum)
+			}
+			if hi-lo > 1 {
+				t.Errorf("%d workers at %d/s: shares range from %d to %d, want at most 1 apart", workers, rate, lo, hi)
+			}
+			if lo < 1 {
+				t.Errorf("%d workers at %d/s: a worker gets %d records/s", workers, rate, lo)
+			}
+		}
+	}
+}

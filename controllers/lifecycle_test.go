@@ -1,0 +1,438 @@
+package controllers_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
+	"github.com/streamreplay/streamreplay/controllers"
+	"github.com/streamreplay/streamreplay/internal/results"
+)
+
+func newLoadTest(name string, workers int32) *streamreplayv1alpha1.LoadTest {
+	return &streamreplayv1alpha1.LoadTest{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: streamreplayv1alpha1.LoadTestSpec{
+			TargetRate: ptr.To[int64](1000),
+			Duration:   &metav1.Duration{Duration: 10 * time.Second},
+			Workers:    workers,
+			SampleSet: streamreplayv1alpha1.SampleSet{
+				ConfigMapRef: &streamreplayv1alpha1.ConfigMapKeyRef{Name: "samples", Key: "samples.jsonl"},
+			},
+			Kafka:           streamreplayv1alpha1.Kafka{BootstrapServers: []string{"kafka:9092"}},
+			Target:          streamreplayv1alpha1.Target{Topic: "dbserver1.dbo.customers"},
+			DeadLetterQueue: &streamreplayv1alpha1.DeadLetterQueue{Topic: "crm.dlq"},
+			Thresholds: &streamreplayv1alpha1.Thresholds{
+				MinAchievedRateRatio: ptr.To("0.95"),
+				MaxDLQRecords:        ptr.To[int64](0),
+				MaxP99Latency:        &metav1.Duration{Duration: 250 * time.Millisecond},
+			},
+			Timeouts: streamreplayv1alpha1.Timeouts{Start: &metav1.Duration{Duration: 2 * time.Second}},
+		},
+	}
+}
+
+// startRun creates the LoadTest, plays the kubelet until every pod is Ready and waits
+// until every pod accepted the start signal.
+func (h *harness) startRun(lt *streamreplayv1alpha1.LoadTest) (*streamreplayv1alpha1.LoadTest, map[string]*controlServer) {
+	h.t.Helper()
+	h.create(lt)
+	pods := int(lt.Spec.Workers) + 1
+	h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseStarting, 10*time.Second)
+	servers := h.readyAll(lt.Name, pods)
+	var running *streamreplayv1alpha1.LoadTest
+	h.eventually("every pod started", 10*time.Second, func() error {
+		running = h.get(lt.Name)
+		if !meta.IsStatusConditionTrue(running.Status.Conditions, streamreplayv1alpha1.ConditionStarted) {
+			return fmt.Errorf("phase %s, message %q", running.Status.Phase, running.Status.Message)
+		}
+		return nil
+	})
+	return running, servers
+}
+
+// finishRun plays the kubelet: every pod ends with the given results.
+func (h *harness) finishRun(lt *streamreplayv1alpha1.LoadTest, worker reportOpts, dlq int64) {
+	h.t.Helper()
+	for i := range int(lt.Spec.Workers) {
+		h.markTerminated(controllers.WorkerPodName(lt, int32(i)), 0, workerReport(h.t, lt, i, worker))
+	}
+	h.markTerminated(controllers.ObserverPodName(lt), 0, observerReport(h.t, lt, dlq))
+}
+
+func conditionStatus(lt *streamreplayv1alpha1.LoadTest, conditionType string) string {
+	c := meta.FindStatusCondition(lt.Status.Conditions, conditionType)
+	if c == nil {
+		return "absent"
+	}
+	if c.ObservedGeneration != lt.Generation {
+		return fmt.Sprintf("%s (observedGeneration %d of %d)", c.Status, c.ObservedGeneration, lt.Generation)
+	}
+	return string(c.Status)
+}
+
+// kstatusConditions is what Flux and Argo CD read.
+func kstatusConditions(lt *streamreplayv1alpha1.LoadTest) map[string]string {
+	return map[string]string{
+		"Reconciling": conditionStatus(lt, streamreplayv1alpha1.ConditionReconciling),
+		"Ready":       conditionStatus(lt, streamreplayv1alpha1.ConditionReady),
+		"Stalled":     conditionStatus(lt, streamreplayv1alpha1.ConditionStalled),
+	}
+}
+
+func TestPassingRun(t *testing.T) {
+	h := newHarness(t)
+	lt := newLoadTest("crm-peak", 3)
+
+	h.create(lt)
+	starting := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseStarting, 10*time.Second)
+	if diff := cmp.Diff(map[string]string{"Reconciling": "True", "Ready": "False", "Stalled": "False"}, kstatusConditions(starting)); diff != "" {
+		t.Errorf("conditions while starting (-want +got):\n%s", diff)
+	}
+	pods := h.waitPods(lt.Name, 4)
+	for _, pod := range pods {
+		owner := metav1.GetControllerOf(&pod)
+		if owner == nil || owner.UID != starting.UID {
+			t.Errorf("pod %s is not controlled by the LoadTest: %v", pod.Name, owner)
+		}
+	}
+	var cm corev1.ConfigMap
+	if err := k8s.Get(h.ctx, client.ObjectKey{Namespace: h.namespace, Name: "crm-peak-results"}, &cm); err != nil {
+		t.Fatalf("results ConfigMap: %v", err)
+	}
+
+	servers := h.readyAll(lt.Name, 4)
+	running := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseRunning, 10*time.Second)
+	if running.Status.StartTime == nil {
+		t.Fatal("status.startTime is not set while Running")
+	}
+	h.eventually("every pod got the start time", 10*time.Second, func() error {
+		for name, srv := range servers {
+			calls := srv.startCalls()
+			if len(calls) == 0 {
+				return fmt.Errorf("pod %s got no /start", name)
+			}
+			if !calls[0].StartTime.Equal(running.Status.StartTime.Time) || calls[0].RunID != string(running.UID) {
+				return fmt.Errorf("pod %s got %+v, want start %s run %s", name, calls[0], running.Status.StartTime, running.UID)
+			}
+		}
+		return nil
+	})
+
+	h.finishRun(running, reportOpts{scheduled: 3334, acked: 3334, latency: 20 * time.Millisecond}, 0)
+	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhasePassed, 10*time.Second)
+
+	if done.Status.Verdict != streamreplayv1alpha1.VerdictPass {
+		t.Errorf("verdict = %q, want Pass", done.Status.Verdict)
+	}
+	if diff := cmp.Diff(map[string]string{"Reconciling": "False", "Ready": "True", "Stalled": "False"}, kstatusConditions(done)); diff != "" {
+		t.Errorf("conditions after passing (-want +got):\n%s", diff)
+	}
+	got := done.Status.Results
+	if got == nil || got.Acknowledged != 3*3334 || got.Scheduled != 3*3334 || got.Errors != 0 || got.DLQRecords == nil || *got.DLQRecords != 0 {
+		t.Errorf("results summary = %+v, want 10002 scheduled and acknowledged, no errors, 0 DLQ", got)
+	}
+	if got != nil && got.P99Latency != "20ms" {
+		t.Errorf("p99 = %q, want 20ms", got.P99Latency)
+	}
+	if len(done.Status.Thresholds) != 3 {
+		t.Errorf("thresholds = %+v, want 3 checks", done.Status.Thresholds)
+	}
+	for _, c := range done.Status.Thresholds {
+		if !c.Passed {
+			t.Errorf("threshold %s failed in a passing run: %+v", c.Name, c)
+		}
+	}
+
+	if err := k8s.Get(h.ctx, client.ObjectKey{Namespace: h.namespace, Name: "crm-peak-results"}, &cm); err != nil {
+		t.Fatalf("results ConfigMap: %v", err)
+	}
+	var doc results.Document
+	if err := json.Unmarshal([]byte(cm.Data[controllers.ResultsKeyJSON]), &doc); err != nil {
+		t.Fatalf("results.json is not a results document: %v", err)
+	}
+	if doc.Totals.Acked != 3*3334 || len(doc.Workers) != 3 || doc.RunID != string(done.UID) {
+		t.Errorf("results document totals %+v, %d workers, run %q", doc.Totals, len(doc.Workers), doc.RunID)
+	}
+	if !strings.Contains(cm.Data[controllers.ResultsKeySummary], "acked 10,002") {
+		t.Errorf("summary.txt does not show the 10,002 acknowledged records:\n%s", cm.Data[controllers.ResultsKeySummary])
+	}
+	if doc.DLQ == nil || doc.DLQ.Records != 0 {
+		t.Errorf("DLQ in document = %+v, want 0 records", doc.DLQ)
+	}
+}
+
+func TestFailingRunNamesThresholds(t *testing.T) {
+	h := newHarness(t)
+	running, _ := h.startRun(newLoadTest("slow-pipeline", 2))
+
+	h.finishRun(running, reportOpts{scheduled: 5000, acked: 5000, latency: 400 * time.Millisecond}, 17)
+	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseFailed, 10*time.Second)
+
+	if done.Status.Verdict != streamreplayv1alpha1.VerdictFail {
+		t.Errorf("verdict = %q, want Fail", done.Status.Verdict)
+	}
+	for _, want := range []string{"maxP99Latency: measured 400ms, limit 250ms", "maxDLQRecords: measured 17, limit 0"} {
+		if !strings.Contains(done.Status.Message, want) {
+			t.Errorf("message %q does not contain %q", done.Status.Message, want)
+		}
+		ready := meta.FindStatusCondition(done.Status.Conditions, streamreplayv1alpha1.ConditionReady)
+		if ready == nil || !strings.Contains(ready.Message, want) {
+			t.Errorf("Ready condition %+v does not contain %q", ready, want)
+		}
+	}
+	if strings.Contains(done.Status.Message, "minAchievedRateRatio") {
+		t.Errorf("message names a threshold that passed: %q", done.Status.Message)
+	}
+	if diff := cmp.Diff(map[string]string{"Reconciling": "False", "Ready": "False", "Stalled": "True"}, kstatusConditions(done)); diff != "" {
+		t.Errorf("conditions after failing (-want +got):\n%s", diff)
+	}
+}
+
+func TestPodFailureEndsInError(t *testing.T) {
+	h := newHarness(t)
+	lt := newLoadTest("bad-samples", 2)
+	h.create(lt)
+	h.waitPods(lt.Name, 3)
+
+	h.markTerminated("bad-samples-worker-1", 1, "samples: line 12: invalid JSON: unexpected end of input")
+	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError, 10*time.Second)
+
+	for _, want := range []string{"bad-samples-worker-1", "exit code 1", "line 12: invalid JSON"} {
+		if !strings.Contains(done.Status.Message, want) {
+			t.Errorf("message %q does not contain %q", done.Status.Message, want)
+		}
+	}
+	if done.Status.Verdict != streamreplayv1alpha1.VerdictInconclusive {
+		t.Errorf("verdict = %q, want Inconclusive", done.Status.Verdict)
+	}
+	if diff := cmp.Diff(map[string]string{"Reconciling": "False", "Ready": "False", "Stalled": "True"}, kstatusConditions(done)); diff != "" {
+		t.Errorf("conditions after error (-want +got):\n%s", diff)
+	}
+	// The pods still running would load the pipeline for nothing: they are deleted.
+	h.eventually("running pods deleted", 10*time.Second, func() error {
+		for _, pod := range h.pods(lt.Name) {
+			if pod.Name != "bad-samples-worker-1" && pod.DeletionTimestamp == nil {
+				return fmt.Errorf("pod %s still exists", pod.Name)
+			}
+		}
+		return nil
+	})
+}
+
+func TestPodDeletedMidRun(t *testing.T) {
+	h := newHarness(t)
+	running, _ := h.startRun(newLoadTest("lost-pod", 2))
+
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: h.namespace, Name: "lost-pod-worker-0"}}
+	if err := k8s.Delete(h.ctx, pod, client.GracePeriodSeconds(0)); err != nil {
+		t.Fatalf("deleting pod: %v", err)
+	}
+	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseError, 10*time.Second)
+	if !strings.Contains(done.Status.Message, "pod lost-pod-worker-0") || !strings.Contains(done.Status.Message, "deleted") {
+		t.Errorf("message %q does not name the deleted pod", done.Status.Message)
+	}
+	if c := meta.FindStatusCondition(done.Status.Conditions, streamreplayv1alpha1.ConditionStalled); c == nil || c.Reason != "PodLost" {
+		t.Errorf("Stalled condition = %+v, want reason PodLost", c)
+	}
+}
+
+func TestStartTimeoutNamesPodAndNetworkPolicy(t *testing.T) {
+	h := newHarness(t)
+	lt := newLoadTest("unreachable", 2)
+	lt.Spec.Timeouts.Start = &metav1.Duration{Duration: time.Second}
+	h.create(lt)
+	pods := h.waitPods(lt.Name, 3)
+	for _, pod := range pods {
+		ip := h.serveControl().ip
+		if pod.Name == "unreachable-worker-1" {
+			ip = nextIP() // nothing listens there, as when a NetworkPolicy drops the traffic
+		}
+		h.markReady(&pod, ip)
+	}
+	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError, 15*time.Second)
+	for _, want := range []string{"unreachable-worker-1", "start signal", "NetworkPolicy", "9400"} {
+		if !strings.Contains(done.Status.Message, want) {
+			t.Errorf("message %q does not contain %q", done.Status.Message, want)
+		}
+	}
+	if strings.Contains(done.Status.Message, "unreachable-worker-0") {
+		t.Errorf("message names a pod that was reached: %q", done.Status.Message)
+	}
+}
+
+func TestPodsNeverReady(t *testing.T) {
+	h := newHarness(t)
+	lt := newLoadTest("never-ready", 1)
+	lt.Spec.Timeouts.PodsReady = &metav1.Duration{Duration: 5 * time.Second}
+	h.create(lt)
+	pods := h.waitPods(lt.Name, 2)
+	h.markReady(&pods[0], h.serveControl().ip)
+	other := pods[1].Name
+	h.updatePodStatus(other, func(p *corev1.Pod) {
+		p.Status.Phase = corev1.PodPending
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{
+			Name: "replay", Image: p.Spec.Containers[0].Image,
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff"}},
+		}}
+	})
+	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError, 15*time.Second)
+	for _, want := range []string{other, "ImagePullBackOff", "not Ready within 5s"} {
+		if !strings.Contains(done.Status.Message, want) {
+			t.Errorf("message %q does not contain %q", done.Status.Message, want)
+		}
+	}
+}
+
+func TestStopRequestAbortsWithPartialResults(t *testing.T) {
+	h := newHarness(t)
+	running, servers := h.startRun(newLoadTest("stop-early", 2))
+
+	patch := client.MergeFrom(running.DeepCopy())
+	running.Spec.Stop = true
+	if err := k8s.Patch(h.ctx, running, patch); err != nil {
+		t.Fatalf("requesting stop: %v", err)
+	}
+	h.eventually("every pod got /stop", 10*time.Second, func() error {
+		for name, srv := range servers {
+			if srv.stopCalls() == 0 {
+				return fmt.Errorf("pod %s got no /stop", name)
+			}
+		}
+		return nil
+	})
+	h.finishRun(running, reportOpts{scheduled: 1200, acked: 1200, latency: 5 * time.Millisecond, stopped: true}, 0)
+	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseAborted, 10*time.Second)
+
+	if done.Status.Verdict != streamreplayv1alpha1.VerdictInconclusive {
+		t.Errorf("verdict = %q, want Inconclusive", done.Status.Verdict)
+	}
+	if done.Status.Results == nil || done.Status.Results.Acknowledged != 2400 {
+		t.Errorf("partial results = %+v, want 2400 acknowledged", done.Status.Results)
+	}
+	if !strings.Contains(done.Status.Message, "partial") {
+		t.Errorf("message %q does not say the results are partial", done.Status.Message)
+	}
+	if diff := cmp.Diff(map[string]string{"Reconciling": "False", "Ready": "False", "Stalled": "True"}, kstatusConditions(done)); diff != "" {
+		t.Errorf("conditions after abort (-want +got):\n%s", diff)
+	}
+}
+
+func TestControllerRestartMidRun(t *testing.T) {
+	h := newHarness(t)
+	running, servers := h.startRun(newLoadTest("restart", 2))
+	uids := map[string]string{}
+	for _, pod := range h.pods(running.Name) {
+		uids[pod.Name] = string(pod.UID)
+	}
+
+	h.stopManager()
+	h.startManager()
+	h.finishRun(running, reportOpts{scheduled: 5000, acked: 5000, latency: 10 * time.Millisecond}, 0)
+	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhasePassed, 10*time.Second)
+
+	if !done.Status.StartTime.Equal(running.Status.StartTime) {
+		t.Errorf("start time changed across the restart: %s, then %s", running.Status.StartTime, done.Status.StartTime)
+	}
+	after := map[string]string{}
+	for _, pod := range h.pods(running.Name) {
+		after[pod.Name] = string(pod.UID)
+	}
+	if diff := cmp.Diff(uids, after); diff != "" {
+		t.Errorf("pods changed across the restart (-before +after):\n%s", diff)
+	}
+	for name, srv := range servers {
+		for _, call := range srv.startCalls() {
+			if !call.StartTime.Equal(running.Status.StartTime.Time) {
+				t.Errorf("pod %s got a different start time %s after the restart", name, call.StartTime)
+			}
+		}
+	}
+}
+
+func TestBadResultsEndInError(t *testing.T) {
+	h := newHarness(t)
+	running, _ := h.startRun(newLoadTest("garbled", 1))
+
+	h.markTerminated("garbled-worker-0", 0, `{"v":1,"role":"worker"`)
+	h.markTerminated("garbled-observer", 0, observerReport(t, running, 0))
+	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseError, 10*time.Second)
+	if !strings.Contains(done.Status.Message, "pod garbled-worker-0 reported bad results") {
+		t.Errorf("message %q does not name the pod with bad results", done.Status.Message)
+	}
+}
+
+func TestCleanupAfterTTL(t *testing.T) {
+	h := newHarness(t)
+	lt := newLoadTest("cleanup", 1)
+	lt.Spec.Cleanup = streamreplayv1alpha1.Cleanup{Policy: streamreplayv1alpha1.CleanupOnSuccess, TTLSecondsAfterFinished: ptr.To[int32](2)}
+	running, _ := h.startRun(lt)
+	h.finishRun(running, reportOpts{scheduled: 1000, acked: 1000, latency: time.Millisecond}, 0)
+	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhasePassed, 10*time.Second)
+
+	if n := len(h.pods(lt.Name)); n != 2 {
+		t.Errorf("%d pods right after the test passed, want both kept until the TTL", n)
+	}
+	h.eventually("pods deleted after the TTL", 10*time.Second, func() error {
+		if n := len(h.pods(lt.Name)); n != 0 {
+			return fmt.Errorf("%d pods left", n)
+		}
+		return nil
+	})
+	if elapsed := time.Since(done.Status.CompletionTime.Time); elapsed < 2*time.Second {
+		t.Errorf("pods deleted %s after completion, before the 2s TTL", elapsed)
+	}
+	// The LoadTest and its results stay.
+	kept := h.get(lt.Name)
+	if kept.Status.Phase != streamreplayv1alpha1.PhasePassed || kept.Status.Results == nil {
+		t.Errorf("LoadTest after cleanup: phase %q results %+v", kept.Status.Phase, kept.Status.Results)
+	}
+	var cm corev1.ConfigMap
+	if err := k8s.Get(h.ctx, client.ObjectKey{Namespace: h.namespace, Name: "cleanup-results"}, &cm); err != nil {
+		t.Errorf("results ConfigMap gone after cleanup: %v", err)
+	}
+}
+
+func TestCleanupOnSuccessKeepsPodsOfFailedTest(t *testing.T) {
+	h := newHarness(t)
+	lt := newLoadTest("keep-failed", 1)
+	lt.Spec.Cleanup = streamreplayv1alpha1.Cleanup{Policy: streamreplayv1alpha1.CleanupOnSuccess, TTLSecondsAfterFinished: ptr.To[int32](0)}
+	running, _ := h.startRun(lt)
+	h.finishRun(running, reportOpts{scheduled: 1000, acked: 1000, latency: time.Second}, 0)
+	h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseFailed, 10*time.Second)
+
+	// A TTL of 0 would delete at once; give the controller time to (wrongly) do so.
+	time.Sleep(time.Second)
+	if n := len(h.pods(lt.Name)); n != 2 {
+		t.Errorf("%d pods of a failed test with policy OnSuccess, want both kept for debugging", n)
+	}
+}
+
+func TestStopBeforeStartAborts(t *testing.T) {
+	h := newHarness(t)
+	lt := newLoadTest("stop-first", 1)
+	lt.Spec.Stop = true
+	h.create(lt)
+	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseAborted, 10*time.Second)
+	if n := len(h.pods(lt.Name)); n != 0 {
+		t.Errorf("%d pods created for a test stopped before it started", n)
+	}
+	if done.Status.CompletionTime == nil {
+		t.Error("completionTime not set")
+	}
+	// The LoadTest is never deleted by the operator.
+	if err := k8s.Get(h.ctx, client.ObjectKeyFromObject(done), &streamreplayv1alpha1.LoadTest{}); apierrors.IsNotFound(err) {
+		t.Error("the LoadTest was deleted")
+	}
+}
