@@ -53,7 +53,7 @@ const maxRequeue = 30 * time.Second
 // retrySignal is how soon an undelivered start or stop signal is sent again.
 const retrySignal = time.Second
 
-// +kubebuilder:rbac:groups=streamreplay.io,resources=loadtests,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=streamreplay.io,resources=loadtests,verbs=get;list;watch
 // +kubebuilder:rbac:groups=streamreplay.io,resources=loadtests/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=streamreplay.io,resources=loadtests/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
@@ -197,8 +197,7 @@ func (s *runStep) create(ctx context.Context) error {
 	if err := s.createMissingPods(ctx); err != nil {
 		return err
 	}
-	s.setPhase(streamreplayv1alpha1.PhaseStarting, "WaitingForPods", fmt.Sprintf("created %d pods, waiting for them to be Ready", len(s.members)))
-	s.events = append(s.events, event{corev1.EventTypeNormal, "Created", fmt.Sprintf("Created %d pods and ConfigMap %s", len(s.members), cm.Name)})
+	s.setPhase(streamreplayv1alpha1.PhaseStarting, "WaitingForPods", fmt.Sprintf("created %d pods and ConfigMap %s; waiting for the pods to be Ready", len(s.members), cm.Name))
 	s.requeueAfter = readyTimeout(&s.lt.Spec)
 	return nil
 }
@@ -350,7 +349,7 @@ func (s *runStep) signalStart(ctx context.Context) {
 	})
 	if len(unreached) == 0 {
 		s.setCondition(streamreplayv1alpha1.ConditionStarted, true, "AllPodsSignalled", "every pod accepted the start time")
-		s.events = append(s.events, event{corev1.EventTypeNormal, "Started", "Every pod accepted start time " + st.StartTime.UTC().Format(time.RFC3339Nano)})
+		s.events = append(s.events, event{kind: corev1.EventTypeNormal, reason: "Started", note: "Every pod accepted start time " + st.StartTime.UTC().Format(time.RFC3339Nano)})
 		return
 	}
 	// The start time was recorded StartLead before it, so the timeout counts from then.
@@ -373,7 +372,7 @@ func (s *runStep) signalStop(ctx context.Context) {
 	})
 	if len(unreached) == 0 {
 		s.setCondition(streamreplayv1alpha1.ConditionStopping, true, "StopRequested", "every running pod accepted the stop request")
-		s.events = append(s.events, event{corev1.EventTypeNormal, "Stopping", "Every running pod accepted the stop request"})
+		s.events = append(s.events, event{kind: corev1.EventTypeNormal, reason: "Stopping", note: "Every running pod accepted the stop request"})
 		return
 	}
 	logf.FromContext(ctx).Info("Stop signal not delivered; retrying", "pods", describe(unreached, (*member).podIP, 5), "lastError", lastErr.Error())
@@ -433,11 +432,6 @@ func (s *runStep) finish(phase streamreplayv1alpha1.Phase, reason, message strin
 	s.lt.Status.Verdict = verdict
 	s.lt.Status.CompletionTime = ptrTime(s.now)
 	s.setPhase(phase, reason, message)
-	kind := corev1.EventTypeNormal
-	if phase != streamreplayv1alpha1.PhasePassed {
-		kind = corev1.EventTypeWarning
-	}
-	s.events = append(s.events, event{kind, string(phase), message})
 	s.requeueAfter = time.Millisecond
 }
 

@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -59,7 +58,7 @@ func evaluateRun(lt *streamreplayv1alpha1.LoadTest, ms []member) (*runOutcome, e
 		return nil, err
 	}
 	checks := results.Evaluate(doc, thresholds)
-	encoded, err := json.MarshalIndent(doc, "", "  ")
+	encoded, err := doc.JSON()
 	if err != nil {
 		return nil, fmt.Errorf("encoding results document: %w", err)
 	}

@@ -3,17 +3,26 @@ package controllers
 import (
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 )
 
-// setPhase sets the phase, its message and the kstatus conditions that go with it:
+// setPhase sets the phase, its message and the kstatus conditions that go with it, and
+// records an event when the phase changes:
 // Reconciling=True while the run goes on; at the end Ready=True on Passed, or
 // Ready=False and Stalled=True on Failed, Error and Aborted.
 func (s *runStep) setPhase(phase streamreplayv1alpha1.Phase, reason, message string) {
 	st := &s.lt.Status
+	if st.Phase != phase {
+		kind := corev1.EventTypeNormal
+		if phase.Finished() && phase != streamreplayv1alpha1.PhasePassed {
+			kind = corev1.EventTypeWarning
+		}
+		s.events = append(s.events, event{kind: kind, reason: string(phase), note: message})
+	}
 	st.Phase = phase
 	st.Message = truncate(message, 4096)
 	switch {

@@ -1,0 +1,156 @@
+package results
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// summaryClasses is how many error or DLQ classes a summary line names.
+const summaryClasses = 5
+
+// Summary is a short text of the results for people (the ConfigMap's
+// summary.txt): one labelled line per aspect, only for what was measured.
+func (d *Document) Summary() string {
+	if d == nil {
+		return "no results\n"
+	}
+	var b strings.Builder
+	line := func(label, format string, args ...any) {
+		s := fmt.Sprintf("%-11s "+format, append([]any{label}, args...)...)
+		b.WriteString(strings.TrimRight(s, " ") + "\n")
+	}
+	line("run", "%s", d.RunID)
+	w := fmt.Sprintf("%s (%d worker%s)", time.Duration(d.Window.Seconds*float64(time.Second)).Round(time.Millisecond),
+		len(d.Workers), plural(len(d.Workers)))
+	if !d.Window.Start.IsZero() {
+		w = d.Window.Start.UTC().Format(time.RFC3339) + " .. " + d.Window.End.UTC().Format(time.RFC3339) + ", " + w
+	}
+	if d.Stopped {
+		w += ", stopped early: partial results"
+	}
+	line("window", "%s", w)
+	t := d.Totals
+	line("records", "scheduled %s  sent %s  acked %s  failed %s", count(t.Scheduled), count(t.Sent), count(t.Acked), count(t.Failed))
+	line("rate", "achieved %s/s of %s/s scheduled (ratio %s), error ratio %s",
+		rate(d.AchievedRate), rate(d.scheduledRate()),
+		formatRatio(d.AchievedRateRatio, 4), formatRatio(d.ErrorRatio, 4))
+	if d.Latency != nil {
+		line("latency", "%s", percentiles(d.Latency))
+	}
+	if d.SendLatency != nil {
+		line("send lat.", "%s", percentiles(d.SendLatency))
+	}
+	if len(d.Errors) > 0 {
+		var classes []DLQClass
+		for name, n := range d.Errors {
+			classes = append(classes, DLQClass{Name: name, Count: n})
+		}
+		line("errors", "%s", classList(classes, 0, 0))
+	}
+	if q := d.DLQ; q != nil {
+		s := fmt.Sprintf("%s record%s of this run", count(q.Records), plural(q.Records))
+		if q.OtherRecords > 0 {
+			s += fmt.Sprintf(" (+%s of others)", count(q.OtherRecords))
+		}
+		if len(q.Classes) > 0 || q.OmittedClasses > 0 {
+			s += ": " + classList(q.Classes, q.OmittedClasses, q.OmittedRecords)
+		}
+		line("dlq", "%s", s)
+	}
+	if l := d.Lag; l != nil {
+		drained := "not drained"
+		if l.Drained {
+			drained = "drained"
+		}
+		line("lag", "max %s  final %s, %s (%d samples)", count(l.Max), count(l.Final), drained, l.Samples)
+	}
+	if e := d.EndToEnd; e != nil {
+		s := fmt.Sprintf("delivered %s  duplicates %s  loss %s", count(e.Delivered), count(e.Duplicates), count(e.Loss))
+		if e.Latency != nil {
+			s += "; " + percentiles(e.Latency)
+		}
+		line("end-to-end", "%s", s)
+	}
+	for i, n := range d.Degraded {
+		label := ""
+		if i == 0 {
+			label = "degraded"
+		}
+		line(label, "%s", n)
+	}
+	return b.String()
+}
+
+func percentiles(p *Percentiles) string {
+	if p.Count == 0 {
+		return "no records"
+	}
+	return fmt.Sprintf("p50 %s  p90 %s  p95 %s  p99 %s  p99.9 %s  max %s (%s records)",
+		FormatDuration(p.P50), FormatDuration(p.P90), FormatDuration(p.P95),
+		FormatDuration(p.P99), FormatDuration(p.P999), FormatDuration(p.Max), count(p.Count))
+}
+
+// classList names the largest classes with their counts, then how many more.
+func classList(classes []DLQClass, omitted int, omittedRecords int64) string {
+	classes = slices.SortedFunc(slices.Values(classes), func(a, b DLQClass) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Name, b.Name))
+	})
+	var parts []string
+	for i, c := range classes {
+		if i == summaryClasses {
+			for _, c := range classes[i:] {
+				omitted++
+				omittedRecords += c.Count
+			}
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %s", shorten(c.Name, 80), count(c.Count)))
+	}
+	if omitted > 0 {
+		parts = append(parts, fmt.Sprintf("+%d more class%s (%s)", omitted, pluralEs(omitted), count(omittedRecords)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// count writes n with thousands separators: 2,999,950.
+func count(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// rate writes records per second with one decimal: 4,999.8.
+func rate(v float64) string {
+	whole, frac, _ := strings.Cut(strconv.FormatFloat(v, 'f', 1, 64), ".")
+	n, _ := strconv.ParseInt(whole, 10, 64)
+	return count(n) + "." + frac
+}
+
+func (d *Document) scheduledRate() float64 {
+	if d.Window.Seconds <= 0 {
+		return 0
+	}
+	return float64(d.Totals.Scheduled) / d.Window.Seconds
+}
+
+func pluralEs(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "es"
+}

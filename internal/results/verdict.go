@@ -1,0 +1,152 @@
+package results
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Thresholds are the spec's pass conditions; nil ones are not checked.
+type Thresholds struct {
+	MinAchievedRateRatio  *float64
+	MaxErrorRatio         *float64
+	MaxDLQRecords         *int64
+	MaxP99Latency         *time.Duration
+	MaxEndToEndP99Latency *time.Duration
+	MaxConsumerLag        *int64
+}
+
+// Check is the outcome of one threshold. Name is the threshold's JSON name
+// in the spec; Measured is NoData when the run has no measurement for it.
+type Check struct {
+	Name     string `json:"name"`
+	Measured string `json:"measured"`
+	Limit    string `json:"limit"`
+	Passed   bool   `json:"passed"`
+}
+
+// NoData is the Measured value of a threshold that could not be measured.
+// Such a check fails: a release gate must not pass on a missing measurement.
+const NoData = "no data"
+
+// Evaluate checks each set threshold against the document, in the order of
+// the spec's fields.
+func Evaluate(d *Document, t Thresholds) []Check {
+	if d == nil {
+		d = &Document{}
+	}
+	var checks []Check
+	if t.MinAchievedRateRatio != nil {
+		checks = append(checks, ratioCheck("minAchievedRateRatio", d.AchievedRateRatio,
+			d.Totals.Scheduled > 0, *t.MinAchievedRateRatio, true))
+	}
+	if t.MaxErrorRatio != nil {
+		checks = append(checks, ratioCheck("maxErrorRatio", d.ErrorRatio,
+			d.Totals.Acked+d.Totals.Failed > 0, *t.MaxErrorRatio, false))
+	}
+	if t.MaxDLQRecords != nil {
+		var n int64
+		if d.DLQ != nil {
+			n = d.DLQ.Records
+		}
+		checks = append(checks, countCheck("maxDLQRecords", n, d.DLQ != nil, *t.MaxDLQRecords))
+	}
+	if t.MaxP99Latency != nil {
+		checks = append(checks, latencyCheck("maxP99Latency", d.Latency, *t.MaxP99Latency))
+	}
+	if t.MaxEndToEndP99Latency != nil {
+		var p *Percentiles
+		if d.EndToEnd != nil {
+			p = d.EndToEnd.Latency
+		}
+		checks = append(checks, latencyCheck("maxEndToEndP99Latency", p, *t.MaxEndToEndP99Latency))
+	}
+	if t.MaxConsumerLag != nil {
+		var n int64
+		if d.Lag != nil {
+			n = d.Lag.Max
+		}
+		checks = append(checks, countCheck("maxConsumerLag", n, d.Lag != nil && d.Lag.Samples > 0, *t.MaxConsumerLag))
+	}
+	return checks
+}
+
+// FailedMessage lists the failed checks, e.g.
+// "maxP99Latency: measured 312ms, limit 250ms; maxDLQRecords: measured 17, limit 0".
+// It is empty when every check passed.
+func FailedMessage(checks []Check) string {
+	var parts []string
+	for _, c := range checks {
+		if !c.Passed {
+			parts = append(parts, c.Name+": measured "+c.Measured+", limit "+c.Limit)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func ratioCheck(name string, v float64, ok bool, limit float64, atLeast bool) Check {
+	if !ok {
+		return Check{Name: name, Measured: NoData, Limit: formatRatio(limit, 4)}
+	}
+	passed := v <= limit
+	if atLeast {
+		passed = v >= limit
+	}
+	m, l := distinct(passed, 4, func(p int) (string, string) { return formatRatio(v, p), formatRatio(limit, p) })
+	return Check{Name: name, Measured: m, Limit: l, Passed: passed}
+}
+
+func countCheck(name string, v int64, ok bool, limit int64) Check {
+	c := Check{Name: name, Measured: NoData, Limit: strconv.FormatInt(limit, 10)}
+	if ok {
+		c.Measured, c.Passed = strconv.FormatInt(v, 10), v <= limit
+	}
+	return c
+}
+
+func latencyCheck(name string, p *Percentiles, limit time.Duration) Check {
+	if p == nil || p.Count == 0 {
+		return Check{Name: name, Measured: NoData, Limit: limit.String()}
+	}
+	passed := p.P99 <= limit
+	m, l := distinct(passed, 3, func(digits int) (string, string) {
+		// The limit reads as the user wrote it.
+		return roundDuration(p.P99, digits).String(), limit.String()
+	})
+	return Check{Name: name, Measured: m, Limit: l, Passed: passed}
+}
+
+// distinct formats a measurement and its limit at the default precision,
+// adding digits when a failed check would otherwise read "measured 0.95,
+// limit 0.95".
+func distinct(passed bool, start int, format func(digits int) (string, string)) (string, string) {
+	m, l := format(start)
+	for p := start + 1; !passed && m == l && p <= 19; p++ {
+		m, l = format(p)
+	}
+	return m, l
+}
+
+// formatRatio writes v with the given significant digits: 0.95, 0.001, 1.667e-05.
+func formatRatio(v float64, digits int) string {
+	return strconv.FormatFloat(v, 'g', digits, 64)
+}
+
+// FormatDuration writes d rounded to 3 significant digits, such as "312ms",
+// "1.25s" or "48.2µs".
+func FormatDuration(d time.Duration) string {
+	return roundDuration(d, 3).String()
+}
+
+func roundDuration(d time.Duration, digits int) time.Duration {
+	if d == 0 {
+		return 0
+	}
+	abs := math.Abs(float64(d))
+	exp := int(math.Floor(math.Log10(abs))) + 1 - digits
+	if exp <= 0 {
+		return d
+	}
+	return d.Round(time.Duration(math.Pow10(exp)))
+}
