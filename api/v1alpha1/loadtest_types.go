@@ -157,7 +157,9 @@ type Stage struct {
 	// duration is how long the rate takes to move linearly from the previous stage's
 	// target (0 for the first stage) to this stage's target. Between 1s and 24h.
 	// +required
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="stage duration must be between 1s and 24h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|([0-9]+([.][0-9]+)?(h|m|s|ms|us|ns))+)$') && duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="stage duration must be between 1s and 24h, written like 90s, 2m or 1h30m"
 	Duration metav1.Duration `json:"duration"`
 
 	// targetRate is the rate in records per second, all workers together, at the end of the stage.
@@ -196,7 +198,7 @@ type Scenario struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=12
 	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?$`
-	// +kubebuilder:validation:XValidation:rule="double(self) >= 0.001 && double(self) <= 1000.0",message="speed must be between 0.001 and 1000"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[0-9]+([.][0-9]+)?$') || (double(self) >= 0.001 && double(self) <= 1000.0)",message="speed must be between 0.001 and 1000"
 	Speed *string `json:"speed,omitempty"`
 }
 
@@ -430,13 +432,17 @@ type Thresholds struct {
 	// maxP99Latency is the largest p99 of the produce acknowledgement latency, measured from
 	// each record's intended send time (so a producer that falls behind shows it).
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('1h')",message="maxP99Latency must be more than 0 and at most 1h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|([0-9]+([.][0-9]+)?(h|m|s|ms|us|ns))+)$') && duration(self) > duration('0s') && duration(self) <= duration('1h')",message="maxP99Latency must be more than 0 and at most 1h, written like 250ms or 2s"
 	MaxP99Latency *metav1.Duration `json:"maxP99Latency,omitempty"`
 
 	// maxEndToEndP99Latency is the largest p99 from intended send time to the record's
 	// arrival on the pipeline's output topic; needs pipeline.outputTopic.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('1h')",message="maxEndToEndP99Latency must be more than 0 and at most 1h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|([0-9]+([.][0-9]+)?(h|m|s|ms|us|ns))+)$') && duration(self) > duration('0s') && duration(self) <= duration('1h')",message="maxEndToEndP99Latency must be more than 0 and at most 1h, written like 500ms or 2s"
 	MaxEndToEndP99Latency *metav1.Duration `json:"maxEndToEndP99Latency,omitempty"`
 
 	// maxConsumerLag is the largest lag, in records, of the pipeline's consumer group seen
@@ -519,20 +525,26 @@ type Cleanup struct {
 type Timeouts struct {
 	// podsReady is how long all pods may take to become Ready (image pull, sample download, Kafka checks).
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:default="5m"
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5s') && duration(self) <= duration('1h')",message="podsReady must be between 5s and 1h"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|([0-9]+([.][0-9]+)?(h|m|s|ms|us|ns))+)$') && duration(self) >= duration('5s') && duration(self) <= duration('1h')",message="podsReady must be between 5s and 1h, written like 90s or 5m"
 	PodsReady *metav1.Duration `json:"podsReady,omitempty"`
 
 	// start is how long the operator keeps trying to deliver the start signal to every pod.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:default="30s"
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('10m')",message="start must be between 1s and 10m"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|([0-9]+([.][0-9]+)?(h|m|s|ms|us|ns))+)$') && duration(self) >= duration('1s') && duration(self) <= duration('10m')",message="start must be between 1s and 10m, written like 30s or 2m"
 	Start *metav1.Duration `json:"start,omitempty"`
 
 	// drain is how long the observer keeps reading the DLQ and the output topic after the workers end.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:default="30s"
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('1h')",message="drain must be between 0s and 1h"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|([0-9]+([.][0-9]+)?(h|m|s|ms|us|ns))+)$') && duration(self) >= duration('0s') && duration(self) <= duration('1h')",message="drain must be between 0s and 1h, written like 30s or 2m"
 	Drain *metav1.Duration `json:"drain,omitempty"`
 }
 
@@ -544,11 +556,15 @@ type Timeouts struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.thresholds) || !has(self.thresholds.maxEndToEndP99Latency) || (has(self.pipeline) && has(self.pipeline.outputTopic))",message="thresholds.maxEndToEndP99Latency needs pipeline.outputTopic"
 // +kubebuilder:validation:XValidation:rule="!has(self.thresholds) || !has(self.thresholds.maxConsumerLag) || (has(self.pipeline) && has(self.pipeline.consumerGroup))",message="thresholds.maxConsumerLag needs pipeline.consumerGroup"
 // +kubebuilder:validation:XValidation:rule="!has(self.targetRate) || self.targetRate >= self.workers",message="targetRate must be at least one record per second per worker"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.stop) || !oldSelf.stop || (has(self.stop) && self.stop)",message="stop cannot be undone",fieldPath=".stop"
 // +kubebuilder:validation:XValidation:rule="[has(self.targetRate), has(self.duration), has(self.deadLetterQueue), has(self.pipeline), has(self.thresholds), has(self.workerTemplate)] == [has(oldSelf.targetRate), has(oldSelf.duration), has(oldSelf.deadLetterQueue), has(oldSelf.pipeline), has(oldSelf.thresholds), has(oldSelf.workerTemplate)]",message="spec is immutable except stop: create a new LoadTest to run again"
 type LoadTestSpec struct {
+	// Note on the rule below: stage durations are compared as durations, not strings, because a
+	// Go client sends back "1m0s" for a stored "1m". Keep it in step with Scenario and Stage.
+
 	// scenario is how the load evolves over time.
 	// +required
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="scenario is immutable: create a new LoadTest to run again"
+	// +kubebuilder:validation:XValidation:rule="self.type == oldSelf.type && has(self.startRate) == has(oldSelf.startRate) && (!has(self.startRate) || self.startRate == oldSelf.startRate) && has(self.speed) == has(oldSelf.speed) && (!has(self.speed) || self.speed == oldSelf.speed) && has(self.stages) == has(oldSelf.stages) && (!has(self.stages) || (self.stages.map(s, s.targetRate) == oldSelf.stages.map(s, s.targetRate) && self.stages.map(s, duration(s.duration)) == oldSelf.stages.map(s, duration(s.duration))))",message="scenario is immutable: create a new LoadTest to run again"
 	Scenario Scenario `json:"scenario"`
 
 	// targetRate is the rate in records per second, all workers together (the end rate of a
@@ -561,8 +577,10 @@ type LoadTestSpec struct {
 
 	// duration is how long the workers send, between 1s and 24h. Stages scenarios take their length from the stages.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="duration must be between 1s and 24h"
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="duration is immutable: create a new LoadTest to run again"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|([0-9]+([.][0-9]+)?(h|m|s|ms|us|ns))+)$') && duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="duration must be between 1s and 24h, written like 90s, 10m or 1h30m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) == duration(oldSelf)",message="duration is immutable: create a new LoadTest to run again"
 	Duration *metav1.Duration `json:"duration,omitempty"`
 
 	// workers is the number of replay-worker pods; the rate and the samples are split between them.
@@ -598,9 +616,12 @@ type LoadTestSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="pipeline is immutable: create a new LoadTest to run again"
 	Pipeline *Pipeline `json:"pipeline,omitempty"`
 
+	// Note on the rule below: latencies are compared as durations, not strings, because a Go
+	// client sends back "2m0s" for a stored "2m". Keep it in step with the fields of Thresholds.
+
 	// thresholds decide the verdict.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="thresholds are immutable: create a new LoadTest to run again"
+	// +kubebuilder:validation:XValidation:rule="has(self.minAchievedRateRatio) == has(oldSelf.minAchievedRateRatio) && (!has(self.minAchievedRateRatio) || self.minAchievedRateRatio == oldSelf.minAchievedRateRatio) && has(self.maxErrorRatio) == has(oldSelf.maxErrorRatio) && (!has(self.maxErrorRatio) || self.maxErrorRatio == oldSelf.maxErrorRatio) && has(self.maxDLQRecords) == has(oldSelf.maxDLQRecords) && (!has(self.maxDLQRecords) || self.maxDLQRecords == oldSelf.maxDLQRecords) && has(self.maxConsumerLag) == has(oldSelf.maxConsumerLag) && (!has(self.maxConsumerLag) || self.maxConsumerLag == oldSelf.maxConsumerLag) && has(self.maxP99Latency) == has(oldSelf.maxP99Latency) && (!has(self.maxP99Latency) || duration(self.maxP99Latency) == duration(oldSelf.maxP99Latency)) && has(self.maxEndToEndP99Latency) == has(oldSelf.maxEndToEndP99Latency) && (!has(self.maxEndToEndP99Latency) || duration(self.maxEndToEndP99Latency) == duration(oldSelf.maxEndToEndP99Latency))",message="thresholds are immutable: create a new LoadTest to run again"
 	Thresholds *Thresholds `json:"thresholds,omitempty"`
 
 	// workerTemplate customises the pods the operator creates.
@@ -608,10 +629,13 @@ type LoadTestSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="workerTemplate is immutable: create a new LoadTest to run again"
 	WorkerTemplate *WorkerTemplate `json:"workerTemplate,omitempty"`
 
+	// Note on the rule below: timeouts are compared as durations, not strings, because a Go
+	// client sends back "5m0s" for the default "5m". Keep it in step with the fields of Timeouts.
+
 	// timeouts bound the phases around the run.
 	// +optional
 	// +kubebuilder:default={}
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="timeouts are immutable: create a new LoadTest to run again"
+	// +kubebuilder:validation:XValidation:rule="has(self.podsReady) == has(oldSelf.podsReady) && (!has(self.podsReady) || duration(self.podsReady) == duration(oldSelf.podsReady)) && has(self.start) == has(oldSelf.start) && (!has(self.start) || duration(self.start) == duration(oldSelf.start)) && has(self.drain) == has(oldSelf.drain) && (!has(self.drain) || duration(self.drain) == duration(oldSelf.drain))",message="timeouts are immutable: create a new LoadTest to run again"
 	Timeouts Timeouts `json:"timeouts,omitempty"`
 
 	// cleanup says what happens to the pods once the test finished.
@@ -620,10 +644,12 @@ type LoadTestSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="cleanup is immutable: create a new LoadTest to run again"
 	Cleanup Cleanup `json:"cleanup,omitempty"`
 
+	// Note: the rule "stop cannot be undone" is on LoadTestSpec, not here, because a Go client
+	// omits stop=false, and a rule on an absent field is not evaluated.
+
 	// stop asks a running test to end early: pods finish cleanly, report partial results,
 	// and the LoadTest ends Aborted. It is the only field that may change, and only to true.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="self || !oldSelf",message="stop cannot be undone"
 	Stop bool `json:"stop,omitempty"`
 }
 

@@ -1,0 +1,183 @@
+# Image built by docker-build and deployed by deploy; the manager gives it to the pods it creates too.
+IMG ?= ghcr.io/streamreplay/streamreplay:dev
+# Container tool: docker or podman.
+CONTAINER_TOOL ?= docker
+KUBECTL ?= kubectl
+GO ?= go
+# Packages of `make test`: all but the end-to-end suite, which `make test-e2e` runs on its own.
+TEST_PKGS ?= $$($(GO) list ./... | grep -v /test/e2e)
+# Extra `go test` flags, e.g. TEST_FLAGS=-race (off by default: slow on 2-core machines).
+TEST_FLAGS ?=
+
+# Where tools installed by this Makefile (golangci-lint) and the binary go.
+LOCALBIN ?= $(CURDIR)/bin
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
+# controller-gen is pinned in go.mod as a Go tool: no download, same version for everyone.
+CONTROLLER_GEN ?= $(GO) tool controller-gen
+
+# The envtest control-plane folder (KUBEBUILDER_ASSETS), written by the envtest target.
+ENVTEST_ASSETS_FILE ?= $(LOCALBIN)/envtest-assets
+# Read when a recipe runs, that is after the envtest prerequisite has written the file.
+ENVTEST_ASSETS = $(shell cat $(ENVTEST_ASSETS_FILE) 2>/dev/null)
+# Paths whose regenerated content must be committed (see verify).
+VERIFY_PATHS ?= api config controllers internal main.go test
+# In CI (a fresh clone) verify also requires the tree to match the commit, because
+# `make test` has already regenerated before `make verify` runs.
+VERIFY_AGAINST_HEAD ?= $(if $(filter true 1,$(CI)),true,false)
+
+# Recipes run in bash with pipefail, so a failing command in a pipe fails the target.
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+.DEFAULT_GOAL := help
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: ## Generate the CRD (config/crd/bases) and the manager ClusterRole (config/rbac/role.yaml).
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: ## Generate DeepCopy methods (zz_generated.deepcopy.go).
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
+
+.PHONY: fmt
+fmt: ## Run go fmt.
+	$(GO) fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet.
+	$(GO) vet ./...
+
+.PHONY: envtest
+envtest: | $(LOCALBIN) ## Build the envtest kube-apiserver and etcd once (about 5 minutes) and record their folder.
+	@assets="$$(bash hack/envtest-binaries.sh)"; \
+	test -x "$$assets/kube-apiserver" -a -x "$$assets/etcd" || { echo "envtest: no binaries in '$$assets'" >&2; exit 1; }; \
+	echo "$$assets" > $(ENVTEST_ASSETS_FILE); \
+	echo "KUBEBUILDER_ASSETS=$$assets"
+
+.PHONY: test
+test: manifests generate fmt vet envtest ## Run the tests (unit, Kafka data plane, envtest control plane; not e2e).
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test $(TEST_PKGS) -count=1 $(TEST_FLAGS)
+
+.PHONY: test-e2e
+test-e2e: ## Run the end-to-end tests (envtest API server + manager + local pod runner + embedded Kafka).
+	@if [ ! -d test/e2e ]; then echo "test-e2e: ./test/e2e does not exist yet, nothing to run"; exit 0; fi; \
+	$(MAKE) --no-print-directory envtest; \
+	echo "KUBEBUILDER_ASSETS=$$(cat $(ENVTEST_ASSETS_FILE)) $(GO) test ./test/e2e/... -count=1 -timeout 30m"; \
+	KUBEBUILDER_ASSETS="$$(cat $(ENVTEST_ASSETS_FILE))" $(GO) test ./test/e2e/... -count=1 -timeout 30m $(TEST_FLAGS)
+
+.PHONY: bench
+bench: envtest ## Run the benchmarks.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: lint
+lint: golangci-lint ## Run golangci-lint.
+	$(GOLANGCI_LINT) run
+
+.PHONY: lint-fix
+lint-fix: golangci-lint ## Run golangci-lint and apply its fixes.
+	$(GOLANGCI_LINT) run --fix
+
+.PHONY: lint-config
+lint-config: golangci-lint ## Check .golangci.yml against golangci-lint's schema.
+	$(GOLANGCI_LINT) config verify
+
+.PHONY: verify
+verify: ## Regenerate (manifests, generate, fmt) and fail if that changed or added files.
+	@snapshot() { \
+	  git ls-files -z --cached --others --exclude-standard -- $(VERIFY_PATHS) | \
+	    while IFS= read -r -d '' f; do \
+	      if [ -e "$$f" ]; then printf '%s  %s\n' "$$(git hash-object -- "$$f")" "$$f"; else printf 'deleted  %s\n' "$$f"; fi; \
+	    done | sort -u; \
+	}; \
+	before="$$(snapshot)"; \
+	$(MAKE) --no-print-directory manifests generate fmt; \
+	after="$$(snapshot)"; \
+	changed="$$(diff <(echo "$$before") <(echo "$$after") | sed -n 's/^[<>] [^ ]*  //p' | sort -u || true)"; \
+	if [ -n "$$changed" ]; then \
+	  echo "verify: regenerating changed these files; run 'make manifests generate fmt' and commit the result:" >&2; \
+	  echo "$$changed" | sed 's/^/  /' >&2; exit 1; \
+	fi; \
+	if [ "$(VERIFY_AGAINST_HEAD)" = true ]; then \
+	  dirty="$$(git status --porcelain --untracked-files=all -- $(VERIFY_PATHS))"; \
+	  if [ -n "$$dirty" ]; then \
+	    echo "verify: these files differ from the commit (stale generated code or unformatted Go?):" >&2; \
+	    echo "$$dirty" | sed 's/^/  /' >&2; git --no-pager diff --stat -- $(VERIFY_PATHS) >&2; exit 1; \
+	  fi; \
+	fi; \
+	echo "verify: generated files and formatting are up to date"
+
+##@ Build
+
+.PHONY: build
+build: manifests generate fmt vet | $(LOCALBIN) ## Build bin/streamreplay.
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(LOCALBIN)/streamreplay .
+
+.PHONY: run
+run: manifests generate fmt vet ## Run the manager against the current kubeconfig (pods it creates use IMG).
+	$(GO) run . manager --pod-image=$(IMG)
+
+.PHONY: docker-build
+docker-build: ## Build the container image IMG.
+	$(CONTAINER_TOOL) build -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the container image IMG.
+	$(CONTAINER_TOOL) push $(IMG)
+
+##@ Deployment
+
+ignore-not-found ?= false
+
+# Server-side apply: the CRD with its CEL rules is too large for the last-applied annotation.
+.PHONY: install
+install: manifests ## Install the CRDs into the cluster of the current kubeconfig.
+	$(KUBECTL) apply --server-side -k config/crd
+
+.PHONY: uninstall
+uninstall: manifests ## Remove the CRDs (and every LoadTest with them). ignore-not-found=true to ignore absent ones.
+	$(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -k config/crd
+
+# config/ is copied to a temporary folder and the image set in its manager kustomization,
+# as `kustomize edit set image` would (no kustomize binary needed, tracked files untouched);
+# config/default then copies that image into STREAMREPLAY_POD_IMAGE.
+.PHONY: deploy
+deploy: manifests ## Deploy the operator with image IMG to the cluster of the current kubeconfig.
+	@$(MAKE) --no-print-directory render-default | $(KUBECTL) apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: ## Remove the operator (CRDs included). ignore-not-found=true to ignore absent objects.
+	$(KUBECTL) kustomize config/default | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+
+.PHONY: render-default
+render-default: ## Print config/default with image IMG (what deploy applies).
+	@tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	cp -R config "$$tmp/config"; \
+	img='$(IMG)'; name="$$img"; tag=""; digest=""; \
+	case "$$img" in *@*) digest="$${img#*@}"; name="$${img%%@*}";; esac; \
+	last="$${name##*/}"; \
+	case "$$last" in *:*) tag="$${last##*:}"; name="$${name%:*}";; esac; \
+	{ echo "images:"; echo "- name: controller"; echo "  newName: $$name"; \
+	  if [ -n "$$digest" ]; then echo "  digest: $$digest"; elif [ -n "$$tag" ]; then echo "  newTag: $$tag"; fi; \
+	} >> "$$tmp/config/manager/kustomization.yaml"; \
+	$(KUBECTL) kustomize "$$tmp/config/default"
+
+##@ Tools
+
+$(LOCALBIN):
+	mkdir -p $(LOCALBIN)
+
+.PHONY: golangci-lint
+golangci-lint: | $(LOCALBIN) ## Install the pinned golangci-lint into ./bin when absent or of another version.
+	@if [ "$$($(GOLANGCI_LINT) version --short 2>/dev/null)" != "$(GOLANGCI_LINT_VERSION:v%=%)" ]; then \
+	  echo "installing golangci-lint $(GOLANGCI_LINT_VERSION) into $(LOCALBIN) (a few minutes)"; \
+	  GOBIN=$(LOCALBIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); \
+	fi

@@ -1,0 +1,648 @@
+//go:build linux
+
+// Package scale benchmarks the LoadTest controller at scale: a real API server (envtest),
+// the manager as a separate process built from this module, and the benchmark playing
+// the kubelet for hundreds of pods at once.
+//
+// Run it with `make bench`, or:
+//
+//	KUBEBUILDER_ASSETS=$(bash hack/envtest-binaries.sh) go test ./test/scale/ -run '^$' -bench ControllerScale -benchtime 1x
+//
+// It is Linux only: the manager's peak memory is read from /proc/<pid>/status (VmHWM),
+// and the fake pods listen on loopback addresses other than 127.0.0.1, which Linux
+// routes to lo without any setup.
+package scale
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
+	"github.com/streamreplay/streamreplay/controllers"
+	"github.com/streamreplay/streamreplay/internal/control"
+	"github.com/streamreplay/streamreplay/internal/operator"
+	"github.com/streamreplay/streamreplay/internal/plan"
+	"github.com/streamreplay/streamreplay/internal/results"
+)
+
+const (
+	// loadTests LoadTests of workersPerTest workers each, plus one observer pod each
+	// (every LoadTest has a deadLetterQueue).
+	loadTests      = 100
+	workersPerTest = 4
+	podsPerTest    = workersPerTest + 1
+	totalPods      = loadTests * podsPerTest
+
+	// Parallelism of the benchmark's own writes (creates and pod status updates).
+	writers = 16
+	// The benchmark's client is fast enough not to be the bottleneck.
+	clientQPS   = 500
+	clientBurst = 1000
+
+	// Each LoadTest: 1000 records/s for 10s, shared by its workers.
+	targetRate   = 1000
+	runSeconds   = 10
+	perWorker    = targetRate * runSeconds / workersPerTest
+	recordBytes  = 200
+	pollInterval = 25 * time.Millisecond
+	// phaseTimeout bounds each measured phase, so that a stuck controller fails the
+	// benchmark with a message instead of hanging until go test's -timeout.
+	phaseTimeout = 3 * time.Minute
+	// ipBase is the first two octets of the fake pods' addresses; it keeps clear of
+	// 127.0.x.y, which the controllers' envtest suite uses, so both can run at once.
+	ipBase = "127.77"
+)
+
+func BenchmarkControllerScale(b *testing.B) {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		b.Fatal("KUBEBUILDER_ASSETS is not set: run `make bench`, which builds the envtest binaries and sets it " +
+			"(or export KUBEBUILDER_ASSETS=$(bash hack/envtest-binaries.sh))")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+
+	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
+
+	// The control plane; a busy machine may need more than envtest's default 20s to start it.
+	env := &envtest.Environment{
+		CRDDirectoryPaths:        []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing:    true,
+		ControlPlaneStartTimeout: 2 * time.Minute,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		b.Fatalf("starting envtest: %v", err)
+	}
+	b.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			b.Errorf("stopping envtest: %v", err)
+		}
+	})
+	fast := rest.CopyConfig(cfg)
+	fast.QPS, fast.Burst = clientQPS, clientBurst
+	scheme := operator.NewScheme()
+	k8s, err := client.New(fast, client.Options{Scheme: scheme})
+	if err != nil {
+		b.Fatalf("creating client: %v", err)
+	}
+	// The waits read a cache fed by watches rather than polling the API server, which
+	// would compete with the manager for the same two cores.
+	watched, err := cache.New(fast, cache.Options{Scheme: scheme})
+	if err != nil {
+		b.Fatalf("creating cache: %v", err)
+	}
+	go func() { _ = watched.Start(ctx) }()
+	for _, obj := range []client.Object{&corev1.Pod{}, &corev1.ConfigMap{}, &streamreplayv1alpha1.LoadTest{}} {
+		if _, err := watched.GetInformer(ctx, obj); err != nil {
+			b.Fatalf("watching %T: %v", obj, err)
+		}
+	}
+	if !watched.WaitForCacheSync(ctx) {
+		b.Fatal("the benchmark's cache did not sync")
+	}
+
+	// The fake pods' control ports, one listener per pod address.
+	pods := newFakePods(b)
+
+	// The manager, as its own process.
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "streamreplay")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, filepath.Join("..", ".."))
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("building the manager: %v\n%s", err, out)
+	}
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, env.KubeConfig, 0o600); err != nil {
+		b.Fatalf("writing kubeconfig: %v", err)
+	}
+	mgr := startManager(b, bin, kubeconfig, filepath.Join(dir, "manager.log"))
+
+	var total phaseTimes
+	b.ResetTimer()
+	for i := range b.N {
+		r := &round{b: b, ctx: ctx, k8s: k8s, cache: watched, pods: pods, mgr: mgr, namespace: fmt.Sprintf("scale-%d", i)}
+		total.add(r.run())
+	}
+	b.StopTimer()
+
+	peakKiB, err := mgr.peakRSS()
+	if err != nil {
+		b.Fatalf("reading the manager's peak RSS: %v", err)
+	}
+	if err := mgr.stop(); err != nil {
+		b.Errorf("manager did not stop cleanly on SIGTERM: %v\n%s", err, mgr.logTail(40))
+	}
+
+	n := float64(b.N)
+	children, started, verdicts := total.children.Seconds()/n, total.started.Seconds()/n, total.verdicts.Seconds()/n
+	peakMiB := float64(peakKiB) / 1024
+	b.ReportMetric(children, "seconds-to-children")
+	b.ReportMetric(started, "seconds-to-started")
+	b.ReportMetric(verdicts, "seconds-to-verdict")
+	b.ReportMetric(peakMiB, "manager-peak-rss-MiB")
+	b.Logf("scale: %d LoadTests x %d workers: children in %.1fs, started in %.1fs, verdicts in %.1fs after pods finished, manager peak RSS %.0f MiB",
+		loadTests, workersPerTest, children, started, verdicts, peakMiB)
+}
+
+// phaseTimes are the three measured phases of a round.
+type phaseTimes struct {
+	// children: from the first create until every pod and results ConfigMap exists.
+	children time.Duration
+	// started: from the first pod marked Ready until every LoadTest is Started.
+	started time.Duration
+	// verdicts: from the first pod marked terminated until every LoadTest is finished.
+	verdicts time.Duration
+}
+
+func (p *phaseTimes) add(o phaseTimes) {
+	p.children += o.children
+	p.started += o.started
+	p.verdicts += o.verdicts
+}
+
+// round is one run of the scenario in its own namespace.
+type round struct {
+	b         *testing.B
+	ctx       context.Context
+	k8s       client.Client
+	cache     cache.Cache
+	pods      *fakePods
+	mgr       *managerProcess
+	namespace string
+}
+
+func (r *round) run() phaseTimes {
+	b := r.b
+	var times phaseTimes
+	if err := r.k8s.Create(r.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: r.namespace}}); err != nil {
+		b.Fatalf("creating namespace %s: %v", r.namespace, err)
+	}
+
+	// 1. Every LoadTest at once; the controller creates the children.
+	begin := time.Now()
+	parallel(b, loadTests, func(i int) error {
+		return r.k8s.Create(r.ctx, newLoadTest(r.namespace, i))
+	})
+	r.waitFor("every pod and results ConfigMap to exist", func() (bool, string, error) {
+		var pods corev1.PodList
+		if err := r.cache.List(r.ctx, &pods, client.InNamespace(r.namespace), client.HasLabels{controllers.LabelLoadTest}, client.UnsafeDisableDeepCopy); err != nil {
+			return false, "", err
+		}
+		var cms corev1.ConfigMapList
+		if err := r.cache.List(r.ctx, &cms, client.InNamespace(r.namespace), client.HasLabels{controllers.LabelLoadTest}, client.UnsafeDisableDeepCopy); err != nil {
+			return false, "", err
+		}
+		if len(pods.Items) > totalPods {
+			return false, "", fmt.Errorf("%d pods, more than the %d expected", len(pods.Items), totalPods)
+		}
+		return len(pods.Items) == totalPods && len(cms.Items) == loadTests,
+			fmt.Sprintf("%d/%d pods, %d/%d ConfigMaps", len(pods.Items), totalPods, len(cms.Items), loadTests), nil
+	})
+	times.children = time.Since(begin)
+
+	// 2. Play the kubelet: every pod Ready on its own address; the controller sends /start.
+	var list corev1.PodList
+	if err := r.cache.List(r.ctx, &list, client.InNamespace(r.namespace), client.HasLabels{controllers.LabelLoadTest}); err != nil {
+		b.Fatalf("listing pods: %v", err)
+	}
+	pods := list.Items
+	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+	r.pods.expect(pods)
+	begin = time.Now()
+	parallel(b, len(pods), func(i int) error {
+		ip := r.pods.ip(i)
+		return r.updateStatus(&pods[i], func(p *corev1.Pod) { markReady(p, ip) })
+	})
+	r.waitFor("every LoadTest to be Started", r.allLoadTests(func(lt *streamreplayv1alpha1.LoadTest) bool {
+		return meta.IsStatusConditionTrue(lt.Status.Conditions, streamreplayv1alpha1.ConditionStarted)
+	}))
+	times.started = time.Since(begin)
+	if missing := r.pods.notStarted(); len(missing) > 0 {
+		b.Fatalf("every LoadTest is Started, but %d pods got no /start with their run id, e.g. %s", len(missing), strings.Join(missing[:min(5, len(missing))], ", "))
+	}
+
+	// 3. Play the kubelet: every pod ends with its results; the controller writes verdicts.
+	var lts streamreplayv1alpha1.LoadTestList
+	if err := r.cache.List(r.ctx, &lts, client.InNamespace(r.namespace)); err != nil {
+		b.Fatalf("listing LoadTests: %v", err)
+	}
+	byName := map[string]*streamreplayv1alpha1.LoadTest{}
+	for i := range lts.Items {
+		byName[lts.Items[i].Name] = &lts.Items[i]
+	}
+	begin = time.Now()
+	parallel(b, len(pods), func(i int) error {
+		pod := &pods[i]
+		lt := byName[pod.Labels[controllers.LabelLoadTest]]
+		if lt == nil || lt.Status.StartTime == nil {
+			return fmt.Errorf("pod %s: its LoadTest has no start time", pod.Name)
+		}
+		report, err := podReport(lt, pod)
+		if err != nil {
+			return err
+		}
+		return r.updateStatus(pod, func(p *corev1.Pod) { markTerminated(p, report) })
+	})
+	r.waitFor("every LoadTest to finish", r.allLoadTests(func(lt *streamreplayv1alpha1.LoadTest) bool {
+		return lt.Status.Phase.Finished()
+	}))
+	times.verdicts = time.Since(begin)
+
+	if err := r.cache.List(r.ctx, &lts, client.InNamespace(r.namespace)); err != nil {
+		b.Fatalf("listing LoadTests: %v", err)
+	}
+	var wrong []string
+	for _, lt := range lts.Items {
+		if lt.Status.Phase != streamreplayv1alpha1.PhasePassed || lt.Status.Verdict != streamreplayv1alpha1.VerdictPass {
+			wrong = append(wrong, fmt.Sprintf("%s: phase %s, verdict %s: %s", lt.Name, lt.Status.Phase, lt.Status.Verdict, lt.Status.Message))
+		}
+	}
+	if len(wrong) > 0 {
+		sort.Strings(wrong)
+		b.Fatalf("%d of %d LoadTests did not pass:\n  %s", len(wrong), len(lts.Items), strings.Join(wrong[:min(10, len(wrong))], "\n  "))
+	}
+	return times
+}
+
+// allLoadTests is a waitFor condition: every LoadTest of the round satisfies done. A
+// LoadTest that finished any other way than Passed fails the benchmark at once.
+func (r *round) allLoadTests(done func(*streamreplayv1alpha1.LoadTest) bool) func() (bool, string, error) {
+	return func() (bool, string, error) {
+		var lts streamreplayv1alpha1.LoadTestList
+		if err := r.cache.List(r.ctx, &lts, client.InNamespace(r.namespace), client.UnsafeDisableDeepCopy); err != nil {
+			return false, "", err
+		}
+		n := 0
+		phases := map[streamreplayv1alpha1.Phase]int{}
+		for i := range lts.Items {
+			lt := &lts.Items[i]
+			if lt.Status.Phase.Finished() && lt.Status.Phase != streamreplayv1alpha1.PhasePassed {
+				return false, "", fmt.Errorf("LoadTest %s ended %s (verdict %s): %s", lt.Name, lt.Status.Phase, lt.Status.Verdict, lt.Status.Message)
+			}
+			phases[lt.Status.Phase]++
+			if done(lt) {
+				n++
+			}
+		}
+		return n == loadTests, fmt.Sprintf("%d/%d done; phases %v", n, loadTests, phases), nil
+	}
+}
+
+// waitFor polls check (which reads the cache) until it reports done, fails, the manager
+// exits or phaseTimeout passes.
+func (r *round) waitFor(what string, check func() (done bool, state string, err error)) {
+	r.b.Helper()
+	deadline := time.Now().Add(phaseTimeout)
+	for {
+		done, state, err := check()
+		switch {
+		case err != nil:
+			r.b.Fatalf("waiting for %s: %v", what, err)
+		case done:
+			return
+		case r.mgr.exited():
+			r.b.Fatalf("waiting for %s (%s): the manager exited: %v\n%s", what, state, r.mgr.waitErr, r.mgr.logTail(40))
+		case time.Now().After(deadline):
+			r.b.Fatalf("waiting for %s: still not done after %s: %s\nmanager log:\n%s", what, phaseTimeout, state, r.mgr.logTail(20))
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
+// updateStatus writes a pod's status, mutated from pod; on a conflict it reads the pod
+// again. pod is updated in place to what the API server returned.
+func (r *round) updateStatus(pod *corev1.Pod, mutate func(*corev1.Pod)) error {
+	for attempt := 0; ; attempt++ {
+		p := pod.DeepCopy()
+		mutate(p)
+		err := r.k8s.Status().Update(r.ctx, p)
+		if err == nil {
+			*pod = *p
+			return nil
+		}
+		if !apierrors.IsConflict(err) || attempt == 5 {
+			return fmt.Errorf("updating status of pod %s: %w", pod.Name, err)
+		}
+		if err := r.k8s.Get(r.ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
+			return fmt.Errorf("reading pod %s: %w", pod.Name, err)
+		}
+	}
+}
+
+// parallel runs do(0..n-1) from a few goroutines and fails the benchmark on the first error.
+func parallel(b *testing.B, n int, do func(i int) error) {
+	b.Helper()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	next := make(chan int)
+	for range writers {
+		wg.Go(func() {
+			for i := range next {
+				if err := do(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		b.Fatal(first)
+	}
+}
+
+// newLoadTest is a small passing test: 4 workers, a DLQ (so an observer pod) and thresholds.
+func newLoadTest(namespace string, i int) *streamreplayv1alpha1.LoadTest {
+	return &streamreplayv1alpha1.LoadTest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: fmt.Sprintf("scale-%03d", i)},
+		Spec: streamreplayv1alpha1.LoadTestSpec{
+			TargetRate: ptr.To[int64](targetRate),
+			Duration:   &metav1.Duration{Duration: runSeconds * time.Second},
+			Workers:    workersPerTest,
+			SampleSet: streamreplayv1alpha1.SampleSet{
+				ConfigMapRef: &streamreplayv1alpha1.ConfigMapKeyRef{Name: "samples", Key: "samples.jsonl"},
+			},
+			Kafka:           streamreplayv1alpha1.Kafka{BootstrapServers: []string{"kafka:9092"}},
+			Target:          streamreplayv1alpha1.Target{Topic: "dbserver1.dbo.customers"},
+			DeadLetterQueue: &streamreplayv1alpha1.DeadLetterQueue{Topic: "crm.dlq"},
+			Thresholds: &streamreplayv1alpha1.Thresholds{
+				MinAchievedRateRatio: ptr.To("0.95"),
+				MaxDLQRecords:        ptr.To[int64](0),
+				MaxP99Latency:        &metav1.Duration{Duration: 250 * time.Millisecond},
+			},
+		},
+	}
+}
+
+// markReady is what the kubelet writes when the pod runs on ip and passes its readiness probe.
+func markReady(p *corev1.Pod, ip string) {
+	now := metav1.Now()
+	p.Status.Phase = corev1.PodRunning
+	p.Status.PodIP = ip
+	p.Status.PodIPs = []corev1.PodIP{{IP: ip}}
+	p.Status.StartTime = &now
+	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now}}
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{
+		Name: p.Spec.Containers[0].Name, Image: p.Spec.Containers[0].Image, Ready: true, Started: ptr.To(true),
+		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
+	}}
+}
+
+// markTerminated is what the kubelet writes when the container exited 0 with its termination message.
+func markTerminated(p *corev1.Pod, message string) {
+	now := metav1.Now()
+	p.Status.Phase = corev1.PodSucceeded
+	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse, LastTransitionTime: now}}
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{
+		Name: p.Spec.Containers[0].Name, Image: p.Spec.Containers[0].Image,
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+			ExitCode: 0, Reason: "Completed", Message: message, StartedAt: now, FinishedAt: now,
+		}},
+	}}
+}
+
+// podReport is the termination message of a pod that did its share of the run well.
+func podReport(lt *streamreplayv1alpha1.LoadTest, pod *corev1.Pod) (string, error) {
+	start := lt.Status.StartTime.Time
+	r := &results.Report{Version: results.FormatVersion, RunID: string(lt.UID), Pod: pod.Name, Start: start}
+	if pod.Labels[controllers.LabelComponent] == string(plan.RoleObserver) {
+		r.Role = results.RoleObserver
+		r.End = start.Add((runSeconds + 2) * time.Second)
+		r.Observer = &results.ObserverResult{DLQ: &results.DLQResult{Records: 0}}
+	} else {
+		index, err := strconv.Atoi(pod.Labels[controllers.LabelWorkerIndex])
+		if err != nil {
+			return "", fmt.Errorf("pod %s: worker index label: %w", pod.Name, err)
+		}
+		latency := results.NewHistogram()
+		for i := range perWorker {
+			latency.Record(time.Duration(5+i%35) * time.Millisecond)
+		}
+		r.Role, r.Index, r.End = results.RoleWorker, index, start.Add(runSeconds*time.Second)
+		r.Worker = &results.WorkerResult{
+			Scheduled: perWorker, Sent: perWorker, Acked: perWorker, Bytes: perWorker * recordBytes,
+			Latency: latency, SendLatency: latency,
+		}
+	}
+	b, err := r.Encode()
+	if err != nil {
+		return "", fmt.Errorf("pod %s: encoding report: %w", pod.Name, err)
+	}
+	return string(b), nil
+}
+
+// fakePods serves the control port of every fake pod: one listener per pod address on
+// port 9400, one shared handler that notes which run id each address was started with.
+type fakePods struct {
+	mu      sync.Mutex
+	started map[string]string // address -> run id of the last /start
+	want    map[string]string // address -> run id the pod there belongs to
+	names   map[string]string // address -> pod name
+}
+
+func newFakePods(b *testing.B) *fakePods {
+	f := &fakePods{started: map[string]string{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+control.PathStart, func(w http.ResponseWriter, r *http.Request) {
+		var req control.StartRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		addr, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		if addr == nil {
+			http.Error(w, "no local address", http.StatusInternalServerError)
+			return
+		}
+		host, _, _ := net.SplitHostPort(addr.String())
+		f.mu.Lock()
+		f.started[host] = req.RunID
+		f.mu.Unlock()
+	})
+	mux.HandleFunc("POST "+control.PathStop, func(w http.ResponseWriter, r *http.Request) {})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	b.Cleanup(func() { _ = srv.Close() })
+	for i := range totalPods {
+		addr := net.JoinHostPort(f.ip(i), strconv.Itoa(plan.ControlPort))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			b.Fatalf("listening on %s (another scale benchmark running?): %v", addr, err)
+		}
+		go func() { _ = srv.Serve(ln) }()
+	}
+	return f
+}
+
+// ip is the address of the i-th pod (in name order): 127.77.0.1 to 127.77.1.250.
+func (f *fakePods) ip(i int) string {
+	return fmt.Sprintf("%s.%d.%d", ipBase, i/250, 1+i%250)
+}
+
+// expect records which run each address serves this round, in the order of pods.
+func (f *fakePods) expect(pods []corev1.Pod) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.want, f.names = map[string]string{}, map[string]string{}
+	for i := range pods {
+		f.want[f.ip(i)] = pods[i].Labels[controllers.LabelRunID]
+		f.names[f.ip(i)] = pods[i].Name
+	}
+}
+
+// notStarted names the pods whose last /start was missing or for another run.
+func (f *fakePods) notStarted() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for ip, run := range f.want {
+		if f.started[ip] != run {
+			out = append(out, fmt.Sprintf("%s (%s)", f.names[ip], ip))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// managerProcess is `streamreplay manager` running against envtest.
+type managerProcess struct {
+	cmd      *exec.Cmd
+	logPath  string
+	done     chan struct{} // closed when the process has exited
+	waitErr  error         // set before done is closed
+	stopOnce sync.Once
+	stopErr  error
+}
+
+func startManager(b *testing.B, bin, kubeconfig, logPath string) *managerProcess {
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		b.Fatalf("creating manager log: %v", err)
+	}
+	b.Cleanup(func() { _ = logFile.Close() })
+	cmd := exec.Command(bin, "manager",
+		"--metrics-bind-address=0", "--health-probe-bind-address=0",
+		"--pod-image=streamreplay:bench", "--start-lead=1s")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Should the benchmark itself die (go test's -timeout panics without cleanup), the
+	// kernel kills the manager too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("starting the manager: %v", err)
+	}
+	m := &managerProcess{cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	go func() {
+		m.waitErr = cmd.Wait()
+		close(m.done)
+	}()
+	b.Cleanup(func() { _ = m.stop() })
+
+	// Ready when the controller's workers run (controller-runtime logs "Starting workers"
+	// once the caches synced), so that the measured phases exclude the manager's start.
+	deadline := time.Now().Add(time.Minute)
+	for !bytes.Contains(m.log(), []byte("Starting workers")) {
+		switch {
+		case m.exited():
+			b.Fatalf("the manager exited at start: %v\n%s", m.waitErr, m.logTail(40))
+		case time.Now().After(deadline):
+			b.Fatalf("the manager did not start its controller within a minute:\n%s", m.logTail(40))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return m
+}
+
+func (m *managerProcess) exited() bool {
+	select {
+	case <-m.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit; after 20s it kills the process.
+func (m *managerProcess) stop() error {
+	m.stopOnce.Do(func() {
+		if m.exited() {
+			m.stopErr = fmt.Errorf("it had already exited: %v", m.waitErr)
+			return
+		}
+		_ = m.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-m.done:
+			m.stopErr = m.waitErr
+		case <-time.After(20 * time.Second):
+			_ = m.cmd.Process.Kill()
+			<-m.done
+			m.stopErr = errors.New("still running 20s after SIGTERM; killed")
+		}
+	})
+	return m.stopErr
+}
+
+// peakRSS is the process's peak resident set size (VmHWM) in KiB.
+func (m *managerProcess) peakRSS() (int64, error) {
+	if m.exited() {
+		return 0, fmt.Errorf("the manager has exited: %v", m.waitErr)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		}
+	}
+	return 0, errors.New("no VmHWM line in /proc/<pid>/status")
+}
+
+func (m *managerProcess) log() []byte {
+	data, _ := os.ReadFile(m.logPath)
+	return data
+}
+
+// logTail is the last n lines of the manager's log, for failure messages.
+func (m *managerProcess) logTail(n int) string {
+	lines := strings.Split(strings.TrimRight(string(m.log()), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
