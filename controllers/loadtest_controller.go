@@ -131,7 +131,7 @@ func (r *LoadTestReconciler) cleanup(ctx context.Context, lt *streamreplayv1alph
 		running := pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed
 		switch {
 		case running || expired:
-			if err := r.Delete(ctx, pod); client.IgnoreNotFound(err) != nil {
+			if err := client.IgnoreNotFound(r.Delete(ctx, pod)); err != nil {
 				return ctrl.Result{}, fmt.Errorf("deleting pod %s of finished LoadTest: %w", pod.Name, err)
 			}
 			logf.FromContext(ctx).V(1).Info("Deleted pod of finished LoadTest", "pod", pod.Name, "stillRunning", running)

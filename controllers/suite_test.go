@@ -146,13 +146,12 @@ func (h *harness) eventually(what string, timeout time.Duration, check func() er
 	}
 }
 
-func (h *harness) create(lt *streamreplayv1alpha1.LoadTest) *streamreplayv1alpha1.LoadTest {
+func (h *harness) create(lt *streamreplayv1alpha1.LoadTest) {
 	h.t.Helper()
 	lt.Namespace = h.namespace
 	if err := k8s.Create(h.ctx, lt); err != nil {
 		h.t.Fatalf("creating LoadTest: %v", err)
 	}
-	return lt
 }
 
 func (h *harness) get(name string) *streamreplayv1alpha1.LoadTest {

@@ -99,21 +99,21 @@ const (
 type Phase string
 
 const (
-	// PhasePending: accepted, children not created yet.
+	// PhasePending means accepted, children not created yet.
 	PhasePending Phase = "Pending"
-	// PhaseStarting: pods created, waiting for all of them to be Ready.
+	// PhaseStarting means pods created, waiting for all of them to be Ready.
 	PhaseStarting Phase = "Starting"
-	// PhaseRunning: the start time is set and the workers replay.
+	// PhaseRunning means the start time is set and the workers replay.
 	PhaseRunning Phase = "Running"
-	// PhaseDraining: the workers are done, the observer still reads the DLQ and the output.
+	// PhaseDraining means the workers are done, the observer still reads the DLQ and the output.
 	PhaseDraining Phase = "Draining"
-	// PhasePassed: the run finished and met every threshold.
+	// PhasePassed means the run finished and met every threshold.
 	PhasePassed Phase = "Passed"
-	// PhaseFailed: the run finished and broke at least one threshold.
+	// PhaseFailed means the run finished and broke at least one threshold.
 	PhaseFailed Phase = "Failed"
-	// PhaseError: the test could not be run or measured.
+	// PhaseError means the test could not be run or measured.
 	PhaseError Phase = "Error"
-	// PhaseAborted: the test was stopped on request.
+	// PhaseAborted means the test was stopped on request.
 	PhaseAborted Phase = "Aborted"
 )
 
@@ -132,11 +132,11 @@ func (p Phase) Finished() bool {
 type Verdict string
 
 const (
-	// VerdictPass: every threshold was met.
+	// VerdictPass means every threshold was met.
 	VerdictPass Verdict = "Pass"
-	// VerdictFail: at least one threshold was broken.
+	// VerdictFail means at least one threshold was broken.
 	VerdictFail Verdict = "Fail"
-	// VerdictInconclusive: the run errored or was aborted, so the thresholds say nothing.
+	// VerdictInconclusive means the run errored or was aborted, so the thresholds say nothing.
 	VerdictInconclusive Verdict = "Inconclusive"
 )
 
@@ -826,8 +826,4 @@ type LoadTestList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []LoadTest `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&LoadTest{}, &LoadTestList{})
 }

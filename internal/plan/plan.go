@@ -15,10 +15,12 @@ import (
 const (
 	// EnvPlan is the environment variable holding the JSON plan.
 	EnvPlan = "STREAMREPLAY_PLAN"
-	// EnvPodName, EnvPodNamespace and EnvPodIP come from the downward API.
-	EnvPodName      = "POD_NAME"
+	// EnvPodName is the pod's name, from the downward API.
+	EnvPodName = "POD_NAME"
+	// EnvPodNamespace is the pod's namespace, from the downward API.
 	EnvPodNamespace = "POD_NAMESPACE"
-	EnvPodIP        = "POD_IP"
+	// EnvPodIP is the pod's IP address, from the downward API.
+	EnvPodIP = "POD_IP"
 
 	// ControlPort serves /start, /stop, /readyz, /healthz and /metrics on every pod.
 	ControlPort = 9400
@@ -28,7 +30,7 @@ const (
 	// SamplesDir is where the sample volume is mounted.
 	SamplesDir = "/var/run/streamreplay/samples"
 	// SecretsDir is where the Kafka credentials are mounted, one folder per Secret.
-	SecretsDir = "/var/run/streamreplay/kafka"
+	SecretsDir = "/var/run/streamreplay/kafka" //nolint:gosec // a mount folder, not a credential
 )
 
 // Role is the job of a pod.

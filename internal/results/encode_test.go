@@ -44,8 +44,8 @@ func pathologicalWorker() Report {
 		Worker: &WorkerResult{
 			Scheduled: 9_000_000_000, Sent: 8_000_000_000, Acked: 8_000_000_000 - failed, Failed: failed,
 			Bytes: 1 << 50, MaxBehind: 3 * time.Minute, Errors: errs,
-			Latency:     histOf(spread(1, 1_000_000)),
-			SendLatency: histOf(spread(2, 1_000_000)),
+			Latency:     histOf(spread(1)),
+			SendLatency: histOf(spread(2)),
 		},
 	}
 }
@@ -69,7 +69,7 @@ func pathologicalObserver() Report {
 		Observer: &ObserverResult{
 			DLQ:      &DLQResult{Records: records, OtherRecords: 123_456, Classes: classes, OmittedClasses: 7, OmittedRecords: 70},
 			Lag:      &LagResult{Max: 1 << 40, Final: 12, Samples: 3600},
-			EndToEnd: &EndToEndResult{Delivered: 1 << 33, Duplicates: 5, Latency: histOf(spread(3, 1_000_000))},
+			EndToEnd: &EndToEndResult{Delivered: 1 << 33, Duplicates: 5, Latency: histOf(spread(3))},
 		},
 	}
 }
@@ -153,7 +153,7 @@ func sumValues(m map[string]int64) int64 {
 // TestEncodeDegradesLeastUsefulFirst checks the order of the steps: a
 // report loses only what it must.
 func TestEncodeDegradesLeastUsefulFirst(t *testing.T) {
-	wide := func(seed uint64) *Histogram { return histOf(spread(seed, 1_000_000)) }
+	wide := func(seed uint64) *Histogram { return histOf(spread(seed)) }
 	// incompressible fills every bucket of a 1-digit histogram with random
 	// huge counts: even at 1 digit it cannot fit.
 	incompressible := func(seed uint64) *Histogram {

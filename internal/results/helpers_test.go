@@ -23,11 +23,14 @@ func latencies(seed uint64, n int, median time.Duration, sigma float64) []time.D
 	return out
 }
 
-// spread returns n latencies spread log-uniformly over the whole 1µs..1h
+// spreadCount is enough values to populate every bucket of a 3-digit histogram.
+const spreadCount = 1_000_000
+
+// spread returns spreadCount latencies spread log-uniformly over the whole 1µs..1h
 // range, which populates every bucket: the worst case for the encoding size.
-func spread(seed uint64, n int) []time.Duration {
+func spread(seed uint64) []time.Duration {
 	rng := rand.New(rand.NewPCG(seed, seed+1))
-	out := make([]time.Duration, n)
+	out := make([]time.Duration, spreadCount)
 	for i := range out {
 		out[i] = time.Duration(math.Exp(rng.Float64()*math.Log(float64(time.Hour/time.Microsecond)))) * time.Microsecond
 	}

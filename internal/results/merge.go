@@ -272,7 +272,10 @@ func mergeInto(acc, h *Histogram) (*Histogram, error) {
 	if acc == nil {
 		acc = NewHistogram()
 	}
-	return acc, acc.Merge(h)
+	if err := acc.Merge(h); err != nil {
+		return nil, err
+	}
+	return acc, nil
 }
 
 func percentilesOf(h *Histogram) *Percentiles {

@@ -30,6 +30,7 @@ const (
 // Role says which kind of pod wrote a report.
 type Role string
 
+// Roles of the pods that write reports.
 const (
 	RoleWorker   Role = "worker"
 	RoleObserver Role = "observer"
