@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -171,6 +172,26 @@ func TestPassingRun(t *testing.T) {
 	if doc.DLQ == nil || doc.DLQ.Records != 0 {
 		t.Errorf("DLQ in document = %+v, want 0 records", doc.DLQ)
 	}
+
+	// Each phase change and the start signal leave an event on the LoadTest.
+	h.eventually("events for every step", 10*time.Second, func() error {
+		var list eventsv1.EventList
+		if err := k8s.List(h.ctx, &list, client.InNamespace(h.namespace)); err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, e := range list.Items {
+			if e.Regarding.UID == done.UID {
+				seen[e.Reason] = true
+			}
+		}
+		for _, reason := range []string{"Starting", "Running", "Started", "Passed"} {
+			if !seen[reason] {
+				return fmt.Errorf("no %s event; seen %v", reason, seen)
+			}
+		}
+		return nil
+	})
 }
 
 func TestFailingRunNamesThresholds(t *testing.T) {
