@@ -610,7 +610,7 @@ func (m *managerProcess) exited() bool {
 func (m *managerProcess) stop() error {
 	m.stopOnce.Do(func() {
 		if m.exited() {
-			m.stopErr = fmt.Errorf("it had already exited: %v", m.waitErr)
+			m.stopErr = fmt.Errorf("it had already exited: %w", m.waitErr)
 			return
 		}
 		_ = m.cmd.Process.Signal(syscall.SIGTERM)
@@ -629,7 +629,7 @@ func (m *managerProcess) stop() error {
 // peakRSS is the process's peak resident set size (VmHWM) in KiB.
 func (m *managerProcess) peakRSS() (int64, error) {
 	if m.exited() {
-		return 0, fmt.Errorf("the manager has exited: %v", m.waitErr)
+		return 0, fmt.Errorf("the manager has exited: %w", m.waitErr)
 	}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
 	if err != nil {
