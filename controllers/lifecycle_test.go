@@ -457,3 +457,30 @@ func TestStopBeforeStartAborts(t *testing.T) {
 		t.Error("the LoadTest was deleted")
 	}
 }
+
+func TestStopAfterTheEndIsAcknowledged(t *testing.T) {
+	h := newHarness(t)
+	running, _ := h.startRun(newLoadTest("late-stop", 1))
+	h.finishRun(running, reportOpts{scheduled: 1000, acked: 1000, latency: time.Millisecond}, 0)
+	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhasePassed, 10*time.Second)
+
+	patch := client.MergeFrom(done.DeepCopy())
+	done.Spec.Stop = true
+	if err := k8s.Patch(h.ctx, done, patch); err != nil {
+		t.Fatalf("requesting stop: %v", err)
+	}
+	// kstatus reads a LoadTest whose observedGeneration lags as in progress: a gate would hang.
+	h.eventually("the new generation observed", 10*time.Second, func() error {
+		lt := h.get(running.Name)
+		if lt.Status.ObservedGeneration != lt.Generation {
+			return fmt.Errorf("observedGeneration %d of %d", lt.Status.ObservedGeneration, lt.Generation)
+		}
+		if got := kstatusConditions(lt); got["Ready"] != "True" {
+			return fmt.Errorf("conditions %v", got)
+		}
+		if lt.Status.Phase != streamreplayv1alpha1.PhasePassed {
+			return fmt.Errorf("phase changed to %s", lt.Status.Phase)
+		}
+		return nil
+	})
+}

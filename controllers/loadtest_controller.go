@@ -70,29 +70,52 @@ func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if err := r.List(ctx, &pods, client.InNamespace(lt.Namespace), client.MatchingLabels(selectorLabels(lt))); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing pods of LoadTest %s: %w", req.NamespacedName, err)
 	}
+	before := lt.Status.DeepCopy()
+	observeGeneration(lt)
 	if lt.Status.Phase.Finished() {
+		// Only a late stop request can change a finished test's spec: acknowledge the
+		// generation so that kstatus does not read the test as in progress again.
+		if err := r.writeStatus(ctx, before, lt); err != nil {
+			return ctrl.Result{}, err
+		}
 		return r.cleanup(ctx, lt, pods.Items)
 	}
-
-	before := lt.Status.DeepCopy()
 	run := &runStep{r: r, lt: lt, now: r.Clock.Now(), members: members(lt, pods.Items)}
 	if err := run.advance(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
-	if !equality.Semantic.DeepEqual(before, &lt.Status) {
-		if err := r.Status().Update(ctx, lt); err != nil {
-			if apierrors.IsConflict(err) {
-				// Another write won; derive the state again from the newer object.
-				return ctrl.Result{RequeueAfter: time.Millisecond}, nil
-			}
-			return ctrl.Result{}, fmt.Errorf("updating status of LoadTest %s: %w", req.NamespacedName, err)
+	if err := r.writeStatus(ctx, before, lt); err != nil {
+		if apierrors.IsConflict(err) {
+			// Another write won; derive the state again from the newer object.
+			return ctrl.Result{RequeueAfter: time.Millisecond}, nil
 		}
+		return ctrl.Result{}, err
 	}
 	for _, e := range run.events {
 		r.Recorder.Eventf(lt, nil, e.kind, e.reason, e.reason, "%s", e.note)
 	}
 	return ctrl.Result{RequeueAfter: run.requeueAfter}, nil
 }
+
+// writeStatus writes the status when it changed, with optimistic concurrency.
+func (r *LoadTestReconciler) writeStatus(ctx context.Context, before *streamreplayv1alpha1.LoadTestStatus, lt *streamreplayv1alpha1.LoadTest) error {
+	if equality.Semantic.DeepEqual(before, &lt.Status) {
+		return nil
+	}
+	if err := r.Status().Update(ctx, lt); err != nil {
+		return fmt.Errorf("updating status of LoadTest %s/%s: %w", lt.Namespace, lt.Name, err)
+	}
+	return nil
+}
+
+// observeGeneration marks the status and its conditions as describing the current spec.
+func observeGeneration(lt *streamreplayv1alpha1.LoadTest) {
+	lt.Status.ObservedGeneration = lt.Generation
+	for i := range lt.Status.Conditions {
+		lt.Status.Conditions[i].ObservedGeneration = lt.Generation
+	}
+}
+
 
 // SetupWithManager registers the controller; it watches the LoadTests and the pods they
 // own. The results ConfigMap is only written, so it is not watched or cached.
@@ -159,7 +182,6 @@ type runStep struct {
 
 func (s *runStep) advance(ctx context.Context) error {
 	st := &s.lt.Status
-	st.ObservedGeneration = s.lt.Generation
 	st.RunID = string(s.lt.UID)
 	st.ResultsConfigMap = ResultsConfigMapName(s.lt)
 	st.ReadyPods = s.readyPods()
