@@ -116,7 +116,6 @@ func observeGeneration(lt *streamreplayv1alpha1.LoadTest) {
 	}
 }
 
-
 // SetupWithManager registers the controller; it watches the LoadTests and the pods they
 // own. The results ConfigMap is only written, so it is not watched or cached.
 func (r *LoadTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
