@@ -1,0 +1,257 @@
+// Package samples loads the recorded Kafka records that a LoadTest replays:
+// JSON Lines or kcat -J files, plain or gzip, from a file, a folder (such as
+// a mounted ConfigMap or volume) or an HTTP(S) URL, and splits them between
+// replay workers.
+package samples
+
+import (
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Format of a sample set.
+type Format string
+
+const (
+	FormatJSONLines Format = "JSONLines"
+	FormatKcat      Format = "Kcat"
+)
+
+// Header is a Kafka record header; a nil Value is a null one.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Record is one recorded Kafka record.
+type Record struct {
+	Key       []byte // nil: no key
+	Value     []byte // nil: a tombstone
+	Headers   []Header
+	Timestamp time.Time // zero when not recorded
+	Topic     string    // "" : the LoadTest's target topic
+	Partition int32     // -1 when not recorded
+	Source    string    // file name (or URL) and line, e.g. "samples.jsonl:12", for messages
+}
+
+// Set is a loaded sample set. The keys, values and header values of its
+// records share a few large backing arrays; each slice's capacity is its
+// length, so appending to one copies it rather than overwrite the next.
+type Set struct {
+	Records []Record
+	Bytes   int64 // uncompressed bytes parsed
+}
+
+// maxReported is how many bad lines an error lists before "and N more".
+const maxReported = 20
+
+// Parse reads one sample file (gzip recognised by its magic bytes, whatever the name).
+// name is used in error messages. Every bad line is reported — up to 20, then "and N more" —
+// with its line number and what is wrong, e.g. `samples.jsonl: line 12: "valueBase64": invalid base64: ...`.
+// The list has one bad line per line of text; an error that stopped reading
+// (gzip, I/O) comes last.
+//
+// Parse has no size limit; Load applies Source.MaxBytes. Strings keep their
+// bytes as they are, invalid UTF-8 included (kcat writes binary keys and
+// payloads so). An empty set is an error.
+func Parse(r io.Reader, format Format, name string) (*Set, error) {
+	p, err := newParser(format, math.MaxInt64)
+	if err != nil {
+		return nil, err
+	}
+	return p.finish(name, p.parse(r, name))
+}
+
+// parser reads the files of one set, collecting their records and bad lines.
+type parser struct {
+	decode   func(*parser, *Record) error
+	maxBytes int64 // limit on the uncompressed bytes of all files
+	set      Set
+	errs     parseError
+	dec      decoder
+	arena    arena
+	hdrs     headerArena
+	names    map[string]string // interned topics and header keys
+	src      []byte            // scratch for Record.Source
+}
+
+func newParser(format Format, maxBytes int64) (*parser, error) {
+	p := &parser{maxBytes: maxBytes, names: make(map[string]string)}
+	switch format {
+	case FormatJSONLines:
+		p.decode = (*parser).jsonLine
+	case FormatKcat:
+		p.decode = (*parser).kcatLine
+	default:
+		return nil, fmt.Errorf("unknown sample format %q (want %q or %q)", format, FormatJSONLines, FormatKcat)
+	}
+	return p, nil
+}
+
+var gzipMagic = []byte{0x1f, 0x8b}
+
+// parse reads one file into p. Bad lines are collected in p.errs; the error
+// returned is one that stopped reading (I/O, gzip, size limit).
+func (p *parser) parse(r io.Reader, name string) error {
+	// Small: once it is empty, the line reader's larger reads bypass it.
+	br := bufio.NewReaderSize(r, 16<<10)
+	in := io.Reader(br)
+	compressed := false
+	if magic, _ := br.Peek(2); string(magic) == string(gzipMagic) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("%s: gzip: %w", name, err)
+		}
+		defer zr.Close()
+		in, compressed = zr, true
+	}
+	lr := lineReader{
+		r:      in,
+		limit:  p.maxBytes - p.set.Bytes,
+		limErr: &sizeError{limit: p.maxBytes},
+	}
+	defer func() { p.set.Bytes += lr.total }()
+	for {
+		line, err := lr.next()
+		switch {
+		case err == io.EOF:
+			return nil
+		case err == errLineTooLong:
+			p.errs.add(name, lr.line, err)
+			continue
+		case err != nil:
+			if se := (*sizeError)(nil); compressed && !errors.As(err, &se) {
+				return fmt.Errorf("%s: gzip: %w", name, err)
+			}
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if lr.line == 1 {
+			line = trimBOM(line)
+		}
+		if skipLine(line) {
+			continue
+		}
+		rec := Record{Partition: -1}
+		p.dec.reset(line)
+		if err := p.decode(p, &rec); err != nil {
+			p.errs.add(name, lr.line, err)
+			continue
+		}
+		if p.errs.count > 0 {
+			continue // the set is lost anyway
+		}
+		p.src = append(append(append(p.src[:0], name...), ':'), strconv.Itoa(lr.line)...)
+		rec.Source = string(p.src)
+		p.set.Records = append(p.set.Records, rec)
+	}
+}
+
+func trimBOM(line []byte) []byte {
+	if len(line) >= 3 && line[0] == 0xEF && line[1] == 0xBB && line[2] == 0xBF {
+		return line[3:]
+	}
+	return line
+}
+
+// skipLine reports blank lines and # comments.
+func skipLine(line []byte) bool {
+	for _, c := range line {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+		case '#':
+			return true
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// finish returns the set, or every problem found on the way.
+func (p *parser) finish(name string, fatal error) (*Set, error) {
+	if fatal != nil || p.errs.count > 0 {
+		if p.errs.count == 0 {
+			return nil, fatal
+		}
+		p.errs.fatal = fatal
+		return nil, &p.errs
+	}
+	if len(p.set.Records) == 0 {
+		return nil, fmt.Errorf("%s: no records", name)
+	}
+	set := p.set
+	return &set, nil
+}
+
+// intern returns b as a string, shared with earlier equal ones: topics and
+// header keys repeat on every line.
+func (p *parser) intern(b []byte) string {
+	if s, ok := p.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(p.names) < 10000 {
+		p.names[s] = s
+	}
+	return s
+}
+
+// lineError is one bad line.
+type lineError struct {
+	name string
+	line int
+	err  error
+}
+
+func (e *lineError) Error() string { return fmt.Sprintf("%s: line %d: %v", e.name, e.line, e.err) }
+func (e *lineError) Unwrap() error { return e.err }
+
+// parseError lists the bad lines of a set, one per line of text.
+type parseError struct {
+	lines []*lineError // the first maxReported
+	count int          // all bad lines
+	fatal error        // what stopped reading early, if anything
+}
+
+func (e *parseError) add(name string, line int, err error) {
+	e.count++
+	if len(e.lines) < maxReported {
+		e.lines = append(e.lines, &lineError{name: name, line: line, err: err})
+	}
+}
+
+func (e *parseError) Error() string {
+	var b strings.Builder
+	for i, l := range e.lines {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(l.Error())
+	}
+	if more := e.count - len(e.lines); more > 0 {
+		fmt.Fprintf(&b, "\nand %d more bad lines", more)
+	}
+	if e.fatal != nil {
+		b.WriteByte('\n')
+		b.WriteString(e.fatal.Error())
+	}
+	return b.String()
+}
+
+func (e *parseError) Unwrap() []error {
+	errs := make([]error, 0, len(e.lines)+1)
+	for _, l := range e.lines {
+		errs = append(errs, l)
+	}
+	if e.fatal != nil {
+		errs = append(errs, e.fatal)
+	}
+	return errs
+}
