@@ -8,6 +8,9 @@ import (
 	"time"
 )
 
+// fieldKey is the "key" field of records and of headers in both formats.
+const fieldKey = "key"
+
 // Fields of a record line, as bits to catch duplicates and exclusive pairs.
 const (
 	fKey = 1 << iota
@@ -32,7 +35,7 @@ func (p *parser) jsonLine(rec *Record) error {
 	err := d.object(func(name []byte) error {
 		var bit uint
 		switch string(name) {
-		case "key":
+		case fieldKey:
 			bit = fKey
 		case "keyBase64":
 			bit = fKeyBase64
@@ -125,7 +128,7 @@ func (p *parser) kcatLine(rec *Record) error {
 			bit = fTimestamp
 		case "headers":
 			bit = fHeaders
-		case "key":
+		case fieldKey:
 			bit = fKey
 		case "payload":
 			bit = fValue
@@ -336,7 +339,7 @@ func (p *parser) jsonHeader() (Header, error) {
 	err := d.object(func(name []byte) error {
 		var bit uint
 		switch string(name) {
-		case "key":
+		case fieldKey:
 			bit = hKey
 		case "value":
 			bit = hValue

@@ -2,6 +2,7 @@ package samples
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -53,7 +54,7 @@ func (lr *lineReader) next() ([]byte, error) {
 		if lr.err != nil {
 			// A last line without a newline counts, but not one cut short by
 			// a failed read: it would be reported as bad JSON.
-			if lr.err == io.EOF && lr.scanned > 0 {
+			if errors.Is(lr.err, io.EOF) && lr.scanned > 0 {
 				line := lr.buf[lr.start:lr.end]
 				lr.start, lr.scanned = lr.end, 0
 				lr.line++

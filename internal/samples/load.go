@@ -119,7 +119,7 @@ func loadPath(ctx context.Context, path string, format Format, maxBytes int64) (
 // parseFile parses one file, named by its base name in records and errors
 // as a ConfigMap key would be.
 func (p *parser) parseFile(ctx context.Context, file string) error {
-	f, err := os.Open(file)
+	f, err := os.Open(file) //nolint:gosec // reading the files the LoadTest names is the point
 	if err != nil {
 		return fmt.Errorf("sample set: %w", err)
 	}
@@ -203,7 +203,7 @@ func loadURL(ctx context.Context, src Source, maxBytes int64) (*Set, error) {
 // jitter so that the workers of a test do not retry in step.
 func backoff(attempt int) time.Duration {
 	d := min(retryBase<<(attempt-1), retryMax)
-	return d/2 + rand.N(d/2+1)
+	return d/2 + rand.N(d/2+1) //nolint:gosec // jitter needs no cryptographic randomness
 }
 
 var errStalled = fmt.Errorf("no data received for %v", stallTimeout)

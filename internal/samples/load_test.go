@@ -151,18 +151,18 @@ func TestLoadURL(t *testing.T) {
 			http.Error(w, "no token", http.StatusForbidden)
 			return
 		}
-		w.Write(body)
+		_, _ = w.Write(body)
 	})
 	mux.HandleFunc("/s.jsonl.gz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/gzip")
-		w.Write(gz(t, body))
+		_, _ = w.Write(gz(t, body))
 	})
 	mux.HandleFunc("/flaky", func(w http.ResponseWriter, r *http.Request) {
 		if flaky.Add(1) <= 2 {
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
 		}
-		w.Write(body)
+		_, _ = w.Write(body)
 	})
 	mux.HandleFunc("/down", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "0")
@@ -174,35 +174,35 @@ func TestLoadURL(t *testing.T) {
 			conn.Close()
 			return
 		}
-		w.Write(body)
+		_, _ = w.Write(body)
 	})
 	mux.HandleFunc("/cut", func(w http.ResponseWriter, r *http.Request) {
 		if cut.Add(1) == 1 { // the connection breaks mid-body
 			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-			w.Write(body[:len(body)/2])
+			_, _ = w.Write(body[:len(body)/2])
 			w.(http.Flusher).Flush()
 			conn, _, _ := w.(http.Hijacker).Hijack()
 			conn.Close()
 			return
 		}
-		w.Write(body)
+		_, _ = w.Write(body)
 	})
 	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
 		b := []byte(strings.Repeat(lines(`{"value":"0123456789"}`), 100))
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-		w.Write(b)
+		_, _ = w.Write(b)
 	})
 	mux.HandleFunc("/big-chunked", func(w http.ResponseWriter, r *http.Request) {
 		for range 100 { // flushed: no Content-Length to check up front
-			w.Write([]byte(lines(`{"value":"0123456789"}`)))
+			_, _ = w.Write([]byte(lines(`{"value":"0123456789"}`)))
 			w.(http.Flusher).Flush()
 		}
 	})
 	mux.HandleFunc("/big-gzip", func(w http.ResponseWriter, r *http.Request) {
-		w.Write(gz(t, []byte(strings.Repeat(lines(`{"value":"0123456789"}`), 100))))
+		_, _ = w.Write(gz(t, []byte(strings.Repeat(lines(`{"value":"0123456789"}`), 100))))
 	})
 	mux.HandleFunc("/bad-line", func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(lines(`{"value":"a"}`, `{"value":a}`)))
+		_, _ = w.Write([]byte(lines(`{"value":"a"}`, `{"value":a}`)))
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
@@ -271,7 +271,7 @@ func TestLoadURLCanceled(t *testing.T) {
 	fastRetries(t)
 	started := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(lines(`{"value":"a"}`)))
+		_, _ = w.Write([]byte(lines(`{"value":"a"}`)))
 		w.(http.Flusher).Flush()
 		close(started)
 		<-r.Context().Done() // the rest never comes

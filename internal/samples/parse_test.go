@@ -373,7 +373,7 @@ func TestParseLongLines(t *testing.T) {
 }
 
 func TestParseGzipErrors(t *testing.T) {
-	plain := []byte(debeziumJSONLines(100 << 10))
+	plain := debeziumJSONLines(100 << 10)
 	zipped := gz(t, plain)
 
 	_, err := Parse(bytes.NewReader(zipped[:len(zipped)/2]), FormatJSONLines, "t.jsonl.gz")

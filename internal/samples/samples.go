@@ -6,6 +6,7 @@ package samples
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 // Format of a sample set.
 type Format string
 
+// The formats a sample set can have.
 const (
 	FormatJSONLines Format = "JSONLines"
 	FormatKcat      Format = "Kcat"
@@ -104,7 +106,7 @@ func (p *parser) parse(r io.Reader, name string) error {
 	br := bufio.NewReaderSize(r, 16<<10)
 	in := io.Reader(br)
 	compressed := false
-	if magic, _ := br.Peek(2); string(magic) == string(gzipMagic) {
+	if magic, _ := br.Peek(2); bytes.Equal(magic, gzipMagic) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return fmt.Errorf("%s: gzip: %w", name, err)
@@ -121,9 +123,9 @@ func (p *parser) parse(r io.Reader, name string) error {
 	for {
 		line, err := lr.next()
 		switch {
-		case err == io.EOF:
+		case errors.Is(err, io.EOF):
 			return nil
-		case err == errLineTooLong:
+		case errors.Is(err, errLineTooLong):
 			p.errs.add(name, lr.line, err)
 			continue
 		case err != nil:
