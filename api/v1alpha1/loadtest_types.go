@@ -734,8 +734,9 @@ type ResultsSummary struct {
 
 // LoadTestStatus is the observed state of a LoadTest.
 type LoadTestStatus struct {
-	// observedGeneration is the generation this status describes.
+	// observedGeneration is the generation this status describes; -1 until the operator has seen the LoadTest.
 	// +optional
+	// +kubebuilder:default=-1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// phase is Pending, Starting, Running, Draining, then Passed, Failed, Error or Aborted.
@@ -815,8 +816,10 @@ type LoadTest struct {
 	// +required
 	Spec LoadTestSpec `json:"spec"`
 
-	// status is what the operator observed.
+	// status is what the operator observed. observedGeneration starts at -1, so that kstatus
+	// (Flux) reads a LoadTest the operator has not seen yet as in progress, not as current.
 	// +optional
+	// +kubebuilder:default={}
 	Status LoadTestStatus `json:"status,omitempty"`
 }
 
