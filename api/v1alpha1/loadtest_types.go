@@ -562,10 +562,11 @@ type LoadTestSpec struct {
 	// Note on the rule below: stage durations are compared as durations, not strings, because a
 	// Go client sends back "1m0s" for a stored "1m". Keep it in step with Scenario and Stage.
 
-	// scenario is how the load evolves over time.
-	// +required
+	// scenario is how the load evolves over time; Constant when unset.
+	// +optional
+	// +kubebuilder:default={type: Constant}
 	// +kubebuilder:validation:XValidation:rule="self.type == oldSelf.type && has(self.startRate) == has(oldSelf.startRate) && (!has(self.startRate) || self.startRate == oldSelf.startRate) && has(self.speed) == has(oldSelf.speed) && (!has(self.speed) || self.speed == oldSelf.speed) && has(self.stages) == has(oldSelf.stages) && (!has(self.stages) || (self.stages.map(s, s.targetRate) == oldSelf.stages.map(s, s.targetRate) && self.stages.map(s, duration(s.duration)) == oldSelf.stages.map(s, duration(s.duration))))",message="scenario is immutable: create a new LoadTest to run again"
-	Scenario Scenario `json:"scenario"`
+	Scenario Scenario `json:"scenario,omitempty"`
 
 	// targetRate is the rate in records per second, all workers together (the end rate of a
 	// Ramp; for Replay an optional cap). Not used by Stages.

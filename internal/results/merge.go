@@ -109,8 +109,9 @@ type Percentiles struct {
 type EndToEndSummary struct {
 	Delivered  int64 `json:"delivered"`
 	Duplicates int64 `json:"duplicates"`
-	// Loss is acked - delivered when positive: records the pipeline took
-	// but did not deliver by the end of the drain period.
+	// Loss is acked - delivered - dead-lettered when positive: records the
+	// pipeline took but neither delivered nor dead-lettered by the end of the
+	// drain period.
 	Loss    int64        `json:"loss"`
 	Latency *Percentiles `json:"latency,omitempty"`
 }
@@ -250,10 +251,14 @@ func (d *Document) addObserver(r *Report) {
 		d.Lag = &lag
 	}
 	if e := o.EndToEnd; e != nil {
+		var deadLettered int64
+		if d.DLQ != nil {
+			deadLettered = d.DLQ.Records
+		}
 		d.EndToEnd = &EndToEndSummary{
 			Delivered:  e.Delivered,
 			Duplicates: e.Duplicates,
-			Loss:       max(0, d.Totals.Acked-e.Delivered),
+			Loss:       max(0, d.Totals.Acked-e.Delivered-deadLettered),
 		}
 		if e.Latency != nil {
 			d.EndToEnd.Latency = percentilesOf(e.Latency)
