@@ -12,6 +12,9 @@ const usage = `usage: streamreplay <command> [flags]
 
 commands:
   manager   reconcile LoadTest objects (the operator; the default)
+  worker    replay samples into Kafka at this pod's share of the rate (in a worker pod; plan in $STREAMREPLAY_PLAN)
+  sandbox   run the whole system on this machine with one demo LoadTest (make demo); --fail shows a failing test
+  observer  count the run's dead letters, sample the pipeline's lag, measure end-to-end latency (in the observer pod)
 `
 
 func main() {
@@ -24,6 +27,12 @@ func main() {
 	switch command {
 	case "manager":
 		err = runManager(args)
+	case "worker":
+		err = runWorker(args)
+	case "observer":
+		err = runObserver(args)
+	case "sandbox":
+		err = runSandbox(args)
 	case "help":
 		fmt.Print(usage)
 		return

@@ -1,0 +1,507 @@
+// Package podrun is the life of a worker or observer pod, shared by both: it serves the
+// control port from the first moment, prepares the role, reports Ready, waits for the
+// operator's start signal, runs the role until it is done or stopped, and always ends by
+// writing the termination message that the operator reads.
+//
+//	preparing --Prepare ok--> ready --POST /start, start time reached--> running --> done
+//
+// /healthz answers 200 throughout; /readyz 200 only between a successful Prepare and the
+// end of the run. POST /stop, SIGTERM (Main's ctx) and a stop before the start all end the
+// pod cleanly with a report marked Stopped.
+package podrun
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/streamreplay/streamreplay/internal/control"
+	"github.com/streamreplay/streamreplay/internal/plan"
+	"github.com/streamreplay/streamreplay/internal/results"
+)
+
+// Role is what a pod does: the worker or the observer.
+type Role interface {
+	// Prepare loads and checks everything before the pod reports Ready; an error ends the
+	// pod before Ready, with the error's text as termination message.
+	Prepare(ctx context.Context) error
+	// Run works from the agreed start time (which may already be past) until it is done or
+	// ctx is cancelled (stop request, SIGTERM); when cancelled it must return promptly with
+	// the partial results. podrun fills the report's identity (Role, Pod, Index, RunID),
+	// LateStart and Stopped, and Start and End when Run leaves them zero.
+	Run(ctx context.Context, start time.Time) (*results.Report, error)
+	// Progress returns the key/value pairs of a progress log line; called while Run runs,
+	// from another goroutine.
+	Progress() []any
+}
+
+// Options configure Main. RunID and Kind are required.
+type Options struct {
+	// RunID is the run this pod belongs to; /start and /stop must carry it.
+	RunID string
+	// Kind is the role written into the reports (worker or observer); podrun needs it for
+	// the empty report of a run stopped before its start.
+	Kind results.Role
+	// Pod is the pod's name in the report; default $POD_NAME, else the host name.
+	Pod string
+	// Index is the worker's index in the report.
+	Index int
+
+	// ControlAddr is where the control port listens; default ":9400".
+	ControlAddr string
+	// OnListen, when set, is called with the control port's bound address before anything
+	// else happens (tests listen on "127.0.0.1:0" and learn the port here).
+	OnListen func(addr net.Addr)
+	// TerminationLog is the termination message file; default "/dev/termination-log".
+	TerminationLog string
+	// Registry is served on /metrics, with the Go and process collectors added; a new one
+	// when nil.
+	Registry *prometheus.Registry
+	Log      logr.Logger
+	// ProgressEvery is the period of progress log lines while running; default 5s.
+	ProgressEvery time.Duration
+	// StartTimeout is how long to wait for /start once Ready before failing; 0 waits
+	// until the pod's activeDeadlineSeconds ends it.
+	StartTimeout time.Duration
+}
+
+// Defaults of Options.
+const (
+	DefaultTerminationLog = "/dev/termination-log"
+	DefaultProgressEvery  = 5 * time.Second
+)
+
+// DefaultControlAddr is the control port on every interface.
+var DefaultControlAddr = fmt.Sprintf(":%d", plan.ControlPort)
+
+const (
+	maxBody         = 64 << 10
+	shutdownTimeout = 2 * time.Second
+	readTimeout     = 10 * time.Second
+)
+
+// ErrStartTimeout is wrapped by Main's error when /start never came.
+var ErrStartTimeout = errors.New("no start signal")
+
+// Main runs role through a pod's life (see the package comment). It returns nil when the
+// run ended with a report (complete or stopped) and the error otherwise; in both cases it
+// has written the termination message: the encoded report, or the error's text.
+func Main(ctx context.Context, role Role, opts Options) (err error) {
+	if opts.TerminationLog == "" {
+		opts.TerminationLog = DefaultTerminationLog
+	}
+	p := &pod{opts: opts, log: opts.Log, startSet: make(chan struct{}), stopSet: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			// Already logged by writeMessage when it fails; the pod fails either way.
+			_ = p.writeMessage([]byte(truncate(err.Error(), results.MaxMessageBytes)))
+		}
+	}()
+	if err := p.opts.defaults(); err != nil {
+		return err
+	}
+	opts = p.opts
+
+	lis, err := net.Listen("tcp", opts.ControlAddr)
+	if err != nil {
+		return fmt.Errorf("listening on the control port %s: %w", opts.ControlAddr, err)
+	}
+	if opts.OnListen != nil {
+		opts.OnListen(lis.Addr())
+	}
+	srv := &http.Server{Handler: p.handler(), ReadHeaderTimeout: readTimeout, ReadTimeout: readTimeout}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			p.log.Error(err, "Control server failed", "address", lis.Addr().String())
+		}
+	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			p.log.Error(err, "Closing the control server")
+		}
+		<-served
+	}()
+	p.log.Info("Control port open", "address", lis.Addr().String())
+
+	report, err := p.live(ctx, role)
+	if err != nil {
+		return err
+	}
+	msg, err := report.Encode()
+	if err != nil {
+		return fmt.Errorf("encoding the results: %w", err)
+	}
+	if err := p.writeMessage(msg); err != nil {
+		return err
+	}
+	p.log.Info("Finished", "stopped", report.Stopped, "messageBytes", len(msg))
+	return nil
+}
+
+func (o *Options) defaults() error {
+	if o.RunID == "" {
+		return errors.New("podrun: Options.RunID is empty")
+	}
+	if o.Kind != results.RoleWorker && o.Kind != results.RoleObserver {
+		return fmt.Errorf("podrun: Options.Kind is %q, want %q or %q", o.Kind, results.RoleWorker, results.RoleObserver)
+	}
+	if o.Pod == "" {
+		o.Pod = os.Getenv(plan.EnvPodName)
+	}
+	if o.Pod == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "streamreplay-" + string(o.Kind)
+		}
+		o.Pod = strings.ToLower(host)
+	}
+	if o.ControlAddr == "" {
+		o.ControlAddr = DefaultControlAddr
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		// The caller may have registered them already.
+		if err := o.Registry.Register(c); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+			return fmt.Errorf("podrun: registering a metrics collector: %w", err)
+		}
+	}
+	if o.ProgressEvery <= 0 {
+		o.ProgressEvery = DefaultProgressEvery
+	}
+	return nil
+}
+
+type phase int
+
+const (
+	phasePreparing phase = iota
+	phaseReady
+	phaseRunning
+	phaseDone
+)
+
+// pod is the state the control handlers and Main share.
+type pod struct {
+	opts Options
+	log  logr.Logger
+
+	mu       sync.Mutex
+	phase    phase
+	start    time.Time     // the agreed start time; zero until /start
+	startSet chan struct{} // closed when start is set
+	stopSet  chan struct{} // closed on the first /stop
+	stopped  bool
+}
+
+// live is the pod's life after the control port is open: it returns the final report
+// or the error that ends the pod.
+func (p *pod) live(ctx context.Context, role Role) (*results.Report, error) {
+	// A stop request ends the preparation and the run as SIGTERM does.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-p.stopSet:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	began := time.Now()
+	if err := role.Prepare(ctx); err != nil {
+		if ctx.Err() != nil {
+			p.log.Info("Stopped while preparing", "cause", p.cause(ctx))
+			return p.emptyReport(), nil
+		}
+		return nil, err
+	}
+	p.setPhase(phaseReady)
+	p.log.Info("Ready", "prepareSeconds", time.Since(began).Seconds())
+
+	start, err := p.awaitStart(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if start.IsZero() {
+		p.log.Info("Stopped before the start", "cause", p.cause(ctx))
+		return p.emptyReport(), nil
+	}
+
+	p.setPhase(phaseRunning)
+	defer p.setPhase(phaseDone)
+	begin := time.Now()
+	late := max(0, begin.Sub(start))
+	p.log.Info("Starting", "startTime", start, "lateStart", late.String())
+	stopProgress := p.progress(role)
+	report, err := role.Run(ctx, start)
+	stopProgress()
+	end := time.Now()
+	if err != nil {
+		return nil, err
+	}
+	if report == nil {
+		return nil, errors.New("podrun: the role returned no report")
+	}
+	stopped := ctx.Err() != nil
+	p.fill(report, begin, end)
+	report.LateStart = late
+	report.Stopped = report.Stopped || stopped
+	if stopped {
+		p.log.Info("Stopped early", "cause", p.cause(ctx))
+	}
+	return report, nil
+}
+
+// awaitStart waits for /start and then for the start time. A zero time means the pod
+// was stopped first.
+func (p *pod) awaitStart(ctx context.Context) (time.Time, error) {
+	var timeout <-chan time.Time
+	if p.opts.StartTimeout > 0 {
+		t := time.NewTimer(p.opts.StartTimeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-p.startSet:
+	case <-ctx.Done():
+		return time.Time{}, nil
+	case <-timeout:
+		return time.Time{}, fmt.Errorf("%w: the operator did not POST %s to this pod's control port within %s of it becoming Ready; "+
+			"check that the operator can reach port %d (a NetworkPolicy?) and the operator's logs",
+			ErrStartTimeout, control.PathStart, p.opts.StartTimeout, plan.ControlPort)
+	}
+	start := p.startTime()
+	if wait := time.Until(start); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return time.Time{}, nil
+		}
+	}
+	return start, nil
+}
+
+// progress logs the role's progress every ProgressEvery until the returned func is called.
+func (p *pod) progress(role Role) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(p.opts.ProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				p.log.Info("Progress", role.Progress()...)
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func (p *pod) cause(ctx context.Context) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return "stop request"
+	}
+	if ctx.Err() != nil {
+		return "termination signal"
+	}
+	return "unknown"
+}
+
+func (p *pod) fill(r *results.Report, begin, end time.Time) {
+	r.Role = p.opts.Kind
+	r.Pod = p.opts.Pod
+	r.Index = p.opts.Index
+	r.RunID = p.opts.RunID
+	if r.Start.IsZero() {
+		r.Start = begin
+	}
+	if r.End.IsZero() {
+		r.End = end
+	}
+	if r.End.Before(r.Start) {
+		r.End = r.Start
+	}
+}
+
+// emptyReport is the report of a pod stopped before its run began.
+func (p *pod) emptyReport() *results.Report {
+	now := time.Now()
+	r := &results.Report{Stopped: true}
+	p.fill(r, now, now)
+	if p.opts.Kind == results.RoleWorker {
+		r.Worker = &results.WorkerResult{}
+	} else {
+		r.Observer = &results.ObserverResult{}
+	}
+	return r
+}
+
+// WriteError writes err's text (cut to the termination message's size) to the
+// termination message file, for a sub-command that fails before it can call Main, such
+// as on a bad plan. An empty path means DefaultTerminationLog.
+func WriteError(path string, err error) error {
+	if path == "" {
+		path = DefaultTerminationLog
+	}
+	p := &pod{opts: Options{TerminationLog: path}, log: logr.Discard()}
+	return p.writeMessage([]byte(truncate(err.Error(), results.MaxMessageBytes)))
+}
+
+func (p *pod) writeMessage(msg []byte) error {
+	// The kubelet reads at most 4096 bytes; 0644 because it reads the file as another user.
+	if err := os.WriteFile(p.opts.TerminationLog, msg, 0o644); err != nil { //nolint:gosec // the termination log must be readable by the kubelet
+		p.log.Error(err, "Writing the termination message", "path", p.opts.TerminationLog)
+		return fmt.Errorf("writing the termination message: %w", err)
+	}
+	return nil
+}
+
+func (p *pod) setPhase(ph phase) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.phase = ph
+}
+
+func (p *pod) startTime() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.start
+}
+
+func (p *pod) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc(control.PathHealth, func(w http.ResponseWriter, _ *http.Request) {
+		writeText(w, http.StatusOK, "ok")
+	})
+	mux.HandleFunc(control.PathReady, func(w http.ResponseWriter, _ *http.Request) {
+		p.mu.Lock()
+		ph := p.phase
+		p.mu.Unlock()
+		switch ph {
+		case phaseReady, phaseRunning:
+			writeText(w, http.StatusOK, "ready")
+		case phasePreparing:
+			writeText(w, http.StatusServiceUnavailable, "preparing")
+		default:
+			writeText(w, http.StatusServiceUnavailable, "finished")
+		}
+	})
+	mux.HandleFunc(control.PathStart, p.handleStart)
+	mux.HandleFunc(control.PathStop, p.handleStop)
+	mux.Handle(control.PathMetrics, promhttp.HandlerFor(p.opts.Registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+func (p *pod) handleStart(w http.ResponseWriter, r *http.Request) {
+	var req control.StartRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if !p.checkRun(w, req.RunID) {
+		return
+	}
+	if req.StartTime.IsZero() {
+		writeText(w, http.StatusBadRequest, "startTime is missing")
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.start.IsZero():
+		p.start = req.StartTime
+		close(p.startSet)
+		p.log.Info("Start time received", "startTime", req.StartTime)
+		writeText(w, http.StatusOK, "starting at "+req.StartTime.UTC().Format(time.RFC3339Nano))
+	case p.start.Equal(req.StartTime):
+		// The operator re-sends /start after a restart: the same time is fine.
+		writeText(w, http.StatusOK, "starting at "+p.start.UTC().Format(time.RFC3339Nano))
+	default:
+		writeText(w, http.StatusConflict, fmt.Sprintf("already starting at %s, not %s: the first start time wins",
+			p.start.UTC().Format(time.RFC3339Nano), req.StartTime.UTC().Format(time.RFC3339Nano)))
+	}
+}
+
+func (p *pod) handleStop(w http.ResponseWriter, r *http.Request) {
+	var req control.StopRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if !p.checkRun(w, req.RunID) {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.stopped {
+		p.stopped = true
+		close(p.stopSet)
+		p.log.Info("Stop requested")
+	}
+	writeText(w, http.StatusOK, "stopping")
+}
+
+func (p *pod) checkRun(w http.ResponseWriter, runID string) bool {
+	if runID == p.opts.RunID {
+		return true
+	}
+	writeText(w, http.StatusConflict, fmt.Sprintf("run id %q is not this pod's run %q", truncate(runID, 128), p.opts.RunID))
+	return false
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeText(w, http.StatusMethodNotAllowed, "use POST")
+		return false
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(v); err != nil {
+		writeText(w, http.StatusBadRequest, "bad request body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func writeText(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, msg+"\n")
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}

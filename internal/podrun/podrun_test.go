@@ -1,0 +1,398 @@
+package podrun
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-logr/logr/testr"
+
+	"github.com/streamreplay/streamreplay/internal/control"
+	"github.com/streamreplay/streamreplay/internal/results"
+)
+
+const runID = "run-1"
+
+// fakeRole is a Role whose Prepare waits for release (when set) and whose Run works
+// until runFor has passed or ctx is cancelled.
+type fakeRole struct {
+	release    chan struct{}
+	prepareErr error
+	runFor     time.Duration
+	runErr     error
+	started    chan time.Time // receives Run's start argument
+}
+
+func (f *fakeRole) Prepare(ctx context.Context) error {
+	if f.release != nil {
+		select {
+		case <-f.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return f.prepareErr
+}
+
+func (f *fakeRole) Run(ctx context.Context, start time.Time) (*results.Report, error) {
+	if f.started != nil {
+		f.started <- start
+	}
+	t := time.NewTimer(f.runFor)
+	defer t.Stop()
+	sent := int64(1000)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		sent = 10 // partial
+	}
+	if f.runErr != nil {
+		return nil, f.runErr
+	}
+	h := results.NewHistogram()
+	for i := range sent {
+		h.Record(time.Duration(i) * time.Millisecond)
+	}
+	return &results.Report{Worker: &results.WorkerResult{Scheduled: sent, Sent: sent, Acked: sent, Latency: h}}, nil
+}
+
+func (f *fakeRole) Progress() []any { return []any{"sent", 1} }
+
+type harness struct {
+	t       *testing.T
+	base    string
+	termLog string
+	done    chan error
+	cancel  context.CancelFunc
+}
+
+func start(t *testing.T, role Role, mutate func(*Options)) *harness {
+	t.Helper()
+	h := &harness{t: t, termLog: filepath.Join(t.TempDir(), "termination-log"), done: make(chan error, 1)}
+	addr := make(chan net.Addr, 1)
+	opts := Options{
+		RunID: runID, Kind: results.RoleWorker, Pod: "lt-worker-0", Index: 0,
+		ControlAddr: "127.0.0.1:0", OnListen: func(a net.Addr) { addr <- a },
+		TerminationLog: h.termLog, Log: testr.New(t), ProgressEvery: 20 * time.Millisecond,
+	}
+	if mutate != nil {
+		mutate(&opts)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	t.Cleanup(cancel)
+	go func() { h.done <- Main(ctx, role, opts) }()
+	select {
+	case a := <-addr:
+		h.base = "http://" + a.String()
+	case err := <-h.done:
+		t.Fatalf("Main returned before listening: %v", err)
+	}
+	return h
+}
+
+func (h *harness) get(path string) int {
+	h.t.Helper()
+	resp, err := http.Get(h.base + path)
+	if err != nil {
+		h.t.Fatalf("GET %s: %v", path, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (h *harness) post(path string, body any) (int, string) {
+	h.t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(h.base+path, "application/json", bytes.NewReader(b))
+	if err != nil {
+		h.t.Fatalf("POST %s: %v", path, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	msg, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(msg)
+}
+
+func (h *harness) waitReady() {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for h.get(control.PathReady) != http.StatusOK {
+		if time.Now().After(deadline) {
+			h.t.Fatal("the pod never became Ready")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (h *harness) wait() error {
+	h.t.Helper()
+	select {
+	case err := <-h.done:
+		return err
+	case <-time.After(10 * time.Second):
+		h.t.Fatal("Main did not return")
+		return nil
+	}
+}
+
+// report reads and decodes the termination message.
+func (h *harness) report() *results.Report {
+	h.t.Helper()
+	msg := h.message()
+	r, err := results.Decode(msg)
+	if err != nil {
+		h.t.Fatalf("termination message %q does not decode: %v", msg, err)
+	}
+	return r
+}
+
+func (h *harness) message() []byte {
+	h.t.Helper()
+	msg, err := os.ReadFile(h.termLog)
+	if err != nil {
+		h.t.Fatalf("no termination message: %v", err)
+	}
+	if len(msg) > results.MaxMessageBytes {
+		h.t.Fatalf("termination message is %d bytes, more than %d", len(msg), results.MaxMessageBytes)
+	}
+	return msg
+}
+
+func TestReadinessFollowsPrepare(t *testing.T) {
+	role := &fakeRole{release: make(chan struct{}), runFor: 50 * time.Millisecond}
+	h := start(t, role, nil)
+	if got := h.get(control.PathHealth); got != http.StatusOK {
+		t.Errorf("/healthz while preparing = %d, want 200", got)
+	}
+	if got := h.get(control.PathReady); got != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while preparing = %d, want 503", got)
+	}
+	close(role.release)
+	h.waitReady()
+	if got := h.get(control.PathMetrics); got != http.StatusOK {
+		t.Errorf("/metrics = %d, want 200", got)
+	}
+	if code, msg := h.post(control.PathStart, control.StartRequest{RunID: runID, StartTime: time.Now()}); code != http.StatusOK {
+		t.Fatalf("/start = %d %s", code, msg)
+	}
+	if err := h.wait(); err != nil {
+		t.Fatalf("Main: %v", err)
+	}
+	r := h.report()
+	if r.Stopped || r.Worker.Acked != 1000 || r.RunID != runID || r.Pod != "lt-worker-0" || r.Role != results.RoleWorker {
+		t.Errorf("report = %+v, want a complete worker report of run %s", r, runID)
+	}
+}
+
+func TestStartChecksRunIDAndIsIdempotent(t *testing.T) {
+	role := &fakeRole{runFor: 200 * time.Millisecond, started: make(chan time.Time, 1)}
+	h := start(t, role, nil)
+	h.waitReady()
+	at := time.Now().Add(100 * time.Millisecond).Round(time.Millisecond)
+
+	code, msg := h.post(control.PathStart, control.StartRequest{RunID: "other-run", StartTime: at})
+	if code != http.StatusConflict || !strings.Contains(msg, `"other-run" is not this pod's run`) {
+		t.Errorf("/start with another run id = %d %q, want 409 naming it", code, msg)
+	}
+	if code, msg := h.post(control.PathStart, control.StartRequest{RunID: runID, StartTime: at}); code != http.StatusOK {
+		t.Fatalf("/start = %d %s", code, msg)
+	}
+	if code, msg := h.post(control.PathStart, control.StartRequest{RunID: runID, StartTime: at}); code != http.StatusOK {
+		t.Errorf("repeated /start with the same time = %d %s, want 200", code, msg)
+	}
+	code, msg = h.post(control.PathStart, control.StartRequest{RunID: runID, StartTime: at.Add(time.Second)})
+	if code != http.StatusConflict || !strings.Contains(msg, "first start time wins") {
+		t.Errorf("/start with another time = %d %q, want 409", code, msg)
+	}
+	if code, _ := h.post(control.PathStop, control.StopRequest{RunID: "other-run"}); code != http.StatusConflict {
+		t.Errorf("/stop with another run id = %d, want 409", code)
+	}
+	if got := <-role.started; !got.Equal(at) {
+		t.Errorf("Run started with %s, want the agreed %s", got, at)
+	}
+	if time.Now().Before(at) {
+		t.Errorf("Run started before the agreed start time")
+	}
+	if err := h.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.report(); r.Stopped || r.LateStart > 100*time.Millisecond {
+		t.Errorf("report stopped=%v lateStart=%s, want a complete run started on time", r.Stopped, r.LateStart)
+	}
+}
+
+func TestStartInThePastRecordsLateStart(t *testing.T) {
+	h := start(t, &fakeRole{runFor: 10 * time.Millisecond}, nil)
+	h.waitReady()
+	if code, msg := h.post(control.PathStart, control.StartRequest{RunID: runID, StartTime: time.Now().Add(-3 * time.Second)}); code != http.StatusOK {
+		t.Fatalf("/start = %d %s", code, msg)
+	}
+	if err := h.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.report(); r.LateStart < 3*time.Second || r.LateStart > 5*time.Second {
+		t.Errorf("LateStart = %s, want about 3s", r.LateStart)
+	}
+}
+
+func TestStopGivesPartialResults(t *testing.T) {
+	h := start(t, &fakeRole{runFor: time.Minute}, nil)
+	h.waitReady()
+	h.post(control.PathStart, control.StartRequest{RunID: runID, StartTime: time.Now()})
+	time.Sleep(50 * time.Millisecond) // progress lines meanwhile
+	for range 2 {                     // idempotent
+		if code, msg := h.post(control.PathStop, control.StopRequest{RunID: runID}); code != http.StatusOK {
+			t.Fatalf("/stop = %d %s", code, msg)
+		}
+	}
+	if err := h.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.report(); !r.Stopped || r.Worker.Sent != 10 {
+		t.Errorf("report stopped=%v sent=%d, want the partial results, stopped", r.Stopped, r.Worker.Sent)
+	}
+}
+
+func TestTerminationSignalGivesPartialResults(t *testing.T) {
+	h := start(t, &fakeRole{runFor: time.Minute}, nil)
+	h.waitReady()
+	h.post(control.PathStart, control.StartRequest{RunID: runID, StartTime: time.Now()})
+	time.Sleep(20 * time.Millisecond)
+	h.cancel() // what SIGTERM does through signal.NotifyContext
+	if err := h.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.report(); !r.Stopped || r.Worker.Sent != 10 {
+		t.Errorf("report stopped=%v sent=%d, want the partial results, stopped", r.Stopped, r.Worker.Sent)
+	}
+}
+
+func TestStopBeforeStartGivesEmptyStoppedReport(t *testing.T) {
+	for name, stop := range map[string]func(*harness){
+		"stop request": func(h *harness) { h.post(control.PathStop, control.StopRequest{RunID: runID}) },
+		"signal":       func(h *harness) { h.cancel() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := start(t, &fakeRole{runFor: time.Minute}, func(o *Options) { o.Kind = results.RoleObserver })
+			h.waitReady()
+			stop(h)
+			if err := h.wait(); err != nil {
+				t.Fatal(err)
+			}
+			if r := h.report(); !r.Stopped || r.Observer == nil || r.Role != results.RoleObserver {
+				t.Errorf("report = %+v, want an empty stopped observer report", r)
+			}
+		})
+	}
+}
+
+func TestStopWhilePreparing(t *testing.T) {
+	h := start(t, &fakeRole{release: make(chan struct{})}, nil)
+	h.post(control.PathStop, control.StopRequest{RunID: runID})
+	if err := h.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.report(); !r.Stopped || r.Worker == nil {
+		t.Errorf("report = %+v, want an empty stopped worker report", r)
+	}
+}
+
+func TestPrepareErrorIsTheTerminationMessage(t *testing.T) {
+	h := start(t, &fakeRole{prepareErr: errors.New(`samples: line 3: "value" is not valid JSON`)}, nil)
+	err := h.wait()
+	if err == nil {
+		t.Fatal("Main returned nil, want the Prepare error")
+	}
+	if got := string(h.message()); got != err.Error() || !strings.Contains(got, "line 3") {
+		t.Errorf("termination message = %q, want the error %q", got, err)
+	}
+}
+
+func TestRunErrorIsTheTerminationMessage(t *testing.T) {
+	h := start(t, &fakeRole{runErr: errors.New("the writer broke")}, nil)
+	h.waitReady()
+	h.post(control.PathStart, control.StartRequest{RunID: runID, StartTime: time.Now()})
+	if err := h.wait(); err == nil || string(h.message()) != "the writer broke" {
+		t.Errorf("Main = %v, message %q; want the Run error in both", err, h.message())
+	}
+}
+
+func TestLongErrorIsCutOnARuneBoundary(t *testing.T) {
+	long := strings.Repeat("é", 3000) // 6000 bytes
+	h := start(t, &fakeRole{prepareErr: errors.New(long)}, nil)
+	if err := h.wait(); err == nil {
+		t.Fatal("Main returned nil")
+	}
+	msg := h.message()
+	if !utf8.Valid(msg) || len(msg) < results.MaxMessageBytes-1 {
+		t.Errorf("message of %d bytes, valid UTF-8 %v; want about %d valid bytes", len(msg), utf8.Valid(msg), results.MaxMessageBytes)
+	}
+}
+
+func TestStartTimeout(t *testing.T) {
+	h := start(t, &fakeRole{}, func(o *Options) { o.StartTimeout = 50 * time.Millisecond })
+	err := h.wait()
+	if !errors.Is(err, ErrStartTimeout) || !strings.Contains(string(h.message()), "NetworkPolicy") {
+		t.Errorf("Main = %v, message %q; want a start timeout that names the likely cause", err, h.message())
+	}
+}
+
+func TestBadOptionsStillWriteTheMessage(t *testing.T) {
+	termLog := filepath.Join(t.TempDir(), "termination-log")
+	err := Main(context.Background(), &fakeRole{}, Options{Kind: results.RoleWorker, TerminationLog: termLog, Log: testr.New(t)})
+	msg, _ := os.ReadFile(termLog)
+	if err == nil || string(msg) != err.Error() {
+		t.Errorf("Main = %v, message %q; want an error about the run id in both", err, msg)
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	h := start(t, &fakeRole{runFor: time.Millisecond}, nil)
+	h.waitReady()
+	if code := h.get(control.PathStart); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET /start = %d, want 405", code)
+	}
+	resp, err := http.Post(h.base+control.PathStart, "application/json", strings.NewReader("{"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("POST /start with bad JSON = %d, want 400", resp.StatusCode)
+	}
+	if code, _ := h.post(control.PathStart, map[string]string{"runID": runID}); code != http.StatusBadRequest {
+		t.Errorf("POST /start without a time = %d, want 400", code)
+	}
+	h.cancel()
+	if err := h.wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"abc", 5, "abc"},
+		{"abcdef", 3, "abc"},
+		{"aé", 2, "a"},
+		{"aéb", 3, "aé"},
+	} {
+		if got := truncate(tc.s, tc.n); got != tc.want {
+			t.Errorf("truncate(%q, %d) = %q, want %q", tc.s, tc.n, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,354 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/streamreplay/streamreplay/internal/plan"
+)
+
+// The producer benchmarks run against kfake answering Produce without storing anything
+// (see blackholeBroker), so the client is the limit. Each benchmark is one timed run, not
+// b.N operations: run them with -benchtime=1x (hack/bench.sh does). Durations come from
+// $BENCH_MAX_SECONDS (default 5) and $BENCH_RATE_SECONDS (default 20).
+
+const (
+	benchValueBytes = 200
+	benchSamples    = 10_000
+	benchKeys       = 1_000
+	benchPartitions = 6
+	benchWarmup     = time.Second
+)
+
+func benchSeconds(env string, def int) time.Duration {
+	if n, err := strconv.Atoi(os.Getenv(env)); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	return time.Duration(def) * time.Second
+}
+
+// blackholeBroker is a kfake cluster whose Produce requests are answered at once with
+// success and not stored; it counts the records it receives per second from a start.
+type blackholeBroker struct {
+	c       *kfake.Cluster
+	brokers []string
+
+	mu     sync.Mutex
+	start  time.Time
+	counts []int64 // records per second since start
+}
+
+func newBlackhole(b *testing.B) *blackholeBroker {
+	b.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(benchPartitions, "bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.Close)
+	bh := &blackholeBroker{c: c, brokers: c.ListenAddrs()}
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		pr := req.(*kmsg.ProduceRequest)
+		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+		n := 0
+		for _, topic := range pr.Topics {
+			rt := kmsg.NewProduceResponseTopic()
+			rt.Topic, rt.TopicID = topic.Topic, topic.TopicID
+			for _, p := range topic.Partitions {
+				n += countRecords(p.Records)
+				rp := kmsg.NewProduceResponseTopicPartition()
+				rp.Partition = p.Partition
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		bh.count(n)
+		if pr.Acks == 0 {
+			return nil, nil, true
+		}
+		return resp, nil, true
+	})
+	return bh
+}
+
+func (bh *blackholeBroker) count(n int) {
+	bh.mu.Lock()
+	defer bh.mu.Unlock()
+	if bh.start.IsZero() {
+		return
+	}
+	if sec := int(time.Since(bh.start) / time.Second); sec >= 0 {
+		for len(bh.counts) <= sec {
+			bh.counts = append(bh.counts, 0)
+		}
+		bh.counts[sec] += int64(n)
+	}
+}
+
+// countFrom starts the per-second counts at start.
+func (bh *blackholeBroker) countFrom(start time.Time) {
+	bh.mu.Lock()
+	defer bh.mu.Unlock()
+	bh.start, bh.counts = start, nil
+}
+
+func (bh *blackholeBroker) perSecond(n int) []int64 {
+	bh.mu.Lock()
+	defer bh.mu.Unlock()
+	out := make([]int64, n)
+	copy(out, bh.counts)
+	return out
+}
+
+func benchSampleFile(b *testing.B) string {
+	lines := make([]sampleLine, benchSamples)
+	value := strings.Repeat("x", benchValueBytes-19)
+	for i := range lines {
+		k := fmt.Sprintf("customer-%d", i%benchKeys)
+		lines[i] = sampleLine{Key: &k, Value: fmt.Sprintf("%019d%s", i, value)}
+	}
+	return writeSamples(b, lines)
+}
+
+// steadyRate samples acked() after the warm-up and at the end of the run and returns
+// records per second in between.
+func steadyRate(acked func() int64, runFor time.Duration) float64 {
+	time.Sleep(benchWarmup)
+	t0, n0 := time.Now(), acked()
+	time.Sleep(runFor - benchWarmup)
+	return float64(acked()-n0) / time.Since(t0).Seconds()
+}
+
+// benchResults are shared between the sub-benchmarks for the summary line.
+var benchResults struct {
+	worker, kafkaGo, franzGo float64
+	rateErrMax               float64
+	rateRuns                 int
+}
+
+// BenchmarkWorker measures (a) the worker's maximum rate next to bare kafka-go and
+// franz-go producers on the same broker, and (b) its rate accuracy at 1k, 10k and 100k
+// records/s (each capped at 80% of the measured maximum), then prints the summary line.
+func BenchmarkWorker(b *testing.B) {
+	maxFor := benchSeconds("BENCH_MAX_SECONDS", 5)
+	rateFor := benchSeconds("BENCH_RATE_SECONDS", 20)
+	b.Run("max/worker", func(b *testing.B) { benchResults.worker = benchWorkerMax(b, maxFor) })
+	b.Run("max/kafka-go", func(b *testing.B) { benchResults.kafkaGo = benchKafkaGo(b, maxFor) })
+	b.Run("max/franz-go", func(b *testing.B) { benchResults.franzGo = benchFranzGo(b, maxFor) })
+	for _, rate := range []int64{1_000, 10_000, 100_000} {
+		b.Run(fmt.Sprintf("rate/%d", rate), func(b *testing.B) { benchRate(b, rate, rateFor) })
+	}
+	w := benchResults
+	if w.kafkaGo > 0 && w.franzGo > 0 {
+		fmt.Printf("max records/s (200-byte values): worker=%.0f kafka-go=%.0f franz-go=%.0f\n", w.worker, w.kafkaGo, w.franzGo)
+		fmt.Printf("worker-vs-kafka-go=%.3f worker-vs-franz-go=%.3f rate-error-max=%.3f%%\n",
+			w.worker/w.kafkaGo, w.worker/w.franzGo, w.rateErrMax)
+	}
+}
+
+func benchPlan(bh *blackholeBroker, path string, rate int64, d time.Duration) *plan.Plan {
+	return &plan.Plan{
+		Role: plan.RoleWorker, RunID: "4f9c2a4e-8a6b-4bb8-9a57-2c0d1f7e6b10", LoadTest: "bench/lt", Index: 0, Workers: 1,
+		Scenario: plan.Scenario{Type: "Constant", TargetRate: rate},
+		Duration: metav1.Duration{Duration: d},
+		Samples:  plan.Samples{Path: path, Format: "JSONLines", Loop: true},
+		Kafka:    plan.Kafka{BootstrapServers: bh.brokers},
+		Target:   plan.Target{Topic: "bench", Partitioning: PartitioningKey, Acks: AcksAll, Compression: "None"},
+	}
+}
+
+func benchWorkerMax(b *testing.B, runFor time.Duration) float64 {
+	bh := newBlackhole(b)
+	w, err := New(benchPlan(bh, benchSampleFile(b), 50_000_000, runFor), Options{Log: logr.Discard()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Prepare(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	done := make(chan *WorkerResultOrErr, 1)
+	go func() {
+		r, err := w.Run(context.Background(), time.Now())
+		done <- &WorkerResultOrErr{r.Worker.Acked, r.Worker.Failed, err}
+	}()
+	rate := steadyRate(w.st.completed.Load, runFor)
+	res := <-done
+	if res.err != nil || res.failed > 0 {
+		b.Fatalf("run: %v, %d failed", res.err, res.failed)
+	}
+	b.ReportMetric(rate, "records/s")
+	b.ReportMetric(0, "ns/op")
+	return rate
+}
+
+// WorkerResultOrErr is what the benchmark's run goroutine hands back.
+type WorkerResultOrErr struct {
+	acked, failed int64
+	err           error
+}
+
+// benchMessages are the bench samples as kafka-go messages with a topic, like the worker's.
+func benchMessages() []kafka.Message {
+	value := strings.Repeat("x", benchValueBytes-19)
+	msgs := make([]kafka.Message, benchSamples)
+	for i := range msgs {
+		msgs[i] = kafka.Message{Topic: "bench", Key: fmt.Appendf(nil, "customer-%d", i%benchKeys),
+			Value: []byte(fmt.Sprintf("%019d%s", i, value))}
+	}
+	return msgs
+}
+
+// benchKafkaGo is a bare kafka-go loop: the worker's writer settings and in-flight bound,
+// no pacing, run headers or measurement.
+func benchKafkaGo(b *testing.B, runFor time.Duration) float64 {
+	bh := newBlackhole(b)
+	var acked, failed atomic.Int64
+	wr := &kafka.Writer{
+		Addr: kafka.TCP(bh.brokers...), Balancer: kafka.Murmur2Balancer{}, MaxAttempts: maxAttempts,
+		BatchSize: maxBatchSize, BatchBytes: defaultBatchBytes, BatchTimeout: batchTimeout,
+		RequiredAcks: kafka.RequireAll, Async: true,
+		Completion: func(msgs []kafka.Message, err error) {
+			if err != nil {
+				failed.Add(int64(len(msgs)))
+			}
+			acked.Add(int64(len(msgs)))
+		},
+	}
+	msgs := benchMessages()
+	limit := int64(min(max(maxInFlightBytes/(benchValueBytes+20+recordOverhead), minInFlight), maxInFlight))
+	ctx, cancel := context.WithTimeout(context.Background(), runFor)
+	defer cancel()
+	b.ResetTimer()
+	go func() {
+		var sent int64
+		for i := 0; ctx.Err() == nil; {
+			if sent-acked.Load() >= limit {
+				time.Sleep(fullWait)
+				continue
+			}
+			n := min(maxChunk, len(msgs)-i)
+			if err := wr.WriteMessages(context.Background(), msgs[i:i+n]...); err != nil {
+				b.Error(err)
+				return
+			}
+			sent += int64(n)
+			if i += n; i == len(msgs) {
+				i = 0
+			}
+		}
+	}()
+	rate := steadyRate(acked.Load, runFor)
+	<-ctx.Done()
+	_ = wr.Close()
+	if failed.Load() > 0 {
+		b.Fatalf("%d records failed", failed.Load())
+	}
+	b.ReportMetric(rate, "records/s")
+	b.ReportMetric(0, "ns/op")
+	return rate
+}
+
+// benchFranzGo is a bare franz-go producer with the same linger, acks and buffer bound.
+func benchFranzGo(b *testing.B, runFor time.Duration) float64 {
+	bh := newBlackhole(b)
+	limit := min(max(maxInFlightBytes/(benchValueBytes+20+recordOverhead), minInFlight), maxInFlight)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bh.brokers...), kgo.DefaultProduceTopic("bench"),
+		kgo.ProducerLinger(batchTimeout), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DisableIdempotentWrite(),
+		kgo.MaxBufferedRecords(limit), kgo.ProducerBatchMaxBytes(defaultBatchBytes))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	msgs := benchMessages()
+	var acked, failed atomic.Int64
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			failed.Add(1)
+		}
+		acked.Add(1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), runFor)
+	defer cancel()
+	b.ResetTimer()
+	go func() {
+		for i := 0; ctx.Err() == nil; {
+			m := &msgs[i]
+			cl.Produce(ctx, &kgo.Record{Key: m.Key, Value: m.Value}, promise)
+			if i++; i == len(msgs) {
+				i = 0
+			}
+		}
+	}()
+	rate := steadyRate(acked.Load, runFor)
+	<-ctx.Done()
+	if failed.Load() > 0 {
+		b.Logf("%d records failed (cancelled at the end)", failed.Load())
+	}
+	b.ReportMetric(rate, "records/s")
+	b.ReportMetric(0, "ns/op")
+	return rate
+}
+
+// benchRate runs the worker at a fixed rate and reports achieved/target and the
+// coefficient of variation of the records the broker receives per second.
+func benchRate(b *testing.B, rate int64, runFor time.Duration) {
+	if m := benchResults.worker; m > 0 && float64(rate) > 0.8*m {
+		rate = int64(0.8 * m)
+		b.Logf("rate capped at 80%% of the measured maximum: %d records/s", rate)
+	}
+	bh := newBlackhole(b)
+	w, err := New(benchPlan(bh, benchSampleFile(b), rate, runFor), Options{Log: logr.Discard()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Prepare(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now().Add(100 * time.Millisecond).Truncate(time.Millisecond)
+	bh.countFrom(start)
+	b.ResetTimer()
+	rep, err := w.Run(context.Background(), start)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Let the last batches arrive, then read the windows.
+	time.Sleep(50 * time.Millisecond)
+	secs := int(runFor / time.Second)
+	counts := bh.perSecond(secs + 1)
+	var sum, sq float64
+	for _, c := range counts[:secs] {
+		sum += float64(c)
+	}
+	mean := sum / float64(secs)
+	for _, c := range counts[:secs] {
+		sq += (float64(c) - mean) * (float64(c) - mean)
+	}
+	cv := math.Sqrt(sq/float64(secs)) / mean
+	total := sum + float64(counts[secs]) // a batch may land just after the end
+	achieved := total / (float64(rate) * runFor.Seconds())
+	errPct := math.Abs(achieved-1) * 100
+	benchResults.rateErrMax = max(benchResults.rateErrMax, errPct)
+	benchResults.rateRuns++
+	r := rep.Worker
+	fmt.Printf("rate %d/s over %s: achieved/target=%.5f cv=%.4f acked=%d failed=%d maxBehind=%s p99=%s\n",
+		rate, runFor, achieved, cv, r.Acked, r.Failed, r.MaxBehind, r.Latency.Quantile(0.99))
+	b.ReportMetric(achieved, "achieved/target")
+	b.ReportMetric(cv, "cv")
+	b.ReportMetric(0, "ns/op")
+}

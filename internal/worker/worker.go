@@ -1,0 +1,460 @@
+// Package worker is the replay worker's role in its pod (see podrun): it loads its shard
+// of the sample set, paces sends to the scenario's schedule (open model: falling behind
+// never lowers the intended rate), produces with kafka-go, and measures acknowledgement
+// latency from each record's intended send time, so that a slow broker shows as latency
+// rather than as a lower offered load (no coordinated omission).
+//
+// Every record carries the run headers (runheaders) next to the sample's own headers,
+// and its Kafka timestamp is its intended send time: a replayed record is new traffic,
+// and the recorded timestamps, possibly months old, would fall out of time-based
+// retention and windows at once.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/streamreplay/streamreplay/internal/kafkaconn"
+	"github.com/streamreplay/streamreplay/internal/pacing"
+	"github.com/streamreplay/streamreplay/internal/plan"
+	"github.com/streamreplay/streamreplay/internal/results"
+	"github.com/streamreplay/streamreplay/internal/runheaders"
+	"github.com/streamreplay/streamreplay/internal/samples"
+)
+
+// Partitioning values of plan.Target.Partitioning.
+const (
+	PartitioningKey        = "Key"
+	PartitioningRecorded   = "Recorded"
+	PartitioningRoundRobin = "RoundRobin"
+)
+
+// Acks values of plan.Target.Acks.
+const (
+	AcksAll    = "All"
+	AcksLeader = "Leader"
+	AcksNone   = "None"
+)
+
+// DefaultFlushTimeout bounds the final flush: records not acknowledged by then count as
+// failed ("Timeout"), so a dead broker never holds a worker past its run.
+const DefaultFlushTimeout = 10 * time.Second
+
+// ClassTimeout is the error class of records never acknowledged before the end.
+const ClassTimeout = "Timeout"
+
+// Options tune a Worker; the zero value is usable.
+type Options struct {
+	Log logr.Logger
+	// Registry receives the worker's metrics; nil registers none.
+	Registry prometheus.Registerer
+	// HTTPClient downloads a sample set given by URL; nil uses the samples package's.
+	HTTPClient *http.Client
+	// MaxSampleBytes limits the sample set's size; 0 uses the samples package's default.
+	MaxSampleBytes int64
+	// FlushTimeout bounds the final flush; default DefaultFlushTimeout.
+	FlushTimeout time.Duration
+	// Transport overrides the Kafka transport built from the plan (tests, benchmarks).
+	Transport *kafka.Transport
+}
+
+// Worker is the podrun.Role of a replay-worker pod. Prepare, then Run once.
+type Worker struct {
+	plan *plan.Plan
+	opts Options
+	log  logr.Logger
+
+	// Set by Prepare.
+	transport   *kafka.Transport
+	sched       pacing.Schedule
+	samples     []sample
+	limit       int64 // records the run may send: the schedule's total, capped at the shard without loop
+	partitions  map[string]int
+	batchSize   int
+	batchBytes  int64
+	maxInFlight int64
+	balancer    kafka.Balancer
+	acks        kafka.RequiredAcks
+	compression kafka.Compression
+	headers     runHeaders
+
+	st stats
+	// ackHook, when set (tests), sees every acknowledged batch under the stats lock.
+	ackHook func(msgs []kafka.Message)
+}
+
+// sample is one record of the shard, ready to become a kafka.Message.
+type sample struct {
+	topic     string
+	key       []byte
+	value     []byte
+	headers   []kafka.Header
+	partition int32
+	size      int64 // key, value and header bytes, the run headers' fixed part included
+}
+
+// runHeaders holds the run headers' constant values, shared by every record.
+type runHeaders struct {
+	runID, worker []byte
+	fixedSize     int64 // bytes of the four keys and the two constant values
+}
+
+// New returns the worker of a plan. It registers the worker's metrics in opts.Registry.
+func New(p *plan.Plan, opts Options) (*Worker, error) {
+	if p == nil {
+		return nil, errors.New("worker: no plan")
+	}
+	if opts.FlushTimeout <= 0 {
+		opts.FlushTimeout = DefaultFlushTimeout
+	}
+	w := &Worker{plan: p, opts: opts, log: opts.Log}
+	w.st.init()
+	if opts.Registry != nil {
+		if err := opts.Registry.Register(newCollector(w)); err != nil {
+			return nil, fmt.Errorf("registering the worker's metrics: %w", err)
+		}
+	}
+	return w, nil
+}
+
+// Prepare loads this worker's shard of the samples, builds the schedule, and checks that
+// the brokers answer and every topic to produce to exists. Its errors say what is wrong.
+func (w *Worker) Prepare(ctx context.Context) error {
+	p := w.plan
+	if err := w.configure(); err != nil {
+		return err
+	}
+	began := time.Now()
+	set, err := samples.Load(ctx, samples.Source{
+		Path: p.Samples.Path, URL: p.Samples.URL, Format: sampleFormat(p.Samples.Format),
+		MaxBytes: w.opts.MaxSampleBytes, Client: w.opts.HTTPClient,
+	})
+	if err != nil {
+		return fmt.Errorf("loading the samples: %w", err)
+	}
+	shard := samples.Shard(set.Records, int(p.Workers), int(p.Index))
+	w.log.Info("Samples loaded", "records", len(set.Records), "bytes", set.Bytes, "shard", len(shard),
+		"seconds", time.Since(began).Seconds())
+
+	if err := w.schedule(shard); err != nil {
+		return err
+	}
+
+	seen := map[string]bool{p.Target.Topic: true}
+	topics := []string{p.Target.Topic}
+	for i := range shard {
+		switch t := shard[i].Topic; {
+		case t == "" && p.Target.Topic == "":
+			return fmt.Errorf("sample %s has no topic and the LoadTest names no target topic", shard[i].Source)
+		case t != "" && !seen[t]:
+			seen[t] = true
+			topics = append(topics, t)
+		}
+	}
+	if w.opts.Transport != nil {
+		w.transport = w.opts.Transport
+	} else {
+		if w.transport, err = kafkaconn.Transport(p.Kafka); err != nil {
+			return err
+		}
+		// Refresh the layout often enough that retries outlast a leader change, and only
+		// for the topics produced to.
+		w.transport.MetadataTTL = metadataTTL
+		w.transport.MetadataTopics = topics
+	}
+	if w.partitions, err = kafkaconn.CheckTopics(ctx, p.Kafka, w.transport, topics...); err != nil {
+		return err
+	}
+	if err := w.buildSamples(shard); err != nil {
+		return err
+	}
+	w.log.Info("Prepared", "topics", w.partitions, "scheduled", w.sched.Total(), "limit", w.limit,
+		"batchSize", w.batchSize, "maxInFlight", w.maxInFlight)
+	return nil
+}
+
+// configure reads the producer settings of the plan.
+func (w *Worker) configure() error {
+	t := w.plan.Target
+	switch strings.ToLower(t.Acks) {
+	case "", strings.ToLower(AcksAll):
+		w.acks = kafka.RequireAll
+	case strings.ToLower(AcksLeader):
+		w.acks = kafka.RequireOne
+	case strings.ToLower(AcksNone):
+		w.acks = kafka.RequireNone
+	default:
+		return fmt.Errorf("unknown acks %q; want %s, %s or %s", t.Acks, AcksAll, AcksLeader, AcksNone)
+	}
+	switch strings.ToLower(t.Compression) {
+	case "", "none":
+		w.compression = 0
+	case "gzip":
+		w.compression = kafka.Gzip
+	case "snappy":
+		w.compression = kafka.Snappy
+	case "lz4":
+		w.compression = kafka.Lz4
+	case "zstd":
+		w.compression = kafka.Zstd
+	default:
+		return fmt.Errorf("unknown compression %q; want None, Gzip, Snappy, Lz4 or Zstd", t.Compression)
+	}
+	switch strings.ToLower(t.Partitioning) {
+	case "", strings.ToLower(PartitioningKey):
+		// Consistent false: a keyless record goes to a random partition, as Java's
+		// producer spreads keyless records; true would hash them all to one partition.
+		w.balancer = kafka.Murmur2Balancer{}
+	case strings.ToLower(PartitioningRecorded):
+		w.balancer = recordedBalancer{}
+	case strings.ToLower(PartitioningRoundRobin):
+		w.balancer = &kafka.RoundRobin{}
+	default:
+		return fmt.Errorf("unknown partitioning %q; want %s, %s or %s", t.Partitioning, PartitioningKey, PartitioningRecorded, PartitioningRoundRobin)
+	}
+	w.headers = runHeaders{
+		runID:  []byte(w.plan.RunID),
+		worker: runheaders.AppendInt(nil, int64(w.plan.Index)),
+	}
+	w.headers.fixedSize = int64(len(runheaders.RunID) + len(runheaders.Worker) + len(runheaders.Sequence) + len(runheaders.Intended) +
+		len(w.headers.runID) + len(w.headers.worker))
+	return nil
+}
+
+func sampleFormat(f string) samples.Format {
+	switch strings.ToLower(f) {
+	case "", strings.ToLower(string(samples.FormatJSONLines)):
+		return samples.FormatJSONLines
+	case strings.ToLower(string(samples.FormatKcat)):
+		return samples.FormatKcat
+	default:
+		return samples.Format(f) // the samples package names the problem
+	}
+}
+
+// schedule builds the pacing schedule and checks that the shard can serve it.
+func (w *Worker) schedule(shard []samples.Record) error {
+	p := w.plan
+	var recorded []time.Time
+	if p.Scenario.Type == pacing.TypeReplay {
+		recorded = make([]time.Time, len(shard))
+		for i := range shard {
+			if shard[i].Timestamp.IsZero() {
+				return fmt.Errorf("scenario Replay needs recorded timestamps, and sample %s has none", shard[i].Source)
+			}
+			recorded[i] = shard[i].Timestamp
+		}
+	}
+	sched, err := pacing.New(p.Scenario, p.Duration.Duration, recorded, p.Samples.Loop)
+	if err != nil {
+		return fmt.Errorf("building the schedule: %w", err)
+	}
+	w.sched = sched
+	w.limit = sched.Total()
+	if len(shard) == 0 && w.limit > 0 {
+		return fmt.Errorf("worker %d of %d has no samples but its share of the load is %d records: "+
+			"every sample's key hashes to another worker; use a sample set with more distinct keys, or fewer workers",
+			p.Index, p.Workers, w.limit)
+	}
+	if !p.Samples.Loop && int64(len(shard)) < w.limit {
+		w.limit = int64(len(shard)) // the run ends with the shard
+	}
+	return nil
+}
+
+// buildSamples turns the shard into message templates and sizes the producer's batches.
+func (w *Worker) buildSamples(shard []samples.Record) error {
+	target := w.plan.Target.Topic
+	recorded := strings.EqualFold(w.plan.Target.Partitioning, PartitioningRecorded)
+	w.samples = make([]sample, len(shard))
+	var total, largest int64
+	for i := range shard {
+		r := &shard[i]
+		s := &w.samples[i]
+		s.topic, s.key, s.value, s.partition = r.Topic, r.Key, r.Value, r.Partition
+		if s.topic == "" {
+			s.topic = target
+		}
+		s.size = int64(len(r.Key)+len(r.Value)) + w.headers.fixedSize
+		if len(r.Headers) > 0 {
+			s.headers = make([]kafka.Header, len(r.Headers))
+			for j, h := range r.Headers {
+				s.headers[j] = kafka.Header{Key: h.Key, Value: h.Value}
+				s.size += int64(len(h.Key) + len(h.Value))
+			}
+		}
+		if recorded {
+			n := w.partitions[s.topic]
+			switch {
+			case r.Partition < 0:
+				return fmt.Errorf("partitioning Recorded needs each sample's partition, and sample %s has none", r.Source)
+			case int(r.Partition) >= n:
+				return fmt.Errorf("partitioning Recorded: sample %s was recorded on partition %d, but topic %q has %d partitions",
+					r.Source, r.Partition, s.topic, n)
+			}
+		}
+		total += s.size
+		largest = max(largest, s.size)
+	}
+	avg := int64(256)
+	if len(shard) > 0 {
+		avg = max(1, total/int64(len(shard)))
+	}
+	peak := peakRate(w.plan.Scenario, w.sched)
+	// About 10 ms of the peak rate per batch: full batches at high rates, while at low
+	// rates kafka-go's per-batch buffer (BatchSize messages, allocated per batch) stays small.
+	w.batchSize = int(min(max(peak/100, minBatchSize), maxBatchSize))
+	// A record larger than BatchBytes fails its whole WriteMessages call in kafka-go; let
+	// the broker judge it instead (max.message.bytes).
+	w.batchBytes = max(defaultBatchBytes, largest+recordOverhead+int64(64*len(w.headers.runID)))
+	// Bound the records queued in the writer (kafka-go's queues are unbounded).
+	w.maxInFlight = min(max(maxInFlightBytes/(avg+recordOverhead), minInFlight), maxInFlight)
+	return nil
+}
+
+// peakRate is the highest rate of the scenario, records per second (an estimate for Replay).
+func peakRate(sc plan.Scenario, sched pacing.Schedule) int64 {
+	peak := max(sc.StartRate, sc.TargetRate)
+	for _, st := range sc.Stages {
+		peak = max(peak, st.TargetRate)
+	}
+	if sc.Type == pacing.TypeReplay {
+		if secs := sched.Length().Seconds(); secs > 0 {
+			peak = max(peak, int64(float64(sched.Total())/secs)*4) // replays are bursty
+		}
+	}
+	return peak
+}
+
+// Progress returns the key/values of a progress line.
+func (w *Worker) Progress() []any {
+	return w.st.progress()
+}
+
+// Run sends this worker's share of the load from start until the schedule ends or ctx is
+// cancelled, then flushes (bounded by FlushTimeout) and reports.
+func (w *Worker) Run(ctx context.Context, start time.Time) (*results.Report, error) {
+	if w.sched == nil {
+		return nil, errors.New("worker: Run before a successful Prepare")
+	}
+	wr := w.newWriter()
+	loop := sendLoop{w: w, writer: wr, start: start}
+	loop.run(ctx)
+
+	flushed := w.flush(wr)
+	w.st.finish()
+	report := &results.Report{Worker: w.st.result(loop.scheduled)}
+	w.log.Info("Run finished", "scheduled", report.Worker.Scheduled, "sent", report.Worker.Sent,
+		"acked", report.Worker.Acked, "failed", report.Worker.Failed, "maxBehind", report.Worker.MaxBehind.String(),
+		"flushed", flushed)
+	return report, nil
+}
+
+// flush closes the writer, waiting at most FlushTimeout; it reports whether every record
+// was completed (acknowledged or failed) in time.
+func (w *Worker) flush(wr *kafka.Writer) bool {
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		if err := wr.Close(); err != nil {
+			w.log.Error(err, "Closing the Kafka writer")
+		}
+	}()
+	t := time.NewTimer(w.opts.FlushTimeout)
+	defer t.Stop()
+	select {
+	case <-closed:
+		return true
+	case <-t.C:
+		// The writer goroutines may still be retrying against a dead broker: leave them,
+		// the pod ends right after the report.
+		w.log.Info("Flush timed out; unacknowledged records count as failed", "timeout", w.opts.FlushTimeout.String(),
+			"pending", w.st.sent.Load()-w.st.completed.Load())
+		return false
+	}
+}
+
+// stats are the worker's measurements, shared by the send loop, the writer's completion
+// callbacks, progress lines and metrics.
+type stats struct {
+	sent      atomic.Int64
+	bytes     atomic.Int64
+	completed atomic.Int64 // acked + failed, for the in-flight bound
+	behind    atomic.Int64 // ns behind schedule at the last send
+	maxBehind atomic.Int64
+	runStart  atomic.Int64 // unix ns of the schedule's start; 0 before Run
+	runEnded  atomic.Bool
+
+	mu          sync.Mutex
+	final       bool // after the flush: late completions are ignored
+	acked       int64
+	failed      int64
+	errors      map[string]int64
+	latency     *results.Histogram     // from the intended send time
+	sendLatency *results.Histogram     // from the actual send time
+	buckets     [numBuckets + 1]uint64 // the last counts values above every bound
+	latencySum  float64                // seconds
+	lastSent    int64                  // for the progress rate
+	lastAt      time.Time
+}
+
+func (s *stats) init() {
+	s.errors = map[string]int64{}
+	s.latency = results.NewHistogram()
+	s.sendLatency = results.NewHistogram()
+}
+
+// finish ends the measurement: records neither acknowledged nor failed are failed as
+// Timeout, and completions that arrive later are ignored.
+func (s *stats) finish() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.final = true
+	if pending := s.sent.Load() - s.acked - s.failed; pending > 0 {
+		s.failed += pending
+		s.errors[ClassTimeout] += pending
+	}
+}
+
+func (s *stats) result(scheduled int64) *results.WorkerResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := &results.WorkerResult{
+		Scheduled: scheduled, Sent: s.sent.Load(), Acked: s.acked, Failed: s.failed, Bytes: s.bytes.Load(),
+		MaxBehind: time.Duration(s.maxBehind.Load()), Latency: s.latency, SendLatency: s.sendLatency,
+	}
+	for class, n := range s.errors {
+		if n > 0 {
+			if r.Errors == nil {
+				r.Errors = map[string]int64{}
+			}
+			r.Errors[class] = n
+		}
+	}
+	return r
+}
+
+func (s *stats) progress() []any {
+	now := time.Now()
+	sent := s.sent.Load()
+	s.mu.Lock()
+	acked, failed, p99 := s.acked, s.failed, s.latency.Quantile(0.99)
+	rate := 0.0
+	if !s.lastAt.IsZero() {
+		rate = float64(sent-s.lastSent) / now.Sub(s.lastAt).Seconds()
+	}
+	s.lastSent, s.lastAt = sent, now
+	s.mu.Unlock()
+	return []any{"sent", sent, "acked", acked, "failed", failed, "rate", int64(rate),
+		"p99", p99.String(), "behind", time.Duration(s.behind.Load()).String()}
+}

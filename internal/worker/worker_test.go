@@ -1,0 +1,422 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/streamreplay/streamreplay/internal/plan"
+	"github.com/streamreplay/streamreplay/internal/runheaders"
+	"github.com/streamreplay/streamreplay/internal/samples"
+)
+
+// TestAckedRecordsAreInTheTopicOnce checks the core promise: every record the worker
+// counts as acknowledged is in its topic exactly once, with the run headers next to the
+// sample's own, and the records of one key stay in order within their partition.
+func TestAckedRecordsAreInTheTopicOnce(t *testing.T) {
+	t.Parallel()
+	k, topics := newKafka(t, 6, "orders", "audit")
+	lines := keyedSamples(200, 20)
+	for i := 0; i < len(lines); i += 10 {
+		lines[i].Topic = topics[1] // a sample's own topic wins over the target
+	}
+	p := testPlan(k, topics[0], writeSamples(t, lines), plan.Scenario{Type: "Constant", TargetRate: 2000}, 1500*time.Millisecond)
+	r, _, acked := runTracked(context.Background(), t, p, Options{})
+	if r.Acked != 3000 || r.Failed != 0 || r.Scheduled != 3000 {
+		t.Fatalf("scheduled %d acked %d failed %d (%v), want 3000 acked", r.Scheduled, r.Acked, r.Failed, r.Errors)
+	}
+	got := consumeAll(t, k, r.Acked, topics...)
+	if int64(len(got)) != r.Acked {
+		t.Fatalf("read %d records back, want the %d acked", len(got), r.Acked)
+	}
+	seen := map[int64]bool{}
+	lastSeq := map[string]int64{} // per partition and key
+	for _, c := range got {
+		m := c.meta
+		if m.RunID != p.RunID || m.Worker != 0 {
+			t.Fatalf("record %s/%d@%d has run headers %+v", c.topic, c.partition, c.offset, m)
+		}
+		if seen[m.Sequence] {
+			t.Fatalf("sequence %d is in the topics twice", m.Sequence)
+		}
+		seen[m.Sequence] = true
+		sample := lines[m.Sequence%int64(len(lines))]
+		wantTopic := topics[0]
+		if sample.Topic != "" {
+			wantTopic = sample.Topic
+		}
+		if c.topic != wantTopic || c.key != *sample.Key || c.value != sample.Value || c.headers["sample-id"] != sample.Headers["sample-id"] {
+			t.Fatalf("record seq %d = %s key %q value %q headers %v; want sample %d on %s", m.Sequence, c.topic, c.key, c.value, c.headers, m.Sequence%int64(len(lines)), wantTopic)
+		}
+		if m.Intended.IsZero() || c.headers[runheaders.Intended] == "" {
+			t.Fatalf("record seq %d has no intended time", m.Sequence)
+		}
+		pk := fmt.Sprintf("%s/%d/%s", c.topic, c.partition, c.key)
+		if last, ok := lastSeq[pk]; ok && m.Sequence < last {
+			t.Fatalf("key %s: seq %d after %d in its partition", pk, m.Sequence, last)
+		}
+		lastSeq[pk] = m.Sequence
+	}
+	for seq := range acked {
+		if !seen[seq] {
+			t.Fatalf("acked sequence %d is missing", seq)
+		}
+	}
+}
+
+// TestScenarioSchedules checks the records' arrival at the brokers, per second, against
+// each scenario's rate.
+func TestScenarioSchedules(t *testing.T) {
+	t.Parallel()
+	stages := []plan.Stage{{Duration: metav1.Duration{Duration: time.Second}, TargetRate: 1000}, {Duration: metav1.Duration{Duration: time.Second}, TargetRate: 1000}}
+	for name, tc := range map[string]struct {
+		sc     plan.Scenario
+		replay bool
+		want   []int // records per second
+	}{
+		"Constant": {sc: plan.Scenario{Type: "Constant", TargetRate: 1000}, want: []int{1000, 1000}},
+		"Ramp":     {sc: plan.Scenario{Type: "Ramp", StartRate: 0, TargetRate: 2000}, want: []int{500, 1500}},
+		"Stages":   {sc: plan.Scenario{Type: "Stages", Stages: stages}, want: []int{500, 1000}},
+		// 100 samples 10 ms apart at speed 2: 200 records per second.
+		"Replay": {sc: plan.Scenario{Type: "Replay", Speed: "2"}, replay: true, want: []int{200, 200}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			k, topics := newKafka(t, 3, "in")
+			a := watchArrivals(k.needFake(t))
+			lines := keyedSamples(100, 10)
+			if tc.replay {
+				t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+				for i := range lines {
+					lines[i].Timestamp = t0.Add(time.Duration(i) * 10 * time.Millisecond).Format(time.RFC3339Nano)
+				}
+			}
+			p := testPlan(k, topics[0], writeSamples(t, lines), tc.sc, 2*time.Second)
+			w, err := New(p, Options{Log: testLog(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Prepare(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now().Add(50 * time.Millisecond)
+			time.Sleep(time.Until(start))
+			rep, err := w.Run(context.Background(), start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := rep.Worker
+			got := a.perWindow(start, time.Second, len(tc.want))
+			var wantTotal int
+			for i, want := range tc.want {
+				wantTotal += want
+				// Batching (5 ms linger) moves a few records across a window's edge, and
+				// so does a send that was late (on a busy machine): allow for both.
+				late := int(float64(want) * (r.MaxBehind + 20*time.Millisecond).Seconds())
+				if tol := max(15, want/50) + late; abs(got[i]-want) > tol {
+					t.Errorf("second %d: %d records arrived, want %d ± %d (maxBehind %s; all: %v)", i, got[i], want, tol, r.MaxBehind, got)
+				}
+			}
+			if r.Scheduled != int64(wantTotal) || r.Acked != r.Scheduled {
+				t.Errorf("scheduled %d acked %d, want %d", r.Scheduled, r.Acked, wantTotal)
+			}
+		})
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// TestBrokerStopsMidRun: the brokers go away; the worker counts the errors and ends
+// within the run length plus the flush timeout.
+func TestBrokerStopsMidRun(t *testing.T) {
+	t.Parallel()
+	for name, kill := range map[string]func(*kafkaEnv){
+		"cluster closed": func(k *kafkaEnv) { k.cluster.Close() },
+		"produce refused": func(k *kafkaEnv) {
+			k.cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+				k.cluster.KeepControl()
+				pr := req.(*kmsg.ProduceRequest)
+				resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+				for _, topic := range pr.Topics {
+					rt := kmsg.NewProduceResponseTopic()
+					rt.Topic = topic.Topic
+					for _, p := range topic.Partitions {
+						rp := kmsg.NewProduceResponseTopicPartition()
+						rp.Partition = p.Partition
+						rp.ErrorCode = int16(kafka.MessageSizeTooLarge) // not retriable
+						rt.Partitions = append(rt.Partitions, rp)
+					}
+					resp.Topics = append(resp.Topics, rt)
+				}
+				return resp, nil, true
+			})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			k, topics := newKafka(t, 3, "in")
+			k.needFake(t)
+			p := testPlan(k, topics[0], writeSamples(t, keyedSamples(50, 10)), plan.Scenario{Type: "Constant", TargetRate: 2000}, 2*time.Second)
+			time.AfterFunc(700*time.Millisecond, func() { kill(k) })
+			began := time.Now()
+			r, _ := run(context.Background(), t, p, Options{FlushTimeout: 2 * time.Second})
+			took := time.Since(began)
+			t.Logf("took %s: scheduled %d sent %d acked %d failed %d %v", took, r.Scheduled, r.Sent, r.Acked, r.Failed, r.Errors)
+			if took > 2*time.Second+2*time.Second+2*time.Second {
+				t.Errorf("the worker took %s to finish, want at most run + flush timeout + slack", took)
+			}
+			if r.Acked == 0 || r.Failed == 0 || len(r.Errors) == 0 {
+				t.Errorf("acked %d failed %d classes %v: want acks before the failure and counted errors after", r.Acked, r.Failed, r.Errors)
+			}
+			if name == "produce refused" && r.Errors["MessageSizeTooLarge"] == 0 {
+				t.Errorf("error classes %v, want MessageSizeTooLarge", r.Errors)
+			}
+		})
+	}
+}
+
+// TestLeaderChangeLosesNothing moves partition leaders between brokers during the run.
+func TestLeaderChangeLosesNothing(t *testing.T) {
+	t.Parallel()
+	k, topics := newKafka(t, 3, "in")
+	c := k.needFake(t)
+	p := testPlan(k, topics[0], writeSamples(t, keyedSamples(100, 30)), plan.Scenario{Type: "Constant", TargetRate: 1500}, 2500*time.Millisecond)
+	// Two leader changes of every partition, 0.8 s apart: as an election after a broker
+	// restart does, not a storm.
+	move := func() {
+		for part := range int32(3) {
+			if err := c.MoveTopicPartition(topics[0], part, (c.LeaderFor(topics[0], part)+1)%3); err != nil {
+				t.Errorf("moving partition %d: %v", part, err)
+			}
+		}
+	}
+	time.AfterFunc(600*time.Millisecond, move)
+	time.AfterFunc(1400*time.Millisecond, move)
+	r, _, acked := runTracked(context.Background(), t, p, Options{FlushTimeout: 5 * time.Second})
+	t.Logf("sent %d acked %d failed %d %v", r.Sent, r.Acked, r.Failed, r.Errors)
+	if r.Failed != 0 || r.Acked != r.Scheduled {
+		t.Errorf("acked %d of %d scheduled, failed %d (%v): retries should ride out a leader change", r.Acked, r.Scheduled, r.Failed, r.Errors)
+	}
+	got := consumeAll(t, k, r.Acked, topics[0])
+	seen := map[int64]int{}
+	for _, rec := range got {
+		seen[rec.meta.Sequence]++
+	}
+	for seq := range acked {
+		if seen[seq] != 1 {
+			t.Fatalf("acked sequence %d is in the topic %d times", seq, seen[seq])
+		}
+	}
+}
+
+// TestStopGivesPartialResults cancels the run as a stop request or SIGTERM does.
+func TestStopGivesPartialResults(t *testing.T) {
+	t.Parallel()
+	k, topics := newKafka(t, 3, "in")
+	p := testPlan(k, topics[0], writeSamples(t, keyedSamples(50, 10)), plan.Scenario{Type: "Constant", TargetRate: 1000}, time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(500*time.Millisecond, cancel)
+	began := time.Now()
+	r, _ := run(ctx, t, p, Options{})
+	if took := time.Since(began); took > 3*time.Second {
+		t.Errorf("Run took %s after the stop", took)
+	}
+	if r.Scheduled < 400 || r.Scheduled > 700 || r.Acked != r.Sent || r.Sent < r.Scheduled*9/10 {
+		t.Errorf("scheduled %d sent %d acked %d: want about half a second's worth, all acked", r.Scheduled, r.Sent, r.Acked)
+	}
+}
+
+// TestNoLoopStopsAtTheEndOfTheSamples: without loop the run ends with the shard.
+func TestNoLoopStopsAtTheEndOfTheSamples(t *testing.T) {
+	t.Parallel()
+	k, topics := newKafka(t, 3, "in")
+	p := testPlan(k, topics[0], writeSamples(t, keyedSamples(120, 10)), plan.Scenario{Type: "Constant", TargetRate: 1000}, 10*time.Second)
+	p.Samples.Loop = false
+	began := time.Now()
+	r, _ := run(context.Background(), t, p, Options{})
+	if r.Scheduled != 120 || r.Acked != 120 || time.Since(began) > 2*time.Second {
+		t.Errorf("scheduled %d acked %d in %s; want the 120 samples once, in about 120 ms", r.Scheduled, r.Acked, time.Since(began))
+	}
+}
+
+// TestRecordedPartitioning sends each record to its recorded partition.
+func TestRecordedPartitioning(t *testing.T) {
+	t.Parallel()
+	k, topics := newKafka(t, 4, "in")
+	lines := keyedSamples(40, 40)
+	for i := range lines {
+		part := int32(i % 4)
+		lines[i].Partition = &part
+	}
+	p := testPlan(k, topics[0], writeSamples(t, lines), plan.Scenario{Type: "Constant", TargetRate: 1000}, 200*time.Millisecond)
+	p.Target.Partitioning = PartitioningRecorded
+	p.Samples.Loop = false
+	r, _ := run(context.Background(), t, p, Options{})
+	for _, c := range consumeAll(t, k, r.Acked, topics[0]) {
+		if want := *lines[c.meta.Sequence].Partition; c.partition != want {
+			t.Errorf("seq %d on partition %d, recorded on %d", c.meta.Sequence, c.partition, want)
+		}
+	}
+
+	// A recorded partition the topic does not have is refused before Ready.
+	part := int32(9)
+	lines[3].Partition = &part
+	p.Samples.Path = writeSamples(t, lines)
+	w, _ := New(p, Options{Log: testLog(t)})
+	if err := w.Prepare(context.Background()); err == nil || !strings.Contains(err.Error(), "partition 9") || !strings.Contains(err.Error(), ":4") {
+		t.Errorf("Prepare = %v, want an error naming partition 9 and the sample's line", err)
+	}
+}
+
+// TestPrepareErrors: what makes a worker fail before Ready, with messages that say why;
+// nothing is sent.
+func TestPrepareErrors(t *testing.T) {
+	t.Parallel()
+	k, topics := newKafka(t, 3, "in")
+	var produced atomic.Int64
+	if k.cluster != nil {
+		k.cluster.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+			k.cluster.KeepControl()
+			produced.Add(1)
+			return nil, nil, false
+		})
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.jsonl")
+	if err := os.WriteFile(bad, []byte(`{"key":"a","value":"1"}`+"\n"+`{"key":"a","value":}`+"\n"+`{"key":"b","value":"3"}`+"\n"+`{"key":"a","vale":"4"}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sameKey := writeSamples(t, []sampleLine{{Key: ptr("a"), Value: "1"}, {Key: ptr("a"), Value: "2"}})
+	good := writeSamples(t, keyedSamples(10, 5))
+	constant := plan.Scenario{Type: "Constant", TargetRate: 100}
+
+	for name, tc := range map[string]struct {
+		mutate func(p *plan.Plan)
+		want   []string
+	}{
+		"bad lines":     {func(p *plan.Plan) { p.Samples.Path = bad }, []string{"line 2", "line 4", "vale"}},
+		"missing file":  {func(p *plan.Plan) { p.Samples.Path = filepath.Join(dir, "nope.jsonl") }, []string{"nope.jsonl"}},
+		"missing topic": {func(p *plan.Plan) { p.Target.Topic = "no-such-topic" }, []string{`topic "no-such-topic" does not exist`}},
+		"unreachable": {func(p *plan.Plan) { p.Kafka.BootstrapServers = []string{"127.0.0.1:1"} },
+			[]string{"cannot reach any of the brokers [127.0.0.1:1]"}},
+		"empty shard": {func(p *plan.Plan) {
+			p.Samples.Path, p.Workers = sameKey, 2
+			p.Index = emptyShard(t, sameKey)
+		}, []string{"has no samples", "more distinct keys"}},
+		"replay without timestamps": {func(p *plan.Plan) { p.Scenario = plan.Scenario{Type: "Replay", Speed: "1"} }, []string{"timestamps", "samples.jsonl:1"}},
+		"bad acks":                  {func(p *plan.Plan) { p.Target.Acks = "Some" }, []string{`unknown acks "Some"`}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := testPlan(k, topics[0], good, constant, time.Second)
+			tc.mutate(p)
+			w, err := New(p, Options{Log: testLog(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			err = w.Prepare(ctx)
+			if err == nil {
+				t.Fatal("Prepare succeeded")
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("Prepare error %q does not contain %q", err, want)
+				}
+			}
+		})
+	}
+	if n := produced.Load(); n != 0 {
+		t.Errorf("%d produce requests reached the brokers, want none", n)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// emptyShard returns the index (of 2 workers) that gets none of the samples at path.
+func emptyShard(t *testing.T, path string) int32 {
+	t.Helper()
+	set, err := samples.Load(context.Background(), samples.Source{Path: path, Format: samples.FormatJSONLines})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if len(samples.Shard(set.Records, 2, i)) == 0 {
+			return int32(i)
+		}
+	}
+	t.Fatal("no worker has an empty shard")
+	return 0
+}
+
+// TestMetrics checks the Prometheus names and that they follow the run.
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	k, topics := newKafka(t, 3, "in")
+	reg := prometheus.NewRegistry()
+	p := testPlan(k, topics[0], writeSamples(t, keyedSamples(20, 5)), plan.Scenario{Type: "Constant", TargetRate: 500}, 400*time.Millisecond)
+	r, _ := run(context.Background(), t, p, Options{Registry: reg})
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			switch {
+			case m.GetCounter() != nil:
+				got[f.GetName()] = m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				got[f.GetName()] = m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				got[f.GetName()] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	want := map[string]float64{
+		"streamreplay_worker_records_sent_total":      float64(r.Sent),
+		"streamreplay_worker_records_acked_total":     float64(r.Acked),
+		"streamreplay_worker_ack_latency_seconds":     float64(r.Acked),
+		"streamreplay_worker_bytes_sent_total":        float64(r.Bytes),
+		"streamreplay_worker_behind_schedule_seconds": 0,
+		"streamreplay_worker_target_rate":             0,
+	}
+	for name, v := range want {
+		if g, ok := got[name]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", name, g, ok, v)
+		}
+	}
+}
+
+func TestErrorClass(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{kafka.NotLeaderForPartition, "NotLeaderForPartition"},
+		{fmt.Errorf("wrapped: %w", kafka.RequestTimedOut), "RequestTimedOut"},
+		{context.DeadlineExceeded, ClassTimeout},
+		{&os.PathError{Op: "x", Err: os.ErrDeadlineExceeded}, ClassTimeout},
+		{strconv.ErrRange, "errors.errorString"},
+	} {
+		if got := errorClass(tc.err); got != tc.want {
+			t.Errorf("errorClass(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}
