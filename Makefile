@@ -115,6 +115,19 @@ verify: ## Regenerate (manifests, generate, fmt) and fail if that changed or add
 	fi; \
 	echo "verify: generated files and formatting are up to date"
 
+##@ Sandbox
+
+# Extra flags of `streamreplay sandbox`, e.g. DEMO_FLAGS=--keep to use kubectl afterwards.
+DEMO_FLAGS ?=
+
+.PHONY: demo
+demo: build envtest ## Run the whole system on this machine with the CRM demo LoadTest; exits 0 on Pass.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(LOCALBIN)/streamreplay sandbox $(DEMO_FLAGS)
+
+.PHONY: demo-fail
+demo-fail: build envtest ## The same against a pipeline capped at 300 records/s: ends in Fail naming the thresholds.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(LOCALBIN)/streamreplay sandbox --fail $(DEMO_FLAGS)
+
 ##@ Build
 
 .PHONY: build
