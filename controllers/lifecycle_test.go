@@ -19,57 +19,45 @@ import (
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/controllers"
 	"github.com/streamreplay/streamreplay/internal/results"
+	"github.com/streamreplay/streamreplay/test/fakekubelet"
 )
 
 func newLoadTest(name string, workers int32) *streamreplayv1alpha1.LoadTest {
-	return &streamreplayv1alpha1.LoadTest{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: streamreplayv1alpha1.LoadTestSpec{
-			TargetRate: ptr.To[int64](1000),
-			Duration:   &metav1.Duration{Duration: 10 * time.Second},
-			Workers:    workers,
-			SampleSet: streamreplayv1alpha1.SampleSet{
-				ConfigMapRef: &streamreplayv1alpha1.ConfigMapKeyRef{Name: "samples", Key: "samples.jsonl"},
-			},
-			Kafka:           streamreplayv1alpha1.Kafka{BootstrapServers: []string{"kafka:9092"}},
-			Target:          streamreplayv1alpha1.Target{Topic: "dbserver1.dbo.customers"},
-			DeadLetterQueue: &streamreplayv1alpha1.DeadLetterQueue{Topic: "crm.dlq"},
-			Thresholds: &streamreplayv1alpha1.Thresholds{
-				MinAchievedRateRatio: ptr.To("0.95"),
-				MaxDLQRecords:        ptr.To[int64](0),
-				MaxP99Latency:        &metav1.Duration{Duration: 250 * time.Millisecond},
-			},
-			Timeouts: streamreplayv1alpha1.Timeouts{Start: &metav1.Duration{Duration: 2 * time.Second}},
-		},
-	}
+	lt := fakekubelet.NewLoadTest(name, workers, 1000)
+	lt.Spec.Timeouts = streamreplayv1alpha1.Timeouts{Start: &metav1.Duration{Duration: 2 * time.Second}}
+	return lt
 }
 
 // startRun creates the LoadTest, plays the kubelet until every pod is Ready and waits
 // until every pod accepted the start signal.
-func (h *harness) startRun(lt *streamreplayv1alpha1.LoadTest) (*streamreplayv1alpha1.LoadTest, map[string]*controlServer) {
+// It returns the LoadTest and the address of each pod by name.
+func (h *harness) startRun(lt *streamreplayv1alpha1.LoadTest) (*streamreplayv1alpha1.LoadTest, map[string]string) {
 	h.t.Helper()
 	h.create(lt)
 	pods := int(lt.Spec.Workers) + 1
 	h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseStarting, 10*time.Second)
-	servers := h.readyAll(lt.Name, pods)
+	ips := h.readyAll(lt.Name, pods)
 	var running *streamreplayv1alpha1.LoadTest
-	h.eventually("every pod started", 10*time.Second, func() error {
+	fakekubelet.Eventually(h.t, "every pod started", 10*time.Second, func() error {
 		running = h.get(lt.Name)
 		if !meta.IsStatusConditionTrue(running.Status.Conditions, streamreplayv1alpha1.ConditionStarted) {
 			return fmt.Errorf("phase %s, message %q", running.Status.Phase, running.Status.Message)
 		}
 		return nil
 	})
-	return running, servers
+	return running, ips
 }
 
-// finishRun plays the kubelet: every pod ends with the given results.
-func (h *harness) finishRun(lt *streamreplayv1alpha1.LoadTest, worker reportOpts, dlq int64) {
+// finishRun plays the kubelet: every worker ends with the given results (Pod and Index
+// set for each), the observer having found dlq records in the DLQ.
+func (h *harness) finishRun(lt *streamreplayv1alpha1.LoadTest, worker fakekubelet.Worker, dlq int64) {
 	h.t.Helper()
 	for i := range int(lt.Spec.Workers) {
-		h.markTerminated(controllers.WorkerPodName(lt, int32(i)), 0, workerReport(h.t, lt, i, worker))
+		worker.Pod, worker.Index = controllers.WorkerPodName(lt, int32(i)), i
+		h.markTerminated(worker.Pod, 0, h.report(fakekubelet.WorkerReport(lt, worker)))
 	}
-	h.markTerminated(controllers.ObserverPodName(lt), 0, observerReport(h.t, lt, dlq))
+	observer := controllers.ObserverPodName(lt)
+	h.markTerminated(observer, 0, h.report(fakekubelet.ObserverReport(lt, observer, dlq)))
 }
 
 func conditionStatus(lt *streamreplayv1alpha1.LoadTest, conditionType string) string {
@@ -113,14 +101,14 @@ func TestPassingRun(t *testing.T) {
 		t.Fatalf("results ConfigMap: %v", err)
 	}
 
-	servers := h.readyAll(lt.Name, 4)
+	ips := h.readyAll(lt.Name, 4)
 	running := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseRunning, 10*time.Second)
 	if running.Status.StartTime == nil {
 		t.Fatal("status.startTime is not set while Running")
 	}
-	h.eventually("every pod got the start time", 10*time.Second, func() error {
-		for name, srv := range servers {
-			calls := srv.startCalls()
+	fakekubelet.Eventually(t, "every pod got the start time", 10*time.Second, func() error {
+		for name, ip := range ips {
+			calls := h.control.StartCalls(ip)
 			if len(calls) == 0 {
 				return fmt.Errorf("pod %s got no /start", name)
 			}
@@ -131,7 +119,7 @@ func TestPassingRun(t *testing.T) {
 		return nil
 	})
 
-	h.finishRun(running, reportOpts{scheduled: 3334, acked: 3334, latency: 20 * time.Millisecond}, 0)
+	h.finishRun(running, fakekubelet.Worker{Scheduled: 3334, Acked: 3334, Latencies: []time.Duration{20 * time.Millisecond}}, 0)
 	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhasePassed, 10*time.Second)
 
 	if done.Status.Verdict != streamreplayv1alpha1.VerdictPass {
@@ -174,7 +162,7 @@ func TestPassingRun(t *testing.T) {
 	}
 
 	// Each phase change and the start signal leave an event on the LoadTest.
-	h.eventually("events for every step", 10*time.Second, func() error {
+	fakekubelet.Eventually(t, "events for every step", 10*time.Second, func() error {
 		var list eventsv1.EventList
 		if err := k8s.List(h.ctx, &list, client.InNamespace(h.namespace)); err != nil {
 			return err
@@ -198,7 +186,7 @@ func TestFailingRunNamesThresholds(t *testing.T) {
 	h := newHarness(t)
 	running, _ := h.startRun(newLoadTest("slow-pipeline", 2))
 
-	h.finishRun(running, reportOpts{scheduled: 5000, acked: 5000, latency: 400 * time.Millisecond}, 17)
+	h.finishRun(running, fakekubelet.Worker{Scheduled: 5000, Acked: 5000, Latencies: []time.Duration{400 * time.Millisecond}}, 17)
 	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseFailed, 10*time.Second)
 
 	if done.Status.Verdict != streamreplayv1alpha1.VerdictFail {
@@ -242,7 +230,7 @@ func TestPodFailureEndsInError(t *testing.T) {
 		t.Errorf("conditions after error (-want +got):\n%s", diff)
 	}
 	// The pods still running would load the pipeline for nothing: they are deleted.
-	h.eventually("running pods deleted", 10*time.Second, func() error {
+	fakekubelet.Eventually(t, "running pods deleted", 10*time.Second, func() error {
 		for _, pod := range h.pods(lt.Name) {
 			if pod.Name != "bad-samples-worker-1" && pod.DeletionTimestamp == nil {
 				return fmt.Errorf("pod %s still exists", pod.Name)
@@ -276,9 +264,9 @@ func TestStartTimeoutNamesPodAndNetworkPolicy(t *testing.T) {
 	h.create(lt)
 	pods := h.waitPods(lt.Name, 3)
 	for _, pod := range pods {
-		ip := h.serveControl().ip
+		ip := h.serveControl()
 		if pod.Name == "unreachable-worker-1" {
-			ip = nextIP() // nothing listens there, as when a NetworkPolicy drops the traffic
+			ip = addresses.Next() // nothing listens there, as when a NetworkPolicy drops the traffic
 		}
 		h.markReady(&pod, ip)
 	}
@@ -299,15 +287,17 @@ func TestPodsNeverReady(t *testing.T) {
 	lt.Spec.Timeouts.PodsReady = &metav1.Duration{Duration: 5 * time.Second}
 	h.create(lt)
 	pods := h.waitPods(lt.Name, 2)
-	h.markReady(&pods[0], h.serveControl().ip)
+	h.markReady(&pods[0], h.serveControl())
 	other := pods[1].Name
-	h.updatePodStatus(other, func(p *corev1.Pod) {
+	if err := fakekubelet.UpdateStatus(h.ctx, k8s, &pods[1], func(p *corev1.Pod) {
 		p.Status.Phase = corev1.PodPending
 		p.Status.ContainerStatuses = []corev1.ContainerStatus{{
 			Name: "replay", Image: p.Spec.Containers[0].Image,
 			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff"}},
 		}}
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError, 15*time.Second)
 	for _, want := range []string{other, "ImagePullBackOff", "not Ready within 5s"} {
 		if !strings.Contains(done.Status.Message, want) {
@@ -318,22 +308,22 @@ func TestPodsNeverReady(t *testing.T) {
 
 func TestStopRequestAbortsWithPartialResults(t *testing.T) {
 	h := newHarness(t)
-	running, servers := h.startRun(newLoadTest("stop-early", 2))
+	running, ips := h.startRun(newLoadTest("stop-early", 2))
 
 	patch := client.MergeFrom(running.DeepCopy())
 	running.Spec.Stop = true
 	if err := k8s.Patch(h.ctx, running, patch); err != nil {
 		t.Fatalf("requesting stop: %v", err)
 	}
-	h.eventually("every pod got /stop", 10*time.Second, func() error {
-		for name, srv := range servers {
-			if srv.stopCalls() == 0 {
+	fakekubelet.Eventually(t, "every pod got /stop", 10*time.Second, func() error {
+		for name, ip := range ips {
+			if len(h.control.StopCalls(ip)) == 0 {
 				return fmt.Errorf("pod %s got no /stop", name)
 			}
 		}
 		return nil
 	})
-	h.finishRun(running, reportOpts{scheduled: 1200, acked: 1200, latency: 5 * time.Millisecond, stopped: true}, 0)
+	h.finishRun(running, fakekubelet.Worker{Scheduled: 1200, Acked: 1200, Latencies: []time.Duration{5 * time.Millisecond}, Stopped: true}, 0)
 	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseAborted, 10*time.Second)
 
 	if done.Status.Verdict != streamreplayv1alpha1.VerdictInconclusive {
@@ -352,7 +342,7 @@ func TestStopRequestAbortsWithPartialResults(t *testing.T) {
 
 func TestControllerRestartMidRun(t *testing.T) {
 	h := newHarness(t)
-	running, servers := h.startRun(newLoadTest("restart", 2))
+	running, ips := h.startRun(newLoadTest("restart", 2))
 	uids := map[string]string{}
 	for _, pod := range h.pods(running.Name) {
 		uids[pod.Name] = string(pod.UID)
@@ -360,7 +350,7 @@ func TestControllerRestartMidRun(t *testing.T) {
 
 	h.stopManager()
 	h.startManager()
-	h.finishRun(running, reportOpts{scheduled: 5000, acked: 5000, latency: 10 * time.Millisecond}, 0)
+	h.finishRun(running, fakekubelet.Worker{Scheduled: 5000, Acked: 5000, Latencies: []time.Duration{10 * time.Millisecond}}, 0)
 	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhasePassed, 10*time.Second)
 
 	if !done.Status.StartTime.Equal(running.Status.StartTime) {
@@ -373,8 +363,8 @@ func TestControllerRestartMidRun(t *testing.T) {
 	if diff := cmp.Diff(uids, after); diff != "" {
 		t.Errorf("pods changed across the restart (-before +after):\n%s", diff)
 	}
-	for name, srv := range servers {
-		for _, call := range srv.startCalls() {
+	for name, ip := range ips {
+		for _, call := range h.control.StartCalls(ip) {
 			if !call.StartTime.Equal(running.Status.StartTime.Time) {
 				t.Errorf("pod %s got a different start time %s after the restart", name, call.StartTime)
 			}
@@ -387,7 +377,7 @@ func TestBadResultsEndInError(t *testing.T) {
 	running, _ := h.startRun(newLoadTest("garbled", 1))
 
 	h.markTerminated("garbled-worker-0", 0, `{"v":1,"role":"worker"`)
-	h.markTerminated("garbled-observer", 0, observerReport(t, running, 0))
+	h.markTerminated("garbled-observer", 0, h.report(fakekubelet.ObserverReport(running, "garbled-observer", 0)))
 	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseError, 10*time.Second)
 	if !strings.Contains(done.Status.Message, "pod garbled-worker-0 reported bad results") {
 		t.Errorf("message %q does not name the pod with bad results", done.Status.Message)
@@ -399,13 +389,13 @@ func TestCleanupAfterTTL(t *testing.T) {
 	lt := newLoadTest("cleanup", 1)
 	lt.Spec.Cleanup = streamreplayv1alpha1.Cleanup{Policy: streamreplayv1alpha1.CleanupOnSuccess, TTLSecondsAfterFinished: ptr.To[int32](2)}
 	running, _ := h.startRun(lt)
-	h.finishRun(running, reportOpts{scheduled: 1000, acked: 1000, latency: time.Millisecond}, 0)
+	h.finishRun(running, fakekubelet.Worker{Scheduled: 1000, Acked: 1000, Latencies: []time.Duration{time.Millisecond}}, 0)
 	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhasePassed, 10*time.Second)
 
 	if n := len(h.pods(lt.Name)); n != 2 {
 		t.Errorf("%d pods right after the test passed, want both kept until the TTL", n)
 	}
-	h.eventually("pods deleted after the TTL", 10*time.Second, func() error {
+	fakekubelet.Eventually(t, "pods deleted after the TTL", 10*time.Second, func() error {
 		if n := len(h.pods(lt.Name)); n != 0 {
 			return fmt.Errorf("%d pods left", n)
 		}
@@ -430,7 +420,7 @@ func TestCleanupOnSuccessKeepsPodsOfFailedTest(t *testing.T) {
 	lt := newLoadTest("keep-failed", 1)
 	lt.Spec.Cleanup = streamreplayv1alpha1.Cleanup{Policy: streamreplayv1alpha1.CleanupOnSuccess, TTLSecondsAfterFinished: ptr.To[int32](0)}
 	running, _ := h.startRun(lt)
-	h.finishRun(running, reportOpts{scheduled: 1000, acked: 1000, latency: time.Second}, 0)
+	h.finishRun(running, fakekubelet.Worker{Scheduled: 1000, Acked: 1000, Latencies: []time.Duration{time.Second}}, 0)
 	h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseFailed, 10*time.Second)
 
 	// A TTL of 0 would delete at once; give the controller time to (wrongly) do so.
@@ -461,7 +451,7 @@ func TestStopBeforeStartAborts(t *testing.T) {
 func TestStopAfterTheEndIsAcknowledged(t *testing.T) {
 	h := newHarness(t)
 	running, _ := h.startRun(newLoadTest("late-stop", 1))
-	h.finishRun(running, reportOpts{scheduled: 1000, acked: 1000, latency: time.Millisecond}, 0)
+	h.finishRun(running, fakekubelet.Worker{Scheduled: 1000, Acked: 1000, Latencies: []time.Duration{time.Millisecond}}, 0)
 	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhasePassed, 10*time.Second)
 
 	patch := client.MergeFrom(done.DeepCopy())
@@ -470,7 +460,7 @@ func TestStopAfterTheEndIsAcknowledged(t *testing.T) {
 		t.Fatalf("requesting stop: %v", err)
 	}
 	// kstatus reads a LoadTest whose observedGeneration lags as in progress: a gate would hang.
-	h.eventually("the new generation observed", 10*time.Second, func() error {
+	fakekubelet.Eventually(t, "the new generation observed", 10*time.Second, func() error {
 		lt := h.get(running.Name)
 		if lt.Status.ObservedGeneration != lt.Generation {
 			return fmt.Errorf("observedGeneration %d of %d", lt.Status.ObservedGeneration, lt.Generation)

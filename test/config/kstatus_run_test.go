@@ -5,28 +5,20 @@ package config
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
-	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/controllers"
-	"github.com/streamreplay/streamreplay/internal/control"
 	"github.com/streamreplay/streamreplay/internal/operator"
-	"github.com/streamreplay/streamreplay/internal/plan"
-	"github.com/streamreplay/streamreplay/internal/results"
+	"github.com/streamreplay/streamreplay/test/fakekubelet"
 )
 
 // TestKstatusOfControllerRuns drives LoadTests through every phase the controller writes,
@@ -36,7 +28,7 @@ func TestKstatusOfControllerRuns(t *testing.T) {
 	cfg, c := apiServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	d := &driver{t: t, ctx: ctx, c: c, namespace: createNamespace(ctx, t, c, "kstatus-runs")}
+	d := newDriver(ctx, t, c, "kstatus-runs")
 	d.startManager(cfg)
 	seen := map[string]*unstructured.Unstructured{}
 
@@ -134,7 +126,7 @@ func TestKstatusBeforeTheFirstReconcile(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// No manager watches this namespace.
-	d := &driver{t: t, ctx: ctx, c: c, namespace: createNamespace(ctx, t, c, "kstatus-new")}
+	d := newDriver(ctx, t, c, "kstatus-new")
 	obj := d.getUnstructured(d.create(runLoadTest("new", false)))
 
 	// status.observedGeneration defaults to -1, so kstatus waits for the operator.
@@ -156,6 +148,14 @@ type driver struct {
 	ctx       context.Context
 	c         client.Client
 	namespace string
+	control   *fakekubelet.ControlServer
+}
+
+func newDriver(ctx context.Context, t *testing.T, c client.Client, namespacePrefix string) *driver {
+	t.Helper()
+	d := &driver{t: t, ctx: ctx, c: c, namespace: createNamespace(ctx, t, c, namespacePrefix), control: fakekubelet.NewControlServer()}
+	t.Cleanup(func() { _ = d.control.Close() })
+	return d
 }
 
 func (d *driver) startManager(cfg *rest.Config) {
@@ -185,26 +185,9 @@ func (d *driver) startManager(cfg *rest.Config) {
 
 // runLoadTest is a one-worker test with a DLQ, so it also has an observer pod.
 func runLoadTest(name string, stop bool) *streamreplayv1alpha1.LoadTest {
-	return &streamreplayv1alpha1.LoadTest{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: streamreplayv1alpha1.LoadTestSpec{
-			TargetRate: ptr.To[int64](100),
-			Duration:   &metav1.Duration{Duration: 10 * time.Second},
-			Workers:    1,
-			SampleSet: streamreplayv1alpha1.SampleSet{
-				ConfigMapRef: &streamreplayv1alpha1.ConfigMapKeyRef{Name: "samples", Key: "samples.jsonl"},
-			},
-			Kafka:           streamreplayv1alpha1.Kafka{BootstrapServers: []string{"kafka:9092"}},
-			Target:          streamreplayv1alpha1.Target{Topic: "dbserver1.dbo.customers"},
-			DeadLetterQueue: &streamreplayv1alpha1.DeadLetterQueue{Topic: "crm.dlq"},
-			Thresholds: &streamreplayv1alpha1.Thresholds{
-				MinAchievedRateRatio: ptr.To("0.95"),
-				MaxDLQRecords:        ptr.To[int64](0),
-				MaxP99Latency:        &metav1.Duration{Duration: 250 * time.Millisecond},
-			},
-			Stop: stop,
-		},
-	}
+	lt := fakekubelet.NewLoadTest(name, 1, 100)
+	lt.Spec.Stop = stop
+	return lt
 }
 
 func (d *driver) create(lt *streamreplayv1alpha1.LoadTest) *streamreplayv1alpha1.LoadTest {
@@ -239,17 +222,7 @@ func (d *driver) getUnstructured(lt *streamreplayv1alpha1.LoadTest) *unstructure
 // eventually retries check until it succeeds or 20 seconds pass.
 func (d *driver) eventually(what string, check func() error) {
 	d.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			d.t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	fakekubelet.Eventually(d.t, what, 20*time.Second, check)
 }
 
 // waitPhase waits for the phase and returns the LoadTest as it then is.
@@ -293,122 +266,53 @@ func (d *driver) waitPods(lt *streamreplayv1alpha1.LoadTest) []corev1.Pod {
 	return list.Items
 }
 
-// loopbackSeq hands out addresses 127.88.x.y: each fake pod gets its own, clear of the
-// ranges the controllers' suite (127.0.x.y) and the scale benchmark (127.77.x.y) use.
-var loopbackSeq atomic.Int32
+// addresses are the fake pods' addresses, 127.88.x.y, apart from the other suites'.
+var addresses = fakekubelet.NewAddressPool(fakekubelet.ConfigAddresses)
 
-// readyAll makes every pod Ready on its own loopback address, where a fake control port
-// accepts the start and stop signals.
+// readyAll makes every pod Ready on its own loopback address, where the driver's control
+// server accepts the start and stop signals.
 func (d *driver) readyAll(lt *streamreplayv1alpha1.LoadTest) {
 	d.t.Helper()
 	for _, pod := range d.waitPods(lt) {
-		n := loopbackSeq.Add(1)
-		ip := fmt.Sprintf("127.88.%d.%d", n/250, 1+n%250)
-		d.serveControl(ip)
-		d.updatePodStatus(pod.Name, func(p *corev1.Pod) {
-			now := metav1.Now()
-			p.Status.Phase = corev1.PodRunning
-			p.Status.PodIP = ip
-			p.Status.PodIPs = []corev1.PodIP{{IP: ip}}
-			p.Status.StartTime = &now
-			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now}}
-			p.Status.ContainerStatuses = []corev1.ContainerStatus{{
-				Name: p.Spec.Containers[0].Name, Image: p.Spec.Containers[0].Image, Ready: true, Started: ptr.To(true),
-				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
-			}}
-		})
+		ip := addresses.Next()
+		if err := d.control.Serve(ip); err != nil {
+			d.t.Fatal(err)
+		}
+		if err := fakekubelet.MarkReady(d.ctx, d.c, &pod, ip); err != nil {
+			d.t.Fatal(err)
+		}
 	}
-}
-
-func (d *driver) serveControl(ip string) {
-	d.t.Helper()
-	mux := http.NewServeMux()
-	accept := func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }
-	mux.HandleFunc("POST "+control.PathStart, accept)
-	mux.HandleFunc("POST "+control.PathStop, accept)
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(plan.ControlPort)))
-	if err != nil {
-		d.t.Fatalf("listening on %s: %v", ip, err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	d.t.Cleanup(func() { _ = srv.Close() })
 }
 
 // terminate ends a pod's container with an exit code and a termination message.
 func (d *driver) terminate(podName string, code int32, message string) {
 	d.t.Helper()
-	d.updatePodStatus(podName, func(p *corev1.Pod) {
-		now := metav1.Now()
-		p.Status.Phase = corev1.PodSucceeded
-		reason := "Completed"
-		if code != 0 {
-			p.Status.Phase = corev1.PodFailed
-			reason = "Error"
-		}
-		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse, LastTransitionTime: now}}
-		p.Status.ContainerStatuses = []corev1.ContainerStatus{{
-			Name: p.Spec.Containers[0].Name, Image: p.Spec.Containers[0].Image,
-			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-				ExitCode: code, Reason: reason, Message: message, StartedAt: now, FinishedAt: now,
-			}},
-		}}
-	})
-}
-
-func (d *driver) updatePodStatus(name string, mutate func(*corev1.Pod)) {
-	d.t.Helper()
-	d.eventually("updating the status of pod "+name, func() error {
-		var pod corev1.Pod
-		if err := d.c.Get(d.ctx, client.ObjectKey{Namespace: d.namespace, Name: name}, &pod); err != nil {
-			return err
-		}
-		mutate(&pod)
-		return d.c.Status().Update(d.ctx, &pod)
-	})
+	if err := fakekubelet.MarkTerminated(d.ctx, d.c, d.namespace, podName, code, message); err != nil {
+		d.t.Fatal(err)
+	}
 }
 
 // workerReport is the termination message of a worker that sent every record on time.
 func workerReport(t *testing.T, lt *streamreplayv1alpha1.LoadTest) string {
 	t.Helper()
-	const records = 1000
-	hist := results.NewHistogram()
-	for range records {
-		hist.Record(5 * time.Millisecond)
-	}
-	start := lt.Status.StartTime.Time
-	return encodeReport(t, &results.Report{
-		Version: results.FormatVersion, Role: results.RoleWorker, Index: 0, RunID: string(lt.UID),
-		Pod: controllers.WorkerPodName(lt, 0), Start: start, End: start.Add(10 * time.Second),
-		Worker: &results.WorkerResult{
-			Scheduled: records, Sent: records, Acked: records, Bytes: records * 200,
-			Latency: hist, SendLatency: hist,
-		},
+	report, err := fakekubelet.WorkerReport(lt, fakekubelet.Worker{
+		Pod: controllers.WorkerPodName(lt, 0), Index: 0,
+		Scheduled: 1000, Acked: 1000, Latencies: []time.Duration{5 * time.Millisecond},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return report
 }
 
 // observerReport is the termination message of an observer that found dlq records of the run.
 func observerReport(t *testing.T, lt *streamreplayv1alpha1.LoadTest, dlq int64) string {
 	t.Helper()
-	start := lt.Status.StartTime.Time
-	r := &results.Report{
-		Version: results.FormatVersion, Role: results.RoleObserver, RunID: string(lt.UID),
-		Pod: controllers.ObserverPodName(lt), Start: start, End: start.Add(12 * time.Second),
-		Observer: &results.ObserverResult{DLQ: &results.DLQResult{Records: dlq}},
-	}
-	if dlq > 0 {
-		r.Observer.DLQ.Classes = []results.DLQClass{{Name: "org.apache.kafka.connect.errors.DataException", Count: dlq}}
-	}
-	return encodeReport(t, r)
-}
-
-func encodeReport(t *testing.T, r *results.Report) string {
-	t.Helper()
-	b, err := r.Encode()
+	report, err := fakekubelet.ObserverReport(lt, controllers.ObserverPodName(lt), dlq)
 	if err != nil {
-		t.Fatalf("encoding report: %v", err)
+		t.Fatal(err)
 	}
-	return string(b)
+	return report
 }
 
 // conditionsOf lists the kstatus conditions of an object for failure messages.

@@ -16,11 +16,8 @@ package scale
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,11 +31,9 @@ import (
 
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -47,10 +42,9 @@ import (
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/controllers"
-	"github.com/streamreplay/streamreplay/internal/control"
 	"github.com/streamreplay/streamreplay/internal/operator"
 	"github.com/streamreplay/streamreplay/internal/plan"
-	"github.com/streamreplay/streamreplay/internal/results"
+	"github.com/streamreplay/streamreplay/test/fakekubelet"
 )
 
 const (
@@ -71,15 +65,20 @@ const (
 	targetRate   = 1000
 	runSeconds   = 10
 	perWorker    = targetRate * runSeconds / workersPerTest
-	recordBytes  = 200
 	pollInterval = 25 * time.Millisecond
 	// phaseTimeout bounds each measured phase, so that a stuck controller fails the
 	// benchmark with a message instead of hanging until go test's -timeout.
 	phaseTimeout = 3 * time.Minute
-	// ipBase is the first two octets of the fake pods' addresses; it keeps clear of
-	// 127.0.x.y, which the controllers' envtest suite uses, so both can run at once.
-	ipBase = "127.77"
 )
+
+// latencies are the acknowledgement latencies each worker reports, 5ms to 39ms in turn.
+var latencies = func() []time.Duration {
+	out := make([]time.Duration, 35)
+	for i := range out {
+		out[i] = time.Duration(5+i) * time.Millisecond
+	}
+	return out
+}()
 
 func BenchmarkControllerScale(b *testing.B) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
@@ -245,8 +244,7 @@ func (r *round) run() phaseTimes {
 	r.pods.expect(pods)
 	begin = time.Now()
 	parallel(b, len(pods), func(i int) error {
-		ip := r.pods.ip(i)
-		return r.updateStatus(&pods[i], func(p *corev1.Pod) { markReady(p, ip) })
+		return fakekubelet.MarkReady(r.ctx, r.k8s, &pods[i], r.pods.ips[i])
 	})
 	r.waitFor("every LoadTest to be Started", r.allLoadTests(func(lt *streamreplayv1alpha1.LoadTest) bool {
 		return meta.IsStatusConditionTrue(lt.Status.Conditions, streamreplayv1alpha1.ConditionStarted)
@@ -276,7 +274,7 @@ func (r *round) run() phaseTimes {
 		if err != nil {
 			return err
 		}
-		return r.updateStatus(pod, func(p *corev1.Pod) { markTerminated(p, report) })
+		return fakekubelet.UpdateStatus(r.ctx, r.k8s, pod, func(p *corev1.Pod) { fakekubelet.SetTerminated(p, 0, report) })
 	})
 	r.waitFor("every LoadTest to finish", r.allLoadTests(func(lt *streamreplayv1alpha1.LoadTest) bool {
 		return lt.Status.Phase.Finished()
@@ -327,40 +325,20 @@ func (r *round) allLoadTests(done func(*streamreplayv1alpha1.LoadTest) bool) fun
 // exits or phaseTimeout passes.
 func (r *round) waitFor(what string, check func() (done bool, state string, err error)) {
 	r.b.Helper()
-	deadline := time.Now().Add(phaseTimeout)
-	for {
-		done, state, err := check()
-		switch {
-		case err != nil:
-			r.b.Fatalf("waiting for %s: %v", what, err)
-		case done:
-			return
-		case r.mgr.exited():
-			r.b.Fatalf("waiting for %s (%s): the manager exited: %v\n%s", what, state, r.mgr.waitErr, r.mgr.logTail(40))
-		case time.Now().After(deadline):
-			r.b.Fatalf("waiting for %s: still not done after %s: %s\nmanager log:\n%s", what, phaseTimeout, state, r.mgr.logTail(20))
+	var state string
+	err := fakekubelet.Poll(pollInterval, phaseTimeout, func() (bool, error) {
+		done, s, err := check()
+		state = s
+		if err == nil && !done && r.mgr.exited() {
+			err = fmt.Errorf("the manager exited (%s): %w\n%s", state, r.mgr.waitErr, r.mgr.logTail(40))
 		}
-		time.Sleep(pollInterval)
-	}
-}
-
-// updateStatus writes a pod's status, mutated from pod; on a conflict it reads the pod
-// again. pod is updated in place to what the API server returned.
-func (r *round) updateStatus(pod *corev1.Pod, mutate func(*corev1.Pod)) error {
-	for attempt := 0; ; attempt++ {
-		p := pod.DeepCopy()
-		mutate(p)
-		err := r.k8s.Status().Update(r.ctx, p)
-		if err == nil {
-			*pod = *p
-			return nil
-		}
-		if !apierrors.IsConflict(err) || attempt == 5 {
-			return fmt.Errorf("updating status of pod %s: %w", pod.Name, err)
-		}
-		if err := r.k8s.Get(r.ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
-			return fmt.Errorf("reading pod %s: %w", pod.Name, err)
-		}
+		return done, err
+	})
+	switch {
+	case errors.Is(err, fakekubelet.ErrTimeout):
+		r.b.Fatalf("waiting for %s: still not done after %s: %s\nmanager log:\n%s", what, phaseTimeout, state, r.mgr.logTail(20))
+	case err != nil:
+		r.b.Fatalf("waiting for %s: %v", what, err)
 	}
 }
 
@@ -398,129 +376,48 @@ func parallel(b *testing.B, n int, do func(i int) error) {
 
 // newLoadTest is a small passing test: 4 workers, a DLQ (so an observer pod) and thresholds.
 func newLoadTest(namespace string, i int) *streamreplayv1alpha1.LoadTest {
-	return &streamreplayv1alpha1.LoadTest{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: fmt.Sprintf("scale-%03d", i)},
-		Spec: streamreplayv1alpha1.LoadTestSpec{
-			TargetRate: ptr.To[int64](targetRate),
-			Duration:   &metav1.Duration{Duration: runSeconds * time.Second},
-			Workers:    workersPerTest,
-			SampleSet: streamreplayv1alpha1.SampleSet{
-				ConfigMapRef: &streamreplayv1alpha1.ConfigMapKeyRef{Name: "samples", Key: "samples.jsonl"},
-			},
-			Kafka:           streamreplayv1alpha1.Kafka{BootstrapServers: []string{"kafka:9092"}},
-			Target:          streamreplayv1alpha1.Target{Topic: "dbserver1.dbo.customers"},
-			DeadLetterQueue: &streamreplayv1alpha1.DeadLetterQueue{Topic: "crm.dlq"},
-			Thresholds: &streamreplayv1alpha1.Thresholds{
-				MinAchievedRateRatio: ptr.To("0.95"),
-				MaxDLQRecords:        ptr.To[int64](0),
-				MaxP99Latency:        &metav1.Duration{Duration: 250 * time.Millisecond},
-			},
-		},
-	}
-}
-
-// markReady is what the kubelet writes when the pod runs on ip and passes its readiness probe.
-func markReady(p *corev1.Pod, ip string) {
-	now := metav1.Now()
-	p.Status.Phase = corev1.PodRunning
-	p.Status.PodIP = ip
-	p.Status.PodIPs = []corev1.PodIP{{IP: ip}}
-	p.Status.StartTime = &now
-	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now}}
-	p.Status.ContainerStatuses = []corev1.ContainerStatus{{
-		Name: p.Spec.Containers[0].Name, Image: p.Spec.Containers[0].Image, Ready: true, Started: ptr.To(true),
-		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
-	}}
-}
-
-// markTerminated is what the kubelet writes when the container exited 0 with its termination message.
-func markTerminated(p *corev1.Pod, message string) {
-	now := metav1.Now()
-	p.Status.Phase = corev1.PodSucceeded
-	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse, LastTransitionTime: now}}
-	p.Status.ContainerStatuses = []corev1.ContainerStatus{{
-		Name: p.Spec.Containers[0].Name, Image: p.Spec.Containers[0].Image,
-		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-			ExitCode: 0, Reason: "Completed", Message: message, StartedAt: now, FinishedAt: now,
-		}},
-	}}
+	lt := fakekubelet.NewLoadTest(fmt.Sprintf("scale-%03d", i), workersPerTest, targetRate)
+	lt.Namespace = namespace
+	lt.Spec.Duration = &metav1.Duration{Duration: runSeconds * time.Second}
+	return lt
 }
 
 // podReport is the termination message of a pod that did its share of the run well.
 func podReport(lt *streamreplayv1alpha1.LoadTest, pod *corev1.Pod) (string, error) {
-	start := lt.Status.StartTime.Time
-	r := &results.Report{Version: results.FormatVersion, RunID: string(lt.UID), Pod: pod.Name, Start: start}
 	if pod.Labels[controllers.LabelComponent] == string(plan.RoleObserver) {
-		r.Role = results.RoleObserver
-		r.End = start.Add((runSeconds + 2) * time.Second)
-		r.Observer = &results.ObserverResult{DLQ: &results.DLQResult{Records: 0}}
-	} else {
-		index, err := strconv.Atoi(pod.Labels[controllers.LabelWorkerIndex])
-		if err != nil {
-			return "", fmt.Errorf("pod %s: worker index label: %w", pod.Name, err)
-		}
-		latency := results.NewHistogram()
-		for i := range perWorker {
-			latency.Record(time.Duration(5+i%35) * time.Millisecond)
-		}
-		r.Role, r.Index, r.End = results.RoleWorker, index, start.Add(runSeconds*time.Second)
-		r.Worker = &results.WorkerResult{
-			Scheduled: perWorker, Sent: perWorker, Acked: perWorker, Bytes: perWorker * recordBytes,
-			Latency: latency, SendLatency: latency,
-		}
+		return fakekubelet.ObserverReport(lt, pod.Name, 0)
 	}
-	b, err := r.Encode()
+	index, err := strconv.Atoi(pod.Labels[controllers.LabelWorkerIndex])
 	if err != nil {
-		return "", fmt.Errorf("pod %s: encoding report: %w", pod.Name, err)
+		return "", fmt.Errorf("pod %s: worker index label: %w", pod.Name, err)
 	}
-	return string(b), nil
+	return fakekubelet.WorkerReport(lt, fakekubelet.Worker{
+		Pod: pod.Name, Index: index, Scheduled: perWorker, Acked: perWorker, Latencies: latencies,
+	})
 }
 
-// fakePods serves the control port of every fake pod: one listener per pod address on
-// port 9400, one shared handler that notes which run id each address was started with.
+// fakePods are the fake pods' addresses, each with its control port, listening for the
+// whole benchmark; each round gives them to its pods in name order.
 type fakePods struct {
-	mu      sync.Mutex
-	started map[string]string // address -> run id of the last /start
-	want    map[string]string // address -> run id the pod there belongs to
-	names   map[string]string // address -> pod name
+	control *fakekubelet.ControlServer
+	ips     []string // the address of the i-th pod, in name order
+
+	mu    sync.Mutex
+	want  map[string]string // address -> run id the pod there belongs to
+	names map[string]string // address -> pod name
 }
 
 func newFakePods(b *testing.B) *fakePods {
-	f := &fakePods{started: map[string]string{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+control.PathStart, func(w http.ResponseWriter, r *http.Request) {
-		var req control.StartRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
+	f := &fakePods{control: fakekubelet.NewControlServer(), ips: make([]string, totalPods)}
+	b.Cleanup(func() { _ = f.control.Close() })
+	addresses := fakekubelet.NewAddressPool(fakekubelet.ScaleAddresses)
+	for i := range f.ips {
+		f.ips[i] = addresses.Next()
+		if err := f.control.Serve(f.ips[i]); err != nil {
+			b.Fatalf("%v (another scale benchmark running?)", err)
 		}
-		addr, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-		if addr == nil {
-			http.Error(w, "no local address", http.StatusInternalServerError)
-			return
-		}
-		host, _, _ := net.SplitHostPort(addr.String())
-		f.mu.Lock()
-		f.started[host] = req.RunID
-		f.mu.Unlock()
-	})
-	mux.HandleFunc("POST "+control.PathStop, func(w http.ResponseWriter, r *http.Request) {})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	b.Cleanup(func() { _ = srv.Close() })
-	for i := range totalPods {
-		addr := net.JoinHostPort(f.ip(i), strconv.Itoa(plan.ControlPort))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			b.Fatalf("listening on %s (another scale benchmark running?): %v", addr, err)
-		}
-		go func() { _ = srv.Serve(ln) }()
 	}
 	return f
-}
-
-// ip is the address of the i-th pod (in name order): 127.77.0.1 to 127.77.1.250.
-func (f *fakePods) ip(i int) string {
-	return fmt.Sprintf("%s.%d.%d", ipBase, i/250, 1+i%250)
 }
 
 // expect records which run each address serves this round, in the order of pods.
@@ -529,8 +426,8 @@ func (f *fakePods) expect(pods []corev1.Pod) {
 	defer f.mu.Unlock()
 	f.want, f.names = map[string]string{}, map[string]string{}
 	for i := range pods {
-		f.want[f.ip(i)] = pods[i].Labels[controllers.LabelRunID]
-		f.names[f.ip(i)] = pods[i].Name
+		f.want[f.ips[i]] = pods[i].Labels[controllers.LabelRunID]
+		f.names[f.ips[i]] = pods[i].Name
 	}
 }
 
@@ -540,7 +437,7 @@ func (f *fakePods) notStarted() []string {
 	defer f.mu.Unlock()
 	var out []string
 	for ip, run := range f.want {
-		if f.started[ip] != run {
+		if calls := f.control.StartCalls(ip); len(calls) == 0 || calls[len(calls)-1].RunID != run {
 			out = append(out, fmt.Sprintf("%s (%s)", f.names[ip], ip))
 		}
 	}
