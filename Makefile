@@ -74,9 +74,15 @@ test-e2e: ## Run the end-to-end tests (envtest API server + manager + local pod 
 	echo "KUBEBUILDER_ASSETS=$$(cat $(ENVTEST_ASSETS_FILE)) $(GO) test ./test/e2e/... -count=1 -timeout 30m"; \
 	KUBEBUILDER_ASSETS="$$(cat $(ENVTEST_ASSETS_FILE))" $(GO) test ./test/e2e/... -count=1 -timeout 30m $(TEST_FLAGS)
 
+# bench runs the Go benchmarks of every package but the worker, samples and observer, then
+# hack/bench.sh: the worker's producer benchmarks against kfake, the sample-loading and the
+# observer's consumption benchmarks, in one run (see the script). The script runs last so that its summary,
+# `worker-vs-kafka-go=... worker-vs-franz-go=... rate-error-max=...`, is the last line.
+BENCH_PKGS ?= $$($(GO) list ./... | grep -v -e /internal/worker -e /internal/samples -e /internal/observer)
 .PHONY: bench
-bench: envtest ## Run the benchmarks.
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -run '^$$' -bench . -benchmem ./...
+bench: envtest ## Run the benchmarks; the last line compares the worker with bare kafka-go and franz-go.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -run '^$$' -bench . -benchmem $(BENCH_PKGS)
+	GO=$(GO) bash hack/bench.sh
 
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint.

@@ -39,25 +39,26 @@ func runWorker(args []string) error {
 	}
 	defer flushLog()
 
+	// Before podrun.Main, an error must reach the termination message by hand.
+	fail := func(err error) error {
+		if werr := podrun.WriteError(*termLog, err); werr != nil {
+			log.Error(werr, "Writing the termination message")
+		}
+		return err
+	}
 	p, err := plan.FromEnv()
 	if err == nil && p.Role != plan.RoleWorker {
 		err = fmt.Errorf("the plan is for role %q, not %q", p.Role, plan.RoleWorker)
 	}
 	if err != nil {
-		if werr := podrun.WriteError(*termLog, err); werr != nil {
-			log.Error(werr, "Writing the termination message")
-		}
-		return err
+		return fail(err)
 	}
 	log = log.WithValues("loadTest", p.LoadTest, "worker", p.Index)
 
 	registry := prometheus.NewRegistry()
 	w, err := worker.New(p, worker.Options{Log: log, Registry: registry})
 	if err != nil {
-		if werr := podrun.WriteError(*termLog, err); werr != nil {
-			log.Error(werr, "Writing the termination message")
-		}
-		return err
+		return fail(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

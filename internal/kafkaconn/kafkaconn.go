@@ -178,6 +178,20 @@ func readSecret(what, path string) (string, error) {
 	return s, nil
 }
 
+// Addr returns the bootstrap servers as one net.Addr for kafka-go's Writer and Client.
+// It is kafka.TCP's address with its strings computed once: kafka-go's multi-address
+// joins them on every call, and a Writer makes one such call per message. Clients built
+// on either share the Transport's connection pool.
+func Addr(k plan.Kafka) net.Addr {
+	a := kafka.TCP(k.BootstrapServers...)
+	return &staticAddr{network: a.Network(), address: a.String()}
+}
+
+type staticAddr struct{ network, address string }
+
+func (a *staticAddr) Network() string { return a.network }
+func (a *staticAddr) String() string  { return a.address }
+
 // CheckTopics makes sure a broker answers and each topic exists; it returns the number of
 // partitions of each topic. Its errors say what is wrong:
 //
@@ -191,7 +205,7 @@ func CheckTopics(ctx context.Context, k plan.Kafka, t *kafka.Transport, topics .
 		defer cancel()
 	}
 	topics = unique(topics)
-	client := &kafka.Client{Addr: kafka.TCP(k.BootstrapServers...), Transport: t}
+	client := &kafka.Client{Addr: Addr(k), Transport: t}
 	resp, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
 		return nil, describe(k, err)

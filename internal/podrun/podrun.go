@@ -171,7 +171,7 @@ func (o *Options) defaults() error {
 		if err != nil || host == "" {
 			host = "streamreplay-" + string(o.Kind)
 		}
-		o.Pod = strings.ToLower(host)
+		o.Pod = podName(host)
 	}
 	if o.ControlAddr == "" {
 		o.ControlAddr = DefaultControlAddr
@@ -492,6 +492,20 @@ func writeText(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(code)
 	_, _ = io.WriteString(w, msg+"\n")
+}
+
+// podName makes a host name fit the report's pod name: lower case letters, digits, '-'
+// and '.' (a pod run as a local process has the machine's name).
+func podName(host string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '.':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r - 'A' + 'a'
+		}
+		return '-'
+	}, host)
 }
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence.

@@ -396,3 +396,9 @@ func TestTruncate(t *testing.T) {
 		}
 	}
 }
+
+func TestPodNameFromHost(t *testing.T) {
+	if got := podName("My_Laptop.local"); got != "my-laptop.local" {
+		t.Errorf("podName = %q", got)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/streamreplay/streamreplay/internal/plan"
+	"github.com/streamreplay/streamreplay/internal/runheaders"
 )
 
 // The producer benchmarks run against kfake answering Produce without storing anything
@@ -33,6 +34,7 @@ const (
 	benchKeys       = 1_000
 	benchPartitions = 6
 	benchWarmup     = time.Second
+	benchRunID      = "4f9c2a4e-8a6b-4bb8-9a57-2c0d1f7e6b10" // a LoadTest UID
 )
 
 func benchSeconds(env string, def int) time.Duration {
@@ -59,7 +61,6 @@ func newBlackhole(b *testing.B) *blackholeBroker {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(c.Close)
 	bh := &blackholeBroker{c: c, brokers: c.ListenAddrs()}
 	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
@@ -147,9 +148,21 @@ var benchResults struct {
 func BenchmarkWorker(b *testing.B) {
 	maxFor := benchSeconds("BENCH_MAX_SECONDS", 5)
 	rateFor := benchSeconds("BENCH_RATE_SECONDS", 20)
-	b.Run("max/worker", func(b *testing.B) { benchResults.worker = benchWorkerMax(b, maxFor) })
-	b.Run("max/kafka-go", func(b *testing.B) { benchResults.kafkaGo = benchKafkaGo(b, maxFor) })
-	b.Run("max/franz-go", func(b *testing.B) { benchResults.franzGo = benchFranzGo(b, maxFor) })
+	rounds := int(benchSeconds("BENCH_ROUNDS", 3) / time.Second)
+	b.Run("max", func(b *testing.B) {
+		// The producers take turns, and each keeps its best round: on a shared machine the
+		// best is the run least disturbed by others.
+		r := &benchResults
+		for i := range rounds {
+			w, k, f := benchWorkerMax(b, maxFor), benchKafkaGo(b, maxFor), benchFranzGo(b, maxFor)
+			fmt.Printf("max round %d: worker=%.0f kafka-go=%.0f franz-go=%.0f records/s\n", i+1, w, k, f)
+			r.worker, r.kafkaGo, r.franzGo = max(r.worker, w), max(r.kafkaGo, k), max(r.franzGo, f)
+		}
+		b.ReportMetric(r.worker, "worker-records/s")
+		b.ReportMetric(r.kafkaGo, "kafka-go-records/s")
+		b.ReportMetric(r.franzGo, "franz-go-records/s")
+		b.ReportMetric(0, "ns/op")
+	})
 	for _, rate := range []int64{1_000, 10_000, 100_000} {
 		b.Run(fmt.Sprintf("rate/%d", rate), func(b *testing.B) { benchRate(b, rate, rateFor) })
 	}
@@ -163,7 +176,7 @@ func BenchmarkWorker(b *testing.B) {
 
 func benchPlan(bh *blackholeBroker, path string, rate int64, d time.Duration) *plan.Plan {
 	return &plan.Plan{
-		Role: plan.RoleWorker, RunID: "4f9c2a4e-8a6b-4bb8-9a57-2c0d1f7e6b10", LoadTest: "bench/lt", Index: 0, Workers: 1,
+		Role: plan.RoleWorker, RunID: benchRunID, LoadTest: "bench/lt", Index: 0, Workers: 1,
 		Scenario: plan.Scenario{Type: "Constant", TargetRate: rate},
 		Duration: metav1.Duration{Duration: d},
 		Samples:  plan.Samples{Path: path, Format: "JSONLines", Loop: true},
@@ -174,14 +187,14 @@ func benchPlan(bh *blackholeBroker, path string, rate int64, d time.Duration) *p
 
 func benchWorkerMax(b *testing.B, runFor time.Duration) float64 {
 	bh := newBlackhole(b)
-	w, err := New(benchPlan(bh, benchSampleFile(b), 50_000_000, runFor), Options{Log: logr.Discard()})
+	defer bh.c.Close()
+	w, err := New(benchPlan(bh, benchSampleFile(b), 50_000_000, runFor), Options{Log: logr.Discard(), BatchSize: benchBatchSize()})
 	if err != nil {
 		b.Fatal(err)
 	}
 	if err := w.Prepare(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	b.ResetTimer()
 	done := make(chan *WorkerResultOrErr, 1)
 	go func() {
 		r, err := w.Run(context.Background(), time.Now())
@@ -192,8 +205,6 @@ func benchWorkerMax(b *testing.B, runFor time.Duration) float64 {
 	if res.err != nil || res.failed > 0 {
 		b.Fatalf("run: %v, %d failed", res.err, res.failed)
 	}
-	b.ReportMetric(rate, "records/s")
-	b.ReportMetric(0, "ns/op")
 	return rate
 }
 
@@ -203,25 +214,51 @@ type WorkerResultOrErr struct {
 	err           error
 }
 
-// benchMessages are the bench samples as kafka-go messages with a topic, like the worker's.
+// benchMessages are the records the worker sends, as kafka-go messages: the same keys
+// and values, and the four run headers with values of the same sizes (fixed ones: the
+// bare loops do not build them), so that every producer puts the same bytes on the wire.
 func benchMessages() []kafka.Message {
 	value := strings.Repeat("x", benchValueBytes-19)
+	headers := []kafka.Header{
+		{Key: runheaders.RunID, Value: []byte(benchRunID)},
+		{Key: runheaders.Worker, Value: []byte("0")},
+		{Key: runheaders.Sequence, Value: []byte("1234567")},
+		{Key: runheaders.Intended, Value: []byte("1795741234567890123")},
+	}
 	msgs := make([]kafka.Message, benchSamples)
 	for i := range msgs {
 		msgs[i] = kafka.Message{Topic: "bench", Key: fmt.Appendf(nil, "customer-%d", i%benchKeys),
-			Value: []byte(fmt.Sprintf("%019d%s", i, value))}
+			Value: []byte(fmt.Sprintf("%019d%s", i, value)), Headers: headers}
 	}
 	return msgs
+}
+
+// benchInFlight is the worker's in-flight bound for the bench records, for the bare loops.
+func benchInFlight() int {
+	m := benchMessages()[0]
+	size := len(m.Key) + len(m.Value)
+	for _, h := range m.Headers {
+		size += len(h.Key) + len(h.Value)
+	}
+	return min(max(maxInFlightBytes/(size+recordOverhead), minInFlight), maxInFlight)
+}
+
+func benchBatchSize() int {
+	if n, err := strconv.Atoi(os.Getenv("BENCH_BATCH_SIZE")); err == nil && n > 0 {
+		return n
+	}
+	return maxBatchSize
 }
 
 // benchKafkaGo is a bare kafka-go loop: the worker's writer settings and in-flight bound,
 // no pacing, run headers or measurement.
 func benchKafkaGo(b *testing.B, runFor time.Duration) float64 {
 	bh := newBlackhole(b)
+	defer bh.c.Close()
 	var acked, failed atomic.Int64
 	wr := &kafka.Writer{
 		Addr: kafka.TCP(bh.brokers...), Balancer: kafka.Murmur2Balancer{}, MaxAttempts: maxAttempts,
-		BatchSize: maxBatchSize, BatchBytes: defaultBatchBytes, BatchTimeout: batchTimeout,
+		BatchSize: benchBatchSize(), BatchBytes: defaultBatchBytes, BatchTimeout: batchTimeout,
 		RequiredAcks: kafka.RequireAll, Async: true,
 		Completion: func(msgs []kafka.Message, err error) {
 			if err != nil {
@@ -231,11 +268,12 @@ func benchKafkaGo(b *testing.B, runFor time.Duration) float64 {
 		},
 	}
 	msgs := benchMessages()
-	limit := int64(min(max(maxInFlightBytes/(benchValueBytes+20+recordOverhead), minInFlight), maxInFlight))
+	limit := int64(benchInFlight())
 	ctx, cancel := context.WithTimeout(context.Background(), runFor)
 	defer cancel()
-	b.ResetTimer()
+	looped := make(chan struct{})
 	go func() {
+		defer close(looped)
 		var sent int64
 		for i := 0; ctx.Err() == nil; {
 			if sent-acked.Load() >= limit {
@@ -254,20 +292,21 @@ func benchKafkaGo(b *testing.B, runFor time.Duration) float64 {
 		}
 	}()
 	rate := steadyRate(acked.Load, runFor)
-	<-ctx.Done()
+	// kafka-go's Close must not race a WriteMessages: it would wait for ever for the
+	// partition writers that call creates.
+	<-looped
 	_ = wr.Close()
 	if failed.Load() > 0 {
 		b.Fatalf("%d records failed", failed.Load())
 	}
-	b.ReportMetric(rate, "records/s")
-	b.ReportMetric(0, "ns/op")
 	return rate
 }
 
 // benchFranzGo is a bare franz-go producer with the same linger, acks and buffer bound.
 func benchFranzGo(b *testing.B, runFor time.Duration) float64 {
 	bh := newBlackhole(b)
-	limit := min(max(maxInFlightBytes/(benchValueBytes+20+recordOverhead), minInFlight), maxInFlight)
+	defer bh.c.Close()
+	limit := benchInFlight()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(bh.brokers...), kgo.DefaultProduceTopic("bench"),
 		kgo.ProducerLinger(batchTimeout), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DisableIdempotentWrite(),
 		kgo.MaxBufferedRecords(limit), kgo.ProducerBatchMaxBytes(defaultBatchBytes))
@@ -276,6 +315,10 @@ func benchFranzGo(b *testing.B, runFor time.Duration) float64 {
 	}
 	defer cl.Close()
 	msgs := benchMessages()
+	kgoHeaders := make([]kgo.RecordHeader, len(msgs[0].Headers))
+	for i, h := range msgs[0].Headers {
+		kgoHeaders[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+	}
 	var acked, failed atomic.Int64
 	promise := func(_ *kgo.Record, err error) {
 		if err != nil {
@@ -285,11 +328,10 @@ func benchFranzGo(b *testing.B, runFor time.Duration) float64 {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), runFor)
 	defer cancel()
-	b.ResetTimer()
 	go func() {
 		for i := 0; ctx.Err() == nil; {
 			m := &msgs[i]
-			cl.Produce(ctx, &kgo.Record{Key: m.Key, Value: m.Value}, promise)
+			cl.Produce(ctx, &kgo.Record{Key: m.Key, Value: m.Value, Headers: kgoHeaders}, promise)
 			if i++; i == len(msgs) {
 				i = 0
 			}
@@ -298,10 +340,8 @@ func benchFranzGo(b *testing.B, runFor time.Duration) float64 {
 	rate := steadyRate(acked.Load, runFor)
 	<-ctx.Done()
 	if failed.Load() > 0 {
-		b.Logf("%d records failed (cancelled at the end)", failed.Load())
+		b.Logf("%d records cancelled in the buffer at the end", failed.Load())
 	}
-	b.ReportMetric(rate, "records/s")
-	b.ReportMetric(0, "ns/op")
 	return rate
 }
 
@@ -313,6 +353,7 @@ func benchRate(b *testing.B, rate int64, runFor time.Duration) {
 		b.Logf("rate capped at 80%% of the measured maximum: %d records/s", rate)
 	}
 	bh := newBlackhole(b)
+	defer bh.c.Close()
 	w, err := New(benchPlan(bh, benchSampleFile(b), rate, runFor), Options{Log: logr.Discard()})
 	if err != nil {
 		b.Fatal(err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/streamreplay/streamreplay/internal/kafkaconn"
 	"github.com/streamreplay/streamreplay/internal/runheaders"
 )
 
@@ -26,7 +27,7 @@ const (
 	// latency at low rates.
 	batchTimeout      = 5 * time.Millisecond
 	minBatchSize      = 100
-	maxBatchSize      = 4096
+	maxBatchSize      = 2048
 	defaultBatchBytes = 1 << 20 // the broker's default max.message.bytes
 	recordOverhead    = 64      // framing of a record in a batch, roughly
 	// Attempts per batch: with backoffs of 100, 400, 900 ms and then 1 s, six attempts
@@ -36,7 +37,7 @@ const (
 	backoffLongest = time.Second
 	metadataTTL    = 2 * time.Second
 
-	maxInFlightBytes = 64 << 20
+	maxInFlightBytes = 32 << 20
 	minInFlight      = 10_000
 	maxInFlight      = 1_000_000
 	// maxChunk is the most records handed to the writer in one call.
@@ -53,7 +54,7 @@ const (
 func (w *Worker) newWriter() *kafka.Writer {
 	log := w.log.V(1)
 	return &kafka.Writer{
-		Addr:            kafka.TCP(w.plan.Kafka.BootstrapServers...),
+		Addr:            kafkaconn.Addr(w.plan.Kafka),
 		Transport:       w.transport,
 		Balancer:        w.balancer,
 		MaxAttempts:     maxAttempts,
@@ -99,7 +100,8 @@ type chunk struct {
 	buf     []byte // header values: sequence numbers and intended times
 }
 
-// recMeta travels with each message (WriterData): a pointer, so no allocation per record.
+// A message's WriterData is its chunk or, with Recorded partitioning, its recMeta: a
+// pointer either way, so no allocation per record.
 type recMeta struct {
 	c         *chunk
 	partition int32 // the sample's recorded partition, for recordedBalancer
@@ -147,9 +149,9 @@ func (l *sendLoop) run(ctx context.Context) {
 
 	pool := &sync.Pool{}
 	pool.New = func() any { return &chunk{pool: pool} }
-	headersPerRecord := 4
+	headersPerRecord := 0
 	for i := range w.samples {
-		headersPerRecord = max(headersPerRecord, len(w.samples[i].headers)+4)
+		headersPerRecord = max(headersPerRecord, len(w.samples[i].headers))
 	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -214,25 +216,25 @@ loop:
 			}
 			off, _ := sched.Offset(n + i)
 			intended := startNanos + int64(off)
+			// The sample's headers and the run headers, the last two to fill in.
 			h := len(c.headers)
 			c.headers = append(c.headers, s.headers...)
+			hs := c.headers[h:len(c.headers):len(c.headers)]
 			b := len(c.buf)
 			c.buf = runheaders.AppendInt(c.buf, n+i)
 			mid := len(c.buf)
 			c.buf = runheaders.AppendInt(c.buf, intended)
 			end := len(c.buf)
-			c.headers = append(c.headers,
-				kafka.Header{Key: runheaders.RunID, Value: w.headers.runID},
-				kafka.Header{Key: runheaders.Worker, Value: w.headers.worker},
-				kafka.Header{Key: runheaders.Sequence, Value: c.buf[b:mid:mid]},
-				kafka.Header{Key: runheaders.Intended, Value: c.buf[mid:end:end]},
-			)
-			c.meta = append(c.meta, recMeta{c: c, partition: s.partition})
+			hs[len(hs)-2].Value = c.buf[b:mid:mid]
+			hs[len(hs)-1].Value = c.buf[mid:end:end]
+			var data any = c
+			if w.recorded {
+				c.meta = append(c.meta, recMeta{c: c, partition: s.partition})
+				data = &c.meta[i]
+			}
 			c.msgs = append(c.msgs, kafka.Message{
-				Topic: s.topic, Key: s.key, Value: s.value,
-				Headers:    c.headers[h:len(c.headers):len(c.headers)],
-				WriterData: &c.meta[i],
-				Time:       time.Unix(0, intended),
+				Topic: s.topic, Key: s.key, Value: s.value, Headers: hs, WriterData: data,
+				Time: time.Unix(0, intended),
 			})
 			bytes += s.size + int64(end-b)
 		}
@@ -277,7 +279,7 @@ func (w *Worker) complete(msgs []kafka.Message, err error) {
 		if !st.final {
 			for i := range msgs {
 				m := &msgs[i]
-				st.observe(time.Duration(now-m.Time.UnixNano()), time.Duration(now-m.WriterData.(*recMeta).c.sentAt))
+				st.observe(time.Duration(now-m.Time.UnixNano()), time.Duration(now-chunkOf(m).sentAt))
 			}
 			st.acked += int64(len(msgs))
 			if w.ackHook != nil {
@@ -309,15 +311,12 @@ func releaseChunks(msgs []kafka.Message) {
 	var cur *chunk
 	var k int64
 	for i := range msgs {
-		m, ok := msgs[i].WriterData.(*recMeta)
-		if !ok {
-			continue
-		}
-		if m.c != cur {
+		c := chunkOf(&msgs[i])
+		if c != cur {
 			if cur != nil {
 				cur.release(k)
 			}
-			cur, k = m.c, 0
+			cur, k = c, 0
 		}
 		k++
 	}
@@ -363,4 +362,14 @@ func errorClass(err error) string {
 		return ClassTimeout
 	}
 	return strings.TrimPrefix(reflect.TypeOf(err).String(), "*")
+}
+
+func chunkOf(m *kafka.Message) *chunk {
+	switch d := m.WriterData.(type) {
+	case *chunk:
+		return d
+	case *recMeta:
+		return d.c
+	}
+	return nil
 }

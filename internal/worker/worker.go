@@ -66,6 +66,8 @@ type Options struct {
 	FlushTimeout time.Duration
 	// Transport overrides the Kafka transport built from the plan (tests, benchmarks).
 	Transport *kafka.Transport
+	// BatchSize overrides the producer's records per batch; 0 derives it from the peak rate.
+	BatchSize int
 }
 
 // Worker is the podrun.Role of a replay-worker pod. Prepare, then Run once.
@@ -87,6 +89,7 @@ type Worker struct {
 	acks        kafka.RequiredAcks
 	compression kafka.Compression
 	headers     runHeaders
+	recorded    bool // Recorded partitioning: messages carry their sample's partition
 
 	st stats
 	// ackHook, when set (tests), sees every acknowledged batch under the stats lock.
@@ -98,7 +101,7 @@ type sample struct {
 	topic     string
 	key       []byte
 	value     []byte
-	headers   []kafka.Header
+	headers   []kafka.Header // its own, then the run headers
 	partition int32
 	size      int64 // key, value and header bytes, the run headers' fixed part included
 }
@@ -217,6 +220,7 @@ func (w *Worker) configure() error {
 		w.balancer = kafka.Murmur2Balancer{}
 	case strings.ToLower(PartitioningRecorded):
 		w.balancer = recordedBalancer{}
+		w.recorded = true
 	case strings.ToLower(PartitioningRoundRobin):
 		w.balancer = &kafka.RoundRobin{}
 	default:
@@ -275,7 +279,6 @@ func (w *Worker) schedule(shard []samples.Record) error {
 // buildSamples turns the shard into message templates and sizes the producer's batches.
 func (w *Worker) buildSamples(shard []samples.Record) error {
 	target := w.plan.Target.Topic
-	recorded := strings.EqualFold(w.plan.Target.Partitioning, PartitioningRecorded)
 	w.samples = make([]sample, len(shard))
 	var total, largest int64
 	for i := range shard {
@@ -286,14 +289,23 @@ func (w *Worker) buildSamples(shard []samples.Record) error {
 			s.topic = target
 		}
 		s.size = int64(len(r.Key)+len(r.Value)) + w.headers.fixedSize
-		if len(r.Headers) > 0 {
-			s.headers = make([]kafka.Header, len(r.Headers))
-			for j, h := range r.Headers {
-				s.headers[j] = kafka.Header{Key: h.Key, Value: h.Value}
-				s.size += int64(len(h.Key) + len(h.Value))
+		// The sample's own headers, then the run headers; the send loop copies these and
+		// fills in the last two values.
+		s.headers = make([]kafka.Header, 0, len(r.Headers)+4)
+		for _, h := range r.Headers {
+			if isRunHeader(h.Key) {
+				continue // recorded from an earlier run: this run's values replace them
 			}
+			s.headers = append(s.headers, kafka.Header{Key: h.Key, Value: h.Value})
+			s.size += int64(len(h.Key) + len(h.Value))
 		}
-		if recorded {
+		s.headers = append(s.headers,
+			kafka.Header{Key: runheaders.RunID, Value: w.headers.runID},
+			kafka.Header{Key: runheaders.Worker, Value: w.headers.worker},
+			kafka.Header{Key: runheaders.Sequence},
+			kafka.Header{Key: runheaders.Intended},
+		)
+		if w.recorded {
 			n := w.partitions[s.topic]
 			switch {
 			case r.Partition < 0:
@@ -314,12 +326,23 @@ func (w *Worker) buildSamples(shard []samples.Record) error {
 	// About 10 ms of the peak rate per batch: full batches at high rates, while at low
 	// rates kafka-go's per-batch buffer (BatchSize messages, allocated per batch) stays small.
 	w.batchSize = int(min(max(peak/100, minBatchSize), maxBatchSize))
+	if w.opts.BatchSize > 0 {
+		w.batchSize = w.opts.BatchSize
+	}
 	// A record larger than BatchBytes fails its whole WriteMessages call in kafka-go; let
 	// the broker judge it instead (max.message.bytes).
 	w.batchBytes = max(defaultBatchBytes, largest+recordOverhead+int64(64*len(w.headers.runID)))
 	// Bound the records queued in the writer (kafka-go's queues are unbounded).
 	w.maxInFlight = min(max(maxInFlightBytes/(avg+recordOverhead), minInFlight), maxInFlight)
 	return nil
+}
+
+func isRunHeader(key string) bool {
+	switch key {
+	case runheaders.RunID, runheaders.Worker, runheaders.Sequence, runheaders.Intended:
+		return true
+	}
+	return false
 }
 
 // peakRate is the highest rate of the scenario, records per second (an estimate for Replay).

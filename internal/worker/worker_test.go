@@ -31,6 +31,10 @@ func TestAckedRecordsAreInTheTopicOnce(t *testing.T) {
 	for i := 0; i < len(lines); i += 10 {
 		lines[i].Topic = topics[1] // a sample's own topic wins over the target
 	}
+	// Recorded from an earlier run: its run header gives way to this run's (consumeAll
+	// fails on a repeated header).
+	lines[5].Headers[runheaders.RunID] = "an-earlier-run"
+
 	p := testPlan(k, topics[0], writeSamples(t, lines), plan.Scenario{Type: "Constant", TargetRate: 2000}, 1500*time.Millisecond)
 	r, _, acked := runTracked(context.Background(), t, p, Options{})
 	if r.Acked != 3000 || r.Failed != 0 || r.Scheduled != 3000 {
@@ -417,6 +421,38 @@ func TestErrorClass(t *testing.T) {
 	} {
 		if got := errorClass(tc.err); got != tc.want {
 			t.Errorf("errorClass(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestProducerSettings produces with every compression codec and acks setting.
+func TestProducerSettings(t *testing.T) {
+	t.Parallel()
+	k, topics := newKafka(t, 3, "in")
+	lines := keyedSamples(50, 50)
+	lines[7].Key = nil // keyless: spread by the Key partitioner, not all on one partition
+	path := writeSamples(t, lines)
+	var total int64
+	for _, tc := range []struct{ compression, acks, partitioning string }{
+		{"None", AcksAll, PartitioningKey}, {"Gzip", AcksLeader, PartitioningRoundRobin}, {"Snappy", AcksAll, PartitioningKey},
+		{"Lz4", AcksAll, PartitioningKey}, {"Zstd", AcksNone, PartitioningKey},
+	} {
+		p := testPlan(k, topics[0], path, plan.Scenario{Type: "Constant", TargetRate: 500}, 100*time.Millisecond)
+		p.Target.Compression, p.Target.Acks, p.Target.Partitioning = tc.compression, tc.acks, tc.partitioning
+		p.Samples.Loop = false
+		r, _ := run(context.Background(), t, p, Options{})
+		if r.Acked != 50 || r.Failed != 0 {
+			t.Errorf("%+v: acked %d failed %d %v, want 50 acked", tc, r.Acked, r.Failed, r.Errors)
+		}
+		total += r.Acked
+	}
+	got := consumeAll(t, k, total, topics[0])
+	if int64(len(got)) != total {
+		t.Errorf("read %d records back, want %d", len(got), total)
+	}
+	for _, c := range got {
+		if want := lines[c.meta.Sequence].Value; c.value != want {
+			t.Fatalf("seq %d: value %q, want %q", c.meta.Sequence, c.value, want)
 		}
 	}
 }
