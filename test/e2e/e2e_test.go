@@ -30,6 +30,10 @@ import (
 
 var sbx *sandbox.Sandbox
 
+// sandboxLog is the sandbox's own log file (operator, pod runner, pipelines), which the
+// secrets test scans.
+var sandboxLog string
+
 const repoRoot = "../.."
 
 func TestMain(m *testing.M) {
@@ -54,7 +58,8 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "building the binary: %v\n", err)
 		return 1
 	}
-	logFile, err := os.Create(filepath.Join(work, "sandbox.log"))
+	sandboxLog = filepath.Join(work, "sandbox.log")
+	logFile, err := os.Create(sandboxLog)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -72,7 +77,7 @@ func run(m *testing.M) int {
 	code := m.Run()
 	sbx.Stop()
 	if code != 0 {
-		dumpLog(filepath.Join(work, "sandbox.log"))
+		dumpLog(sandboxLog)
 	}
 	return code
 }
