@@ -31,6 +31,8 @@ type fakeRole struct {
 	runFor     time.Duration
 	runErr     error
 	started    chan time.Time // receives Run's start argument
+	// windDown is how long Run takes to finish once stopped, as a worker flushing its writer.
+	windDown time.Duration
 }
 
 func (f *fakeRole) Prepare(ctx context.Context) error {
@@ -55,6 +57,7 @@ func (f *fakeRole) Run(ctx context.Context, start time.Time) (*results.Report, e
 	case <-t.C:
 	case <-ctx.Done():
 		sent = 10 // partial
+		time.Sleep(f.windDown)
 	}
 	if f.runErr != nil {
 		return nil, f.runErr
@@ -247,7 +250,9 @@ func TestStartInThePastRecordsLateStart(t *testing.T) {
 }
 
 func TestStopGivesPartialResults(t *testing.T) {
-	h := start(t, &fakeRole{runFor: time.Minute}, nil)
+	// The repeated /stop must reach the pod while it still winds down: once Main returns,
+	// the pod's process ends and nothing answers.
+	h := start(t, &fakeRole{runFor: time.Minute, windDown: 500 * time.Millisecond}, nil)
 	h.waitReady()
 	h.post(control.PathStart, control.StartRequest{RunID: runID, StartTime: time.Now()})
 	time.Sleep(50 * time.Millisecond) // progress lines meanwhile
