@@ -78,7 +78,7 @@ test-e2e: ## Run the end-to-end tests (envtest API server + manager + local pod 
 # hack/bench.sh: the worker's producer benchmarks against kfake, the sample-loading and the
 # observer's consumption benchmarks, in one run (see the script). The script runs last so that its summary,
 # `worker-vs-kafka-go=... worker-vs-franz-go=... rate-error-max=...`, is the last line.
-BENCH_PKGS ?= $$($(GO) list ./... | grep -v -e /internal/worker -e /internal/samples -e /internal/observer)
+BENCH_PKGS ?= $$($(GO) list ./... | grep -v -e /internal/worker -e /internal/samples -e /internal/observer -e /test/e2e)
 .PHONY: bench
 bench: envtest ## Run the benchmarks; the last line compares the worker with bare kafka-go and franz-go.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -run '^$$' -bench . -benchmem $(BENCH_PKGS)
