@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
+	"github.com/streamreplay/streamreplay/internal/results"
 )
 
 // setPhase sets the phase, its message and the kstatus conditions that go with it, and
@@ -24,7 +25,7 @@ func (s *runStep) setPhase(phase streamreplayv1alpha1.Phase, reason, message str
 		s.events = append(s.events, event{kind: kind, reason: string(phase), note: message})
 	}
 	st.Phase = phase
-	st.Message = truncate(message, 4096)
+	st.Message = results.Shorten(message, 4096)
 	switch {
 	case !phase.Finished():
 		s.setCondition(streamreplayv1alpha1.ConditionReconciling, true, reason, message)
@@ -46,7 +47,7 @@ func (s *runStep) setCondition(condition string, status bool, reason, message st
 		Type:               condition,
 		Status:             metav1.ConditionFalse,
 		Reason:             reason,
-		Message:            truncate(message, 32768),
+		Message:            results.Shorten(message, 32768),
 		ObservedGeneration: s.lt.Generation,
 		LastTransitionTime: metav1.NewTime(s.now),
 	}
@@ -63,16 +64,4 @@ func (s *runStep) conditionTrue(condition string) bool {
 func ptrTime(t time.Time) *metav1.Time {
 	mt := metav1.NewTime(t)
 	return &mt
-}
-
-// truncate shortens s to at most n bytes without cutting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len("…")
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut] + "…"
 }

@@ -5,10 +5,8 @@ import (
 	"encoding/binary"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
@@ -95,7 +93,7 @@ func className(primary, suffix []byte) string {
 	if len(suffix) > 0 {
 		name += " (" + string(suffix) + ")"
 	}
-	return truncate(name, maxClassNameBytes)
+	return results.Shorten(name, maxClassNameBytes)
 }
 
 // exampleOf points at the record a dead letter stands for: the original
@@ -106,7 +104,7 @@ func exampleOf(m *kafka.Message) results.DLQExample {
 	ex := results.DLQExample{Topic: m.Topic, Partition: int32(m.Partition), Offset: m.Offset}
 	for _, k := range [...]string{connectMessage, springMessage, springKeyMessage} {
 		if v, ok := header(hs, k); ok && len(v) > 0 {
-			ex.Message = truncate(string(v), maxMessageBytes)
+			ex.Message = results.Shorten(string(v), maxMessageBytes)
 			break
 		}
 	}
@@ -135,7 +133,7 @@ func original(hs []kafka.Header, topicKey, partitionKey, offsetKey string) (topi
 	if !ok {
 		return "", 0, 0, false
 	}
-	return truncate(string(t), maxClassNameBytes), int32(p), o, true
+	return results.Shorten(string(t), maxClassNameBytes), int32(p), o, true
 }
 
 // decodeInt reads a non-negative integer written either as decimal text (Kafka
@@ -166,23 +164,6 @@ func allDigits(v []byte) bool {
 		}
 	}
 	return true
-}
-
-// truncate cuts s to at most n bytes on a rune boundary, marking the cut with
-// "…", and replaces invalid UTF-8 so the JSON report carries what was seen.
-func truncate(s string, n int) string {
-	const ellipsis = "…"
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "?")
-	}
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len(ellipsis)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + ellipsis
 }
 
 // dlqTally counts the dead letters of the run's window.

@@ -108,14 +108,14 @@ func TestClassify(t *testing.T) {
 
 func TestTruncate(t *testing.T) {
 	long := strings.Repeat("é", 150) // 300 bytes
-	got := truncate(long, maxMessageBytes)
+	got := results.Shorten(long, maxMessageBytes)
 	if len(got) > maxMessageBytes || !utf8.ValidString(got) || !strings.HasSuffix(got, "…") {
 		t.Errorf("truncate gave %d bytes, valid %v: %q", len(got), utf8.ValidString(got), got)
 	}
-	if got := truncate("ab\xffc", 10); got != "ab?c" {
+	if got := results.Shorten("ab\xffc", 10); got != "ab?c" {
 		t.Errorf("invalid UTF-8 gave %q", got)
 	}
-	if got := truncate("short", 10); got != "short" {
+	if got := results.Shorten("short", 10); got != "short" {
 		t.Errorf("short string changed to %q", got)
 	}
 }

@@ -172,7 +172,7 @@ func (e *encoder) foldErrors(m map[string]int64, s step) map[string]int64 {
 	if s.nameLen > 0 && anyLonger(maps.Keys(m), s.nameLen) {
 		short := make(map[string]int64, len(m))
 		for k, n := range m {
-			short[shorten(k, s.nameLen)] += n
+			short[Shorten(k, s.nameLen)] += n
 		}
 		m = short
 		e.note("error class names: cut to %d bytes", s.nameLen)
@@ -200,7 +200,7 @@ func (e *encoder) reduceDLQ(d DLQResult, s step) *DLQResult {
 	classes := slices.Clone(d.Classes)
 	if s.nameLen > 0 && slices.ContainsFunc(classes, func(c DLQClass) bool { return len(c.Name) > s.nameLen }) {
 		for i := range classes {
-			classes[i].Name = shorten(classes[i].Name, s.nameLen)
+			classes[i].Name = Shorten(classes[i].Name, s.nameLen)
 		}
 		classes = mergeClasses(classes, -1)
 		e.note("dlq class names: cut to %d bytes", s.nameLen)
@@ -228,7 +228,7 @@ func (e *encoder) reduceDLQ(d DLQResult, s step) *DLQResult {
 			c.Examples = slices.Clone(c.Examples)
 			for j := range c.Examples {
 				if m := &c.Examples[j].Message; len(*m) > s.exampleLen {
-					*m = shorten(*m, s.exampleLen)
+					*m = Shorten(*m, s.exampleLen)
 					e.note("dlq examples: cut to %d bytes", s.exampleLen)
 				}
 			}

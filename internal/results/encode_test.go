@@ -242,9 +242,9 @@ func TestShorten(t *testing.T) {
 		{"bad\xffutf8", 20, "bad?utf8"},
 	}
 	for _, tt := range tests {
-		got := shorten(tt.in, tt.n)
+		got := Shorten(tt.in, tt.n)
 		if got != tt.want || len(got) > tt.n || !utf8.ValidString(got) {
-			t.Errorf("shorten(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+			t.Errorf("Shorten(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
 		}
 	}
 }

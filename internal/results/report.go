@@ -154,7 +154,7 @@ func Decode(data []byte) (*Report, error) {
 		if head.Version == nil {
 			return nil, fmt.Errorf("no format version (field \"v\"); want %d", FormatVersion)
 		}
-		return nil, fmt.Errorf("unknown format version %s; this reader knows version %d", shorten(string(head.Version), 20), FormatVersion)
+		return nil, fmt.Errorf("unknown format version %s; this reader knows version %d", Shorten(string(head.Version), 20), FormatVersion)
 	}
 	if head.Role != RoleWorker && head.Role != RoleObserver {
 		return nil, fmt.Errorf("unknown role %q; want %q or %q", head.Role, RoleWorker, RoleObserver)
@@ -241,7 +241,7 @@ func (w *WorkerResult) validate() error {
 	var sum int64
 	for name, n := range w.Errors {
 		if n < 0 {
-			return fmt.Errorf("worker: negative count %d for error class %q", n, shorten(name, 64))
+			return fmt.Errorf("worker: negative count %d for error class %q", n, Shorten(name, 64))
 		}
 		var ok bool
 		if sum, ok = addInt64(sum, n); !ok || sum > w.Failed {
@@ -260,7 +260,7 @@ func (o *ObserverResult) validate() error {
 		sum := d.OmittedRecords
 		for _, c := range d.Classes {
 			if c.Count < 0 {
-				return fmt.Errorf("dlq: negative count %d for class %q", c.Count, shorten(c.Name, 64))
+				return fmt.Errorf("dlq: negative count %d for class %q", c.Count, Shorten(c.Name, 64))
 			}
 			var ok bool
 			if sum, ok = addInt64(sum, c.Count); !ok || sum > d.Records {
@@ -269,7 +269,7 @@ func (o *ObserverResult) validate() error {
 			for _, e := range c.Examples {
 				if e.Partition < 0 || e.Offset < 0 {
 					return fmt.Errorf("dlq: example of class %q has negative partition %d or offset %d",
-						shorten(c.Name, 64), e.Partition, e.Offset)
+						Shorten(c.Name, 64), e.Partition, e.Offset)
 				}
 			}
 		}
@@ -354,12 +354,12 @@ func quoteHead(b []byte, n int) string {
 	if len(b) <= n {
 		return strconv.Quote(string(b))
 	}
-	return strconv.Quote(shorten(string(b), n)) + fmt.Sprintf(" (%d bytes)", len(b))
+	return strconv.Quote(Shorten(string(b), n)) + fmt.Sprintf(" (%d bytes)", len(b))
 }
 
-// shorten cuts s to at most n (>= 3) bytes on a rune boundary, marking the cut
+// Shorten cuts s to at most n (>= 3) bytes on a rune boundary, marking the cut
 // with "…", and replaces invalid UTF-8 (JSON would turn it into U+FFFD anyway).
-func shorten(s string, n int) string {
+func Shorten(s string, n int) string {
 	const ellipsis = "…"
 	if len(s) <= n {
 		return toValidUTF8(s)

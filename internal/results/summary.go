@@ -108,7 +108,7 @@ func classList(classes []DLQClass, omitted int, omittedRecords int64) string {
 			}
 			break
 		}
-		parts = append(parts, fmt.Sprintf("%s %s", shorten(c.Name, 80), count(c.Count)))
+		parts = append(parts, fmt.Sprintf("%s %s", Shorten(c.Name, 80), count(c.Count)))
 	}
 	if omitted > 0 {
 		parts = append(parts, fmt.Sprintf("+%d more class%s (%s)", omitted, pluralEs(omitted), count(omittedRecords)))
