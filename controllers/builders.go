@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"strconv"
 	"time"
@@ -239,20 +240,10 @@ func buildPod(lt *streamreplayv1alpha1.LoadTest, name string, p plan.Plan, image
 	if tmpl.Image != "" {
 		image = tmpl.Image
 	}
+	// The operator's labels win over the template's.
 	labels := map[string]string{}
-	for k, v := range tmpl.Labels {
-		labels[k] = v
-	}
-	for k, v := range childLabels(lt, string(p.Role)) {
-		labels[k] = v
-	}
-	var annotations map[string]string
-	if len(tmpl.Annotations) > 0 {
-		annotations = make(map[string]string, len(tmpl.Annotations))
-		for k, v := range tmpl.Annotations {
-			annotations[k] = v
-		}
-	}
+	maps.Copy(labels, tmpl.Labels)
+	maps.Copy(labels, childLabels(lt, string(p.Role)))
 	volumes, mounts := podVolumes(&lt.Spec)
 	resources := defaultResources()
 	if tmpl.Resources != nil {
@@ -264,7 +255,7 @@ func buildPod(lt *streamreplayv1alpha1.LoadTest, name string, p plan.Plan, image
 			Name:        name,
 			Namespace:   lt.Namespace,
 			Labels:      labels,
-			Annotations: annotations,
+			Annotations: copyMap(tmpl.Annotations),
 		},
 		Spec: corev1.PodSpec{
 			RestartPolicy:                 corev1.RestartPolicyNever,
@@ -381,15 +372,13 @@ func podVolumes(spec *streamreplayv1alpha1.LoadTestSpec) ([]corev1.Volume, []cor
 	return volumes, mounts
 }
 
+// copyMap copies a map, giving nil for an empty one so that built pods compare equal
+// whether the template left the field out or set it empty.
 func copyMap(in map[string]string) map[string]string {
 	if len(in) == 0 {
 		return nil
 	}
-	out := make(map[string]string, len(in))
-	for k, v := range in {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(in)
 }
 
 func copyTolerations(in []corev1.Toleration) []corev1.Toleration {
