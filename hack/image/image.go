@@ -275,8 +275,9 @@ func tarDir(dir, out string) error {
 			return err
 		}
 		hdr.Name, hdr.ModTime, hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = filepath.ToSlash(rel), epoch, 0, 0, "", ""
+		hdr.Mode = 0o644
 		if d.IsDir() {
-			hdr.Name += "/"
+			hdr.Name, hdr.Mode = hdr.Name+"/", 0o755
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
