@@ -134,6 +134,47 @@ demo: build envtest ## Run the whole system on this machine with the CRM demo Lo
 demo-fail: build envtest ## The same against a pipeline capped at 300 records/s: ends in Fail naming the thresholds.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(LOCALBIN)/streamreplay sandbox --fail $(DEMO_FLAGS)
 
+##@ Real node (root)
+
+# The one-node cluster of hack/realnode: a real kubelet, containerd and the real image.
+# Its folder, and where `make image` writes the OCI archives the node imports.
+REALNODE_DIR ?= /tmp/streamreplay-node
+IMAGES_DIR ?= $(LOCALBIN)/images
+# KEEP=1 keeps the cluster of test-cluster up for kubectl (make node-down takes it down).
+KEEP ?= 0
+
+.PHONY: image
+image: | $(LOCALBIN) ## Build the images without Docker (hack/image): streamreplay as the Dockerfile does, the test kit, pause.
+	$(GO) -C hack/image test ./... -count=1
+	$(GO) -C hack/image build -o $(LOCALBIN)/hack-image .
+	$(LOCALBIN)/hack-image -dockerfile Dockerfile -context . -name localhost/streamreplay:realnode -out $(IMAGES_DIR)/streamreplay.tar
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(LOCALBIN)/testkit ./test/cluster/testkit
+	$(LOCALBIN)/hack-image -file $(LOCALBIN)/testkit:/testkit -entrypoint '["/testkit"]' -name localhost/streamreplay-testkit:realnode -out $(IMAGES_DIR)/testkit.tar
+	CGO_ENABLED=0 $(GO) -C hack/image build -trimpath -ldflags="-s -w" -o $(LOCALBIN)/pause ./pause
+	$(LOCALBIN)/hack-image -file $(LOCALBIN)/pause:/pause -entrypoint '["/pause"]' -name localhost/pause:local -out $(IMAGES_DIR)/pause.tar
+
+.PHONY: node-binaries
+node-binaries: ## Build the node's kubelet, controller manager, scheduler, kube-proxy, CoreDNS, crictl (12-15 min cold, once).
+	bash hack/realnode/build.sh
+
+.PHONY: node-up
+node-up: envtest node-binaries image ## Bring the one-node cluster up (root; Debian packages installed when missing).
+	bash hack/realnode/deps.sh
+	REALNODE_DIR=$(REALNODE_DIR) REALNODE_IMAGES=$(IMAGES_DIR) KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" bash hack/realnode/up.sh
+
+.PHONY: node-down
+node-down: ## Tear the one-node cluster down: every process, mount, cgroup, bridge and iptables rule (root).
+	REALNODE_DIR=$(REALNODE_DIR) bash hack/realnode/down.sh
+
+.PHONY: test-cluster
+test-cluster: envtest image ## The end-to-end scenarios on the real node (root, about 20 min warm); KEEP=1 keeps the cluster.
+	REALNODE_DIR=$(REALNODE_DIR) REALNODE_IMAGES=$(IMAGES_DIR) KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" KEEP=$(KEEP) \
+	  GO=$(GO) TEST_FLAGS="$(TEST_FLAGS)" bash hack/realnode/test-cluster.sh
+
+.PHONY: test-cluster-sandbox
+test-cluster-sandbox: envtest ## The same scenarios on the sandbox (envtest and the local pod runner; no root).
+	STREAMREPLAY_CLUSTER=sandbox KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test ./test/cluster/ -run TestScenarios -count=1 -v -timeout 60m $(TEST_FLAGS)
+
 ##@ Build
 
 .PHONY: build

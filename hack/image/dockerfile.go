@@ -378,6 +378,10 @@ func shellWords(line string, vars map[string]string) ([]string, error) {
 		case r == '\'' || r == '"':
 			quote, inWord = r, true
 			i++
+		case r == '\\' && i+1 < len(runes):
+			word.WriteRune(runes[i+1])
+			inWord = true
+			i += 2
 		case r == '$':
 			next, err := expand(i)
 			if err != nil {

@@ -97,13 +97,25 @@ func fromDockerfile(dockerfile, context string, ca []byte) (spec, error) {
 	if err := checkGoVersion(rec.builderBase); err != nil {
 		return spec{}, err
 	}
-	newBase, ok := bases[rec.final.base]
-	if !ok {
+	if _, ok := bases[rec.final.base]; !ok {
 		return spec{}, fmt.Errorf("%s: FROM %s: hack/image has no stand-in for this base image", dockerfile, rec.final.base)
 	}
 	binary, err := runGoBuild(rec.build, context)
 	if err != nil {
 		return spec{}, err
+	}
+	s, err := specFromRecipe(rec, binary, ca)
+	if err != nil {
+		return spec{}, fmt.Errorf("%s: %w", dockerfile, err)
+	}
+	return s, nil
+}
+
+// specFromRecipe is the Dockerfile's final stage with binary as the builder's output.
+func specFromRecipe(rec *recipe, binary, ca []byte) (spec, error) {
+	newBase, ok := bases[rec.final.base]
+	if !ok {
+		return spec{}, fmt.Errorf("FROM %s: hack/image has no stand-in for this base image", rec.final.base)
 	}
 	s := spec{
 		base:       newBase(ca),
@@ -117,7 +129,7 @@ func fromDockerfile(dockerfile, context string, ca []byte) (spec, error) {
 	for _, c := range rec.final.copies {
 		uid, gid, err := parseChown(c.chown)
 		if err != nil {
-			return spec{}, fmt.Errorf("%s: line %d: %w", dockerfile, c.line, err)
+			return spec{}, fmt.Errorf("line %d: %w", c.line, err)
 		}
 		s.files = append(s.files, parents(c.dst, have)...)
 		s.files = append(s.files, file{path: c.dst, mode: 0o755, uid: uid, gid: gid, content: binary})
