@@ -167,7 +167,7 @@ func runGoBuild(b goBuild, context string) ([]byte, error) {
 	cmd.Dir = context
 	cmd.Env = append(os.Environ(), b.env...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	fmt.Fprintf(os.Stderr, "hack/image: %s go %s (Dockerfile line %d)\n", strings.Join(b.env, " "), strings.Join(b.args, " "), b.line)
+	fmt.Fprintf(os.Stderr, "hack/image: %s go build %s (Dockerfile line %d)\n", strings.Join(b.env, " "), strings.Join(b.args, " "), b.line)
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("go build of the Dockerfile's line %d: %w", b.line, err)
 	}

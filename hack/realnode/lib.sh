@@ -51,7 +51,7 @@ wait_for() {
 }
 
 # rules IPTABLES: the rules of every table, without counters, to compare before and after.
-rules() { "$1-save" 2>/dev/null | grep -v '^#' | sed 's/ \[[0-9]*:[0-9]*\]$//'; }
+rules() { "$1-save" 2>/dev/null | sed -e '/^#/d' -e 's/ \[[0-9]*:[0-9]*\]$//'; }
 
 # remove_chain IPTABLES TABLE CHAIN: deletes every jump to CHAIN, then CHAIN itself.
 remove_chain() {

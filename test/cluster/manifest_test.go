@@ -1,9 +1,11 @@
 package cluster
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -18,10 +20,30 @@ func TestManifestsParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var args []string
 	for _, doc := range strings.Split(kafka+"\n---\n"+sasl, "\n---\n") {
-		var obj map[string]any
-		if err := yaml.UnmarshalStrict([]byte(doc), &obj); err != nil {
+		var obj struct {
+			Kind string `json:"kind"`
+			Spec struct {
+				Template struct {
+					Spec corev1.PodSpec `json:"spec"`
+				} `json:"template"`
+			} `json:"spec"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
 			t.Errorf("%v in:\n%s", err, doc)
+		}
+		if obj.Kind == "Deployment" {
+			args = append(args, strings.Join(obj.Spec.Template.Spec.Containers[0].Args, " "))
+		}
+	}
+	// A comma in a YAML flow sequence splits an argument: each list stays one argument.
+	for _, want := range []string{
+		"kafka --port=9092 --topics=crm.cdc,crm.cdc.enriched,crm.cdc.dlq,crm.cdc.slow,crm.cdc.slow.enriched,crm.cdc.slow.dlq --partitions=3",
+		"kafka --port=9092 --topics=t --partitions=3 --sasl-dir=/var/run/secrets/kafka",
+	} {
+		if !slices.Contains(args, want) {
+			t.Errorf("no container runs %q; they run:\n%s", want, strings.Join(args, "\n"))
 		}
 	}
 }

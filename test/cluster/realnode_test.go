@@ -20,7 +20,8 @@ import (
 
 // Images make test-cluster builds with hack/image and the node imports.
 const (
-	testkitImage = "localhost/streamreplay-testkit:realnode"
+	testkitImage  = "localhost/streamreplay-testkit:realnode"
+	operatorImage = "localhost/streamreplay:realnode"
 	// realNodeNamespace holds the scenarios' LoadTests, Kafka and pipelines.
 	realNodeNamespace = "streamreplay-e2e"
 	managerNamespace  = "streamreplay-system"
@@ -44,6 +45,10 @@ func startRealNode() (*realNode, error) {
 		return nil, fmt.Errorf("the real node's API server does not answer (is the node up? make node-up): %w: %s", err, out)
 	}
 	begin := time.Now()
+	// A cluster kept from an earlier run (KEEP=1) starts the scenarios afresh.
+	if out, err := b.kubectl("delete", "namespace", realNodeNamespace, "--ignore-not-found", "--timeout=3m"); err != nil {
+		return nil, fmt.Errorf("removing the scenarios' namespace of an earlier run: %w: %s", err, out)
+	}
 	// The operator, as config/default has it.
 	if out, err := b.kubectl("apply", "--server-side", "-k", filepath.Join(scenario.RepoRoot, "test/cluster/config")); err != nil {
 		return nil, fmt.Errorf("installing the operator from config/default: %w: %s", err, out)
@@ -170,7 +175,9 @@ func (b *realNode) Signal(t *testing.T, pod, container string, sig syscall.Signa
 	t.Helper()
 	id := b.containerID(t, pod, container)
 	name := map[syscall.Signal]string{syscall.SIGKILL: "SIGKILL", syscall.SIGSTOP: "SIGSTOP", syscall.SIGTERM: "SIGTERM"}[sig]
-	if out, err := b.ctr("tasks", "kill", "--signal", name, id); err != nil {
+	out, err := b.ctr("tasks", "kill", "--signal", name, id)
+	// The shim may answer a SIGKILL that ended the process at once with "already finished".
+	if err != nil && !(sig == syscall.SIGKILL && strings.Contains(out, "process already finished")) {
 		t.Fatalf("sending %s to container %s of pod %s: %v: %s", name, container, pod, err, out)
 	}
 }
@@ -203,6 +210,31 @@ func (b *realNode) RestartManager(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 }
+
+// StopManager scales the operator's Deployment to 0 and waits until its pod is gone.
+func (b *realNode) StopManager(t *testing.T) {
+	t.Helper()
+	if out, err := b.kubectl("scale", "-n", managerNamespace, "deployment/"+managerDeployment, "--replicas=0"); err != nil {
+		t.Fatalf("scaling the operator to 0: %v: %s", err, out)
+	}
+	if out, err := b.kubectl("wait", "-n", managerNamespace, "--for=delete", "pod", "-l", "control-plane=controller-manager", "--timeout=2m"); err != nil {
+		t.Fatalf("the operator's pod did not go: %v: %s", err, out)
+	}
+}
+
+// StartManager scales the operator's Deployment back to 1 and waits until it is available.
+func (b *realNode) StartManager(t *testing.T) {
+	t.Helper()
+	if out, err := b.kubectl("scale", "-n", managerNamespace, "deployment/"+managerDeployment, "--replicas=1"); err != nil {
+		t.Fatalf("scaling the operator to 1: %v: %s", err, out)
+	}
+	if out, err := b.kubectl("rollout", "status", "-n", managerNamespace, "deployment/"+managerDeployment, "--timeout=3m"); err != nil {
+		t.Fatalf("the operator is not available again: %v: %s", err, out)
+	}
+}
+
+// Image is the operator's image, as test/cluster/config sets it.
+func (b *realNode) Image() string { return operatorImage }
 
 // Process reads the container's init process from /proc (its PID from containerd) and the
 // mounted file from the kubelet's pod folder.
@@ -245,7 +277,10 @@ func (b *realNode) Models(scenario.Difference) bool { return true }
 
 // kafkaManifest is the scenarios' namespace (restricted), kfake with the sandbox's topics
 // behind the Service kafka, and the sandbox's two example pipelines, all as Deployments of
-// the test kit image.
+// the test kit image. They request some CPU: a BestEffort pod gets 2 CPU shares of the
+// node's 2048 (cgroup v1), and a broker starved by the machine's other work shows as
+// latency. Only some: a LoadTest's pods request 500m each by default, and with the
+// manager's 100m a two-worker run with an observer must still fit the node's 2 CPUs.
 func kafkaManifest() (string, error) {
 	var topics []string
 	for _, p := range sandbox.Pipelines {
@@ -306,10 +341,11 @@ spec:
       - name: kafka
         image: {{.Image}}
         imagePullPolicy: Never
-        args: [kafka, --port=9092, --topics={{.Topics}}, --partitions=3]
+        args: [kafka, --port=9092, "--topics={{.Topics}}", --partitions=3]
         env: [{name: POD_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}]
         ports: [{name: kafka, containerPort: 9092}]
-        readinessProbe: {tcpSocket: {port: kafka}, periodSeconds: 1}` + containerSecurity + `
+        readinessProbe: {tcpSocket: {port: kafka}, periodSeconds: 1}
+        resources: {requests: {cpu: 150m, memory: 128Mi}}` + containerSecurity + `
 {{range .Pipelines}}---
 apiVersion: apps/v1
 kind: Deployment
@@ -323,7 +359,8 @@ spec:
       - name: pipeline
         image: {{$.Image}}
         imagePullPolicy: Never
-        args: [pipeline, --brokers=kafka.{{$.Namespace}}.svc:9092, --input={{.InputTopic}}, --output={{.OutputTopic}}, --dlq={{.DLQTopic}}, --group={{.Group}}, --max-rate={{.MaxRate}}]` + containerSecurity + `
+        args: [pipeline, "--brokers=kafka.{{$.Namespace}}.svc:9092", "--input={{.InputTopic}}", "--output={{.OutputTopic}}", "--dlq={{.DLQTopic}}", "--group={{.Group}}", "--max-rate={{.MaxRate}}"]
+        resources: {requests: {cpu: 50m, memory: 64Mi}}` + containerSecurity + `
 {{end}}`
 
 const saslKafkaTemplate = `apiVersion: v1
@@ -347,9 +384,10 @@ spec:
       - name: kafka
         image: {{.Image}}
         imagePullPolicy: Never
-        args: [kafka, --port=9092, --topics={{.Topic}}, --partitions=3, --sasl-dir=/var/run/secrets/kafka]
+        args: [kafka, --port=9092, "--topics={{.Topic}}", --partitions=3, --sasl-dir=/var/run/secrets/kafka]
         env: [{name: POD_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}]
         ports: [{name: kafka, containerPort: 9092}]
         volumeMounts: [{name: credentials, mountPath: /var/run/secrets/kafka, readOnly: true}]
-        readinessProbe: {tcpSocket: {port: kafka}, periodSeconds: 1}` + containerSecurity + `
+        readinessProbe: {tcpSocket: {port: kafka}, periodSeconds: 1}
+        resources: {requests: {cpu: 100m, memory: 64Mi}}` + containerSecurity + `
 `

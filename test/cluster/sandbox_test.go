@@ -26,8 +26,9 @@ import (
 // sandboxBackend is envtest's API server, the operator in this process and the local pod
 // runner playing the kubelet, as in make demo and test/e2e.
 type sandboxBackend struct {
-	sbx  *sandbox.Sandbox
-	work string
+	sbx     *sandbox.Sandbox
+	work    string
+	stopped bool // the operator, by StopManager
 }
 
 func startSandbox() (*sandboxBackend, error) {
@@ -117,6 +118,28 @@ func (b *sandboxBackend) RestartManager(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func (b *sandboxBackend) StopManager(t *testing.T) {
+	t.Helper()
+	if err := b.sbx.StopManager(); err != nil {
+		t.Fatal(err)
+	}
+	b.stopped = true
+}
+
+func (b *sandboxBackend) StartManager(t *testing.T) {
+	t.Helper()
+	if !b.stopped {
+		return
+	}
+	if err := b.sbx.StartManager(); err != nil {
+		t.Fatal(err)
+	}
+	b.stopped = false
+}
+
+// Image is what the sandbox's operator gives its pods; the pod runner runs its own binary whatever the image.
+func (b *sandboxBackend) Image() string { return "streamreplay:sandbox" }
 
 func (b *sandboxBackend) Process(t *testing.T, pod, container, volume, file string) scenario.Process {
 	t.Helper()

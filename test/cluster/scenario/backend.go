@@ -32,6 +32,12 @@ type Backend interface {
 	// RestartManager takes the running operator away mid-run and brings another up:
 	// stop and start in the sandbox, deleting the Deployment's pod on the real node.
 	RestartManager(t *testing.T)
+	// StopManager stops the operator until StartManager (scaling its Deployment to 0 and
+	// back on the real node). StartManager does nothing when it runs.
+	StopManager(t *testing.T)
+	StartManager(t *testing.T)
+	// Image is the operator's image: the pods the operator creates run it.
+	Image() string
 	// Process is what a running container's process and one of its mounted files look
 	// like from the machine: the process's user and groups, the file's mode and owner.
 	Process(t *testing.T, pod, container, volume, file string) Process

@@ -108,15 +108,27 @@ func WaitPhase(t *testing.T, b Backend, name, phase string) {
 	WaitPhaseWithin(t, b, name, phase, waitTimeout)
 }
 
-// WaitPhaseWithin waits until the LoadTest reaches phase, failing with its status after timeout.
+// WaitPhaseWithin waits until the LoadTest reaches phase, failing at once when it ends in
+// another, and with its status after timeout.
 func WaitPhaseWithin(t *testing.T, b Backend, name, phase string, timeout time.Duration) {
 	t.Helper()
-	if _, err := Kubectl(t, b, "wait", "--for=jsonpath={.status.phase}="+phase, "loadtest/"+name,
-		fmt.Sprintf("--timeout=%ds", int(timeout.Seconds()))); err != nil {
-		t.Fatalf("LoadTest %s did not reach %s: %v\nstatus: %s", name, phase, err,
-			JSONPath(t, b, name, `{.status.phase}: {.status.message}`))
+	deadline := time.Now().Add(timeout)
+	for {
+		out, err := Kubectl(t, b, "get", "loadtest", name, "-o", "jsonpath={.status.phase}")
+		switch {
+		case err == nil && out == phase:
+			return
+		case err == nil && finalPhases[out]:
+			t.Fatalf("LoadTest %s ended %s, want %s: %s", name, out, phase, JSONPath(t, b, name, "{.status.message}"))
+		case time.Now().After(deadline):
+			t.Fatalf("LoadTest %s did not reach %s within %s: phase %q (%v): %s", name, phase, timeout, out, err,
+				JSONPath(t, b, name, "{.status.message}"))
+		}
+		time.Sleep(time.Second)
 	}
 }
+
+var finalPhases = map[string]bool{"Passed": true, "Failed": true, "Error": true, "Aborted": true}
 
 // JSONPath reads fields of a LoadTest.
 func JSONPath(t *testing.T, b Backend, name, path string) string {

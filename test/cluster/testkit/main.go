@@ -65,7 +65,7 @@ func runKafka(ctx context.Context, args []string, log logr.Logger) error {
 	topics := fs.String("topics", "", "comma-separated topics to create")
 	partitions := fs.Int("partitions", 3, "partitions per topic")
 	saslDir := fs.String("sasl-dir", "", "folder with the files username and password: require SCRAM-SHA-512 for that user")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	podIP := os.Getenv("POD_IP")
@@ -112,7 +112,7 @@ func runPipeline(ctx context.Context, args []string, log logr.Logger) error {
 	fs.StringVar(&cfg.DLQTopic, "dlq", "", "dead-letter topic")
 	fs.StringVar(&cfg.Group, "group", "", "consumer group")
 	fs.Float64Var(&cfg.MaxRate, "max-rate", 0, "records per second at most (0: no cap)")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	cfg.Brokers = strings.Split(*brokers, ",")
@@ -121,6 +121,17 @@ func runPipeline(ctx context.Context, args []string, log logr.Logger) error {
 		return err
 	}
 	return p.Run(ctx)
+}
+
+// parse parses flags and refuses anything else: a list split by mistake must not pass.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return nil
 }
 
 // netcheck is what the pod sees of the network, as JSON on stdout and in its termination
@@ -138,7 +149,7 @@ func runNetcheck(args []string) error {
 	fs := flag.NewFlagSet("netcheck", flag.ContinueOnError)
 	names := fs.String("resolve", "kubernetes.default.svc.cluster.local,example.com", "comma-separated names to resolve")
 	outside := fs.String("dial", "203.0.113.1:443", "an address off the machine to try (TEST-NET-3: no such host exists)")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	var r netcheck
