@@ -29,7 +29,7 @@ var epoch = time.Unix(0, 0).UTC()
 // file is one entry of a layer.
 type file struct {
 	path    string // absolute, in the image
-	mode    int64 // Unix permission bits, sticky bit included
+	mode    int64  // Unix permission bits, sticky bit included
 	uid     int
 	gid     int
 	content []byte // nil for a directory
@@ -234,7 +234,7 @@ func writeArchive(img v1.Image, name, out string) error {
 	}
 	if err := p.AppendImage(img,
 		layout.WithAnnotations(map[string]string{
-			"io.containerd.image.name":         name,
+			"io.containerd.image.name":          name,
 			"org.opencontainers.image.ref.name": tag,
 		}),
 		layout.WithPlatform(v1.Platform{OS: "linux", Architecture: goarch()}),

@@ -50,7 +50,8 @@ stop kubelet
 # containers and calls the CNI plugin's DEL, which releases the veth, the address and the
 # network namespace.
 if [[ -S "${CONTAINERD_SOCK}" && -x "${BIN}/crictl" ]]; then
-  timeout 120 "${BIN}/crictl" rmp --all --force >/dev/null 2>&1 || log "crictl rmp failed; containers are killed with containerd"
+  # crictl's default timeout of 2 s is too short to stop a pod whose container takes its grace period.
+  "${BIN}/crictl" --timeout=60s rmp --all --force >/dev/null 2>&1 || log "crictl rmp failed; the pods' network is removed by hand below"
 fi
 for name in coredns kube-proxy scheduler kcm apiserver etcd; do stop "${name}"; done
 # Shims of containers that outlived the CRI calls: found by our containerd's socket path,
@@ -72,6 +73,24 @@ for ipt in iptables ip6tables; do
 done
 remove_chain iptables mangle NODE-GUARD
 remove_chain iptables mangle NODE-UPLINK
+
+# What the CNI DEL of crictl rmp would have removed, had it failed: the pods' network
+# namespaces (ours hold an address of the pod range; the veths go with them) and the CNI
+# plugins' cache entries of our network.
+pod_prefix="${POD_CIDR%.*.*}."
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+  if ip -n "${ns}" -4 -o addr show 2>/dev/null | awk '{print $4}' | grep -q "^${pod_prefix//./\.}"; then
+    ip netns delete "${ns}"
+  fi
+done
+for f in /var/lib/cni/results/"${CNI_NETWORK}"-*; do
+  [[ -e "${f}" ]] || continue
+  id="${f#/var/lib/cni/results/${CNI_NETWORK}-}"
+  rm -f "${f}" "/var/lib/cni/results/cni-loopback-${id%-eth0}-lo"
+done
+if [[ -f "${BEFORE}/no-var-lib-cni" ]]; then
+  rmdir /var/lib/cni/results /var/lib/cni 2>/dev/null
+fi
 
 # Mounts under the node's folder (the kubelet's volumes, containerd's rootfs and shm),
 # deepest first.
@@ -106,6 +125,8 @@ pgrep -f -- "${REALNODE_DIR}/" >/dev/null && left+=("processes naming ${REALNODE
 ip link show "${BRIDGE}" >/dev/null 2>&1 && left+=("the bridge ${BRIDGE}")
 awk -v d="${REALNODE_DIR}/" 'index($2, d) == 1 {found = 1} END {exit !found}' /proc/self/mounts && left+=("mounts under ${REALNODE_DIR}")
 compgen -G "/sys/fs/cgroup/*/kubepods" >/dev/null && left+=("cgroups $(echo /sys/fs/cgroup/*/kubepods)")
+ip -br link | grep -q '^veth' && left+=("veth interfaces: $(ip -br link | awk '/^veth/ {print $1}' | tr '\n' ' ')")
+compgen -G "/var/lib/cni/results/${CNI_NETWORK}-*" >/dev/null && left+=("CNI cache entries /var/lib/cni/results/${CNI_NETWORK}-*")
 if [[ -f "${BEFORE}/iptables" ]]; then
   for ipt in iptables ip6tables; do
     if ! diff -q <(rules "${ipt}") "${BEFORE}/${ipt}" >/dev/null 2>&1; then

@@ -8,7 +8,10 @@ NODE_NAME="${NODE_NAME:-node1}"
 # cluster DNS address. The kubelet refuses a loopback node IP, hence a bridge of our own.
 BRIDGE="${BRIDGE:-cni0}"
 NODE_IP="${NODE_IP:-10.88.0.1}"
+# A /16: the scripts derive the pods' address range from its first two numbers.
 POD_CIDR="${POD_CIDR:-10.88.0.0/16}"
+# The CNI network's name (10-podnet.conflist): its cache entries in /var/lib/cni are ours.
+CNI_NETWORK=streamreplay-podnet
 SERVICE_CIDR="${SERVICE_CIDR:-10.0.0.0/24}"
 KUBERNETES_SERVICE_IP="${KUBERNETES_SERVICE_IP:-10.0.0.1}"
 API_PORT="${API_PORT:-16443}"
@@ -50,8 +53,14 @@ wait_for() {
   done
 }
 
-# rules IPTABLES: the rules of every table, without counters, to compare before and after.
-rules() { "$1-save" 2>/dev/null | sed -e '/^#/d' -e 's/ \[[0-9]*:[0-9]*\]$//'; }
+# rules IPTABLES: the policies, chains and rules of every table, to compare before and after.
+rules() {
+  local table
+  for table in filter nat mangle raw; do
+    echo "table ${table}"
+    "$1" -w -t "${table}" -S 2>/dev/null
+  done
+}
 
 # remove_chain IPTABLES TABLE CHAIN: deletes every jump to CHAIN, then CHAIN itself.
 remove_chain() {

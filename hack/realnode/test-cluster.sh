@@ -13,7 +13,7 @@ require_root "make test-cluster"
 export REALNODE_DIR REALNODE_IMAGES
 GO="${GO:-go}"
 KEEP="${KEEP:-0}"
-TEST_RUN="${TEST_RUN:-TestScenarios}"
+TEST_RUN="${TEST_RUN:-.}"
 
 bash "${HERE}/deps.sh" || exit 1
 BIN="$(bash "${HERE}/build.sh")" || exit 1

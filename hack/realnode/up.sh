@@ -38,13 +38,14 @@ mkdir -p "${REALNODE_DIR}" "${LOGS}" "${REALNODE_DIR}/run" "${REALNODE_DIR}/kube
 mkdir -p "${REALNODE_DIR}/host-before"
 for ipt in iptables ip6tables; do rules "${ipt}" > "${REALNODE_DIR}/host-before/${ipt}"; done
 sysctl "${SYSCTLS[@]}" 2>/dev/null > "${REALNODE_DIR}/host-before/sysctl"
+[[ -d /var/lib/cni ]] || touch "${REALNODE_DIR}/host-before/no-var-lib-cni" # containerd's CNI cache goes there
 [[ -f "${ADMIN_KUBECONFIG}" ]] || bash "${HERE}/certs.sh"
 
 # The configuration files, from the templates of config/.
 pod_base="${POD_CIDR%/*}"
 render() {
   sed -e "s|@DIR@|${REALNODE_DIR}|g" -e "s|@NODE_IP@|${NODE_IP}|g" -e "s|@NODE_NAME@|${NODE_NAME}|g" \
-    -e "s|@BRIDGE@|${BRIDGE}|g" -e "s|@POD_CIDR@|${POD_CIDR}|g" -e "s|@SERVICE_CIDR@|${SERVICE_CIDR}|g" \
+    -e "s|@BRIDGE@|${BRIDGE}|g" -e "s|@CNI_NETWORK@|${CNI_NETWORK}|g" -e "s|@POD_CIDR@|${POD_CIDR}|g" -e "s|@SERVICE_CIDR@|${SERVICE_CIDR}|g" \
     -e "s|@POD_RANGE_START@|${pod_base%.*.*}.1.1|g" -e "s|@POD_RANGE_END@|${pod_base%.*.*}.255.254|g" \
     "${HERE}/config/$1" > "$2"
 }

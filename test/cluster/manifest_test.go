@@ -20,6 +20,14 @@ func TestManifestsParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	netcheck, err := render(netcheckTemplate, map[string]any{"Namespace": "ns", "Image": "img"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pod corev1.Pod
+	if err := yaml.UnmarshalStrict([]byte(netcheck), &pod); err != nil || len(pod.Spec.Containers) != 1 {
+		t.Errorf("the netcheck pod: %v\n%s", err, netcheck)
+	}
 	var args []string
 	for _, doc := range strings.Split(kafka+"\n---\n"+sasl, "\n---\n") {
 		var obj struct {

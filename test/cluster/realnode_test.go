@@ -2,11 +2,13 @@ package cluster
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -390,4 +392,90 @@ spec:
         volumeMounts: [{name: credentials, mountPath: /var/run/secrets/kafka, readOnly: true}]
         readinessProbe: {tcpSocket: {port: kafka}, periodSeconds: 1}
         resources: {requests: {cpu: 100m, memory: 64Mi}}` + containerSecurity + `
+`
+
+// TestPodNetworkStaysOnTheMachine runs a pod that reports what it can reach: routes to the
+// pod and Service ranges only (no default route), cluster names resolve, every other name
+// is NXDOMAIN from CoreDNS without asking a resolver off the machine, and an address off
+// the machine is unreachable. hack/realnode/guards.sh checks the host's side after the run.
+func TestPodNetworkStaysOnTheMachine(t *testing.T) {
+	b, ok := backend.(*realNode)
+	if !ok {
+		t.Skip("only the real node gives pods a network of their own; the pod runner's pods are processes on the host's network")
+	}
+	manifest, err := render(netcheckTemplate, map[string]any{"Namespace": realNodeNamespace, "Image": testkitImage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := b.kubectlStdin(manifest, "apply", "-f", "-"); err != nil {
+		t.Fatalf("creating the netcheck pod: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _, _ = b.kubectl("delete", "pod", "-n", realNodeNamespace, "netcheck", "--wait=false") })
+	if out, err := b.kubectl("wait", "-n", realNodeNamespace, "--for=jsonpath={.status.phase}=Succeeded", "pod/netcheck", "--timeout=2m"); err != nil {
+		logs, _ := b.kubectl("logs", "-n", realNodeNamespace, "netcheck")
+		t.Fatalf("the netcheck pod did not succeed: %v: %s\n%s", err, out, logs)
+	}
+	raw, err := b.kubectl("get", "pod", "-n", realNodeNamespace, "netcheck", "-o", "jsonpath={.status.containerStatuses[0].state.terminated.message}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Routes        []string          `json:"routes"`
+		DefaultRoute  bool              `json:"defaultRoute"`
+		Resolved      map[string]string `json:"resolved"`
+		OutsideDial   string            `json:"outsideDial"`
+		ResolvConfDNS []string          `json:"resolvConfNameservers"`
+	}
+	if err := json.Unmarshal([]byte(raw), &got); err != nil {
+		t.Fatalf("netcheck's report %q: %v", raw, err)
+	}
+	t.Logf("pod routes %v; resolved %v; nameservers %v; dialling off the machine: %s", got.Routes, got.Resolved, got.ResolvConfDNS, got.OutsideDial)
+	if got.DefaultRoute {
+		t.Errorf("the pod has a default route: %v", got.Routes)
+	}
+	for _, r := range got.Routes {
+		if !strings.Contains(r, "dst=10.88.0.0 ") && !strings.Contains(r, "dst=10.0.0.0 ") {
+			t.Errorf("route %q leads out of the pod and Service ranges", r)
+		}
+	}
+	if !slices.Equal(got.ResolvConfDNS, []string{"10.88.0.1"}) {
+		t.Errorf("the pod's nameservers are %v, want the node's CoreDNS only", got.ResolvConfDNS)
+	}
+	for name, want := range map[string]string{
+		"kubernetes.default.svc.cluster.local":              "10.0.0.1",
+		"kafka." + realNodeNamespace + ".svc.cluster.local": "",
+		"example.com": "NXDOMAIN",
+	} {
+		switch v, ok := got.Resolved[name]; {
+		case !ok:
+			t.Errorf("%s was not looked up", name)
+		case want == "" && (strings.HasPrefix(v, "error") || v == "NXDOMAIN"):
+			t.Errorf("%s: %s, want the Service's address", name, v)
+		case want != "" && v != want:
+			t.Errorf("%s resolves to %q, want %q", name, v, want)
+		}
+	}
+	if !strings.Contains(got.OutsideDial, "network is unreachable") {
+		t.Errorf("dialling an address off the machine: %q, want network is unreachable", got.OutsideDial)
+	}
+}
+
+const netcheckTemplate = `apiVersion: v1
+kind: Pod
+metadata: {name: netcheck, namespace: {{.Namespace}}}
+spec:
+  restartPolicy: Never
+  enableServiceLinks: false
+  securityContext:
+    runAsNonRoot: true
+    seccompProfile: {type: RuntimeDefault}
+  containers:
+  - name: netcheck
+    image: {{.Image}}
+    imagePullPolicy: Never
+    args: [netcheck, "--resolve=kubernetes.default.svc.cluster.local,kafka.{{.Namespace}}.svc.cluster.local,example.com"]
+    securityContext:
+      allowPrivilegeEscalation: false
+      readOnlyRootFilesystem: true
+      capabilities: {drop: [ALL]}
 `

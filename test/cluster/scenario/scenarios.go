@@ -330,7 +330,7 @@ func largestMessages(t *testing.T, b Backend) {
 		"apiVersion": "v1", "kind": "Pod",
 		"metadata": map[string]any{"name": "largest-message"},
 		"spec": map[string]any{
-			"restartPolicy": "Never",
+			"restartPolicy":   "Never",
 			"securityContext": map[string]any{"runAsNonRoot": true, "seccompProfile": map[string]any{"type": "RuntimeDefault"}},
 			// As the operator's pods: the root filesystem is read-only, /tmp is not.
 			"volumes": []any{map[string]any{"name": "tmp", "emptyDir": map[string]any{}}},
@@ -450,7 +450,7 @@ func saslLoadTest(name, secret string, k Kafka) map[string]any {
 			"timeouts": map[string]any{"podsReady": "2m"},
 			// Both runs' four workers fit a 2-CPU node at once.
 			"workerTemplate": map[string]any{"resources": map[string]any{"requests": map[string]any{"cpu": "100m", "memory": "64Mi"}}},
-			"cleanup":  map[string]any{"policy": "Never"},
+			"cleanup":        map[string]any{"policy": "Never"},
 		},
 	}
 }
