@@ -15,7 +15,6 @@ require_root down.sh
 T0="$(now_ms)"
 BIN="${REALNODE_BIN:-${REALNODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/streamreplay/realnode}/v${REALNODE_K8S_VERSION:-1.37.2}}"
 BEFORE="${REALNODE_DIR}/host-before"
-export CONTAINER_RUNTIME_ENDPOINT="unix://${CONTAINERD_SOCK}"
 
 # The executable each recorded name must run, so that a PID reused since is never killed.
 binary_of() {
@@ -50,8 +49,8 @@ stop kubelet
 # containers and calls the CNI plugin's DEL, which releases the veth, the address and the
 # network namespace.
 if [[ -S "${CONTAINERD_SOCK}" && -x "${BIN}/crictl" ]]; then
-  # crictl's default timeout of 2 s is too short to stop a pod whose container takes its grace period.
-  "${BIN}/crictl" --timeout=60s rmp --all --force >/dev/null 2>&1 || log "crictl rmp failed; the pods' network is removed by hand below"
+  "${BIN}/crictl" --config "${CRICTL_CONFIG}" rmp --all --force >/dev/null 2>&1 ||
+    log "crictl rmp failed; the pods' network is removed by hand below"
 fi
 for name in coredns kube-proxy scheduler kcm apiserver etcd; do stop "${name}"; done
 # Shims of containers that outlived the CRI calls: found by our containerd's socket path,

@@ -43,8 +43,8 @@ check "the API server reaches the kubelet by InternalIP, never through the machi
 # Every pod's network namespace: routes to the pod and Service ranges only, no default route.
 routes_ok=1
 sandboxes=0
-for id in $("${BIN}/crictl" --runtime-endpoint "unix://${CONTAINERD_SOCK}" pods -q --state ready 2>/dev/null); do
-  netns="$("${BIN}/crictl" --runtime-endpoint "unix://${CONTAINERD_SOCK}" inspectp "${id}" | grep -o '"/var/run/netns/[^"]*"' | head -1 | tr -d '"')"
+for id in $("${BIN}/crictl" --config "${CRICTL_CONFIG}" pods -q --state ready 2>/dev/null); do
+  netns="$("${BIN}/crictl" --config "${CRICTL_CONFIG}" inspectp "${id}" | grep -o '"/var/run/netns/[^"]*"' | head -1 | tr -d '"')"
   [[ -n "${netns}" ]] || continue # a host-network pod has no namespace of its own
   sandboxes=$((sandboxes + 1))
   if ip -n "$(basename "${netns}")" -4 route show | grep -v -E "^(${POD_CIDR}|${SERVICE_CIDR}) " | grep -q .; then

@@ -25,6 +25,7 @@ LOGS="${REALNODE_DIR}/logs"
 PKI="${REALNODE_DIR}/pki"
 CONTAINERD_SOCK="${REALNODE_DIR}/run/containerd.sock"
 ADMIN_KUBECONFIG="${PKI}/admin.kubeconfig"
+CRICTL_CONFIG="${REALNODE_DIR}/crictl.yaml"
 
 # The machine's uplink (the default route's device): nothing from the pod network may
 # leave through it. Empty on a machine without a default route.

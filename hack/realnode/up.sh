@@ -54,6 +54,9 @@ render 10-podnet.conflist "${REALNODE_DIR}/cni/net.d/10-podnet.conflist"
 render Corefile "${REALNODE_DIR}/Corefile"
 render kubelet-config.yaml "${REALNODE_DIR}/kubelet-config.yaml"
 render kube-proxy-config.yaml "${REALNODE_DIR}/kube-proxy-config.yaml"
+# For crictl (down.sh, guards.sh, and by hand): this node's containerd. 60 s: stopping a pod
+# waits for its containers' grace period, and crictl's default is 2 s.
+printf 'runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 60\n' "${CONTAINERD_SOCK}" "${CONTAINERD_SOCK}" > "${CRICTL_CONFIG}"
 
 # The pod network and its guards, before anything can send. The bridge's address is the
 # node IP. Pods get routes to the pod and Service ranges only (no default route), global
