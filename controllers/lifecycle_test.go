@@ -135,8 +135,9 @@ func TestPassingRun(t *testing.T) {
 	if got != nil && got.P99Latency != "20ms" {
 		t.Errorf("p99 = %q, want 20ms", got.P99Latency)
 	}
-	if len(done.Status.Thresholds) != 3 {
-		t.Errorf("thresholds = %+v, want 3 checks", done.Status.Thresholds)
+	// The spec's three, and maxErrorRatio, which admission defaults.
+	if len(done.Status.Thresholds) != 4 {
+		t.Errorf("thresholds = %+v, want 4 checks", done.Status.Thresholds)
 	}
 	for _, c := range done.Status.Thresholds {
 		if !c.Passed {

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"k8s.io/utils/ptr"
+
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/results"
 )
@@ -85,15 +87,23 @@ func (o *runOutcome) passedMessage() string {
 	return "all thresholds met: " + strings.Join(parts, "; ")
 }
 
+// defaultRatios are the API's defaults of the ratio thresholds, by name.
+var defaultRatios = map[string]*string{
+	"minAchievedRateRatio": ptr.To(streamreplayv1alpha1.DefaultMinAchievedRateRatio),
+	"maxErrorRatio":        ptr.To(streamreplayv1alpha1.DefaultMaxErrorRatio),
+}
+
 // parseThresholds turns the spec's strings into numbers; admission already checked them.
 func parseThresholds(t *streamreplayv1alpha1.Thresholds) (results.Thresholds, error) {
 	var out results.Thresholds
 	if t == nil {
-		return out, nil
+		t = &streamreplayv1alpha1.Thresholds{}
 	}
+	// Admission writes the ratios' defaults; a LoadTest that somehow lacks them (built
+	// without defaulting) is judged by the same defaults, never by nothing.
 	ratio := func(name string, s *string) (*float64, error) {
 		if s == nil {
-			return nil, nil
+			s = defaultRatios[name]
 		}
 		v, err := strconv.ParseFloat(*s, 64)
 		if err != nil {
