@@ -258,21 +258,40 @@ func TestPodDeletedMidRun(t *testing.T) {
 	}
 }
 
+// TestStartTimeoutNamesPodAndNetworkPolicy: a pod that cannot be reached fails the run
+// exactly timeouts.start after the start time was fixed (startTime − startLead), not before.
 func TestStartTimeoutNamesPodAndNetworkPolicy(t *testing.T) {
 	h := newHarness(t)
 	lt := newLoadTest("unreachable", 2)
-	lt.Spec.Timeouts.Start = &metav1.Duration{Duration: time.Second}
+	lt.Spec.Timeouts.Start = &metav1.Duration{Duration: 7 * time.Second}
 	h.create(lt)
 	pods := h.waitPods(lt.Name, 3)
+	var reached string
 	for _, pod := range pods {
 		ip := h.serveControl()
 		if pod.Name == "unreachable-worker-1" {
 			ip = addresses.Next() // nothing listens there, as when a NetworkPolicy drops the traffic
+		} else {
+			reached = ip
 		}
 		h.markReady(&pod, ip)
 	}
-	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError, 15*time.Second)
-	for _, want := range []string{"unreachable-worker-1", "start signal", "NetworkPolicy", "9400"} {
+	running := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseRunning, 10*time.Second)
+	deadline := running.Status.StartTime.Add(-300 * time.Millisecond).Add(7 * time.Second)
+
+	h.setClock(deadline.Add(-time.Microsecond))
+	h.settle(lt.Name)
+	if got := h.get(lt.Name); got.Status.Phase != streamreplayv1alpha1.PhaseRunning {
+		t.Fatalf("phase %s a microsecond before the start timeout (message %q), want Running", got.Status.Phase, got.Status.Message)
+	}
+	if len(h.control.StartCalls(reached)) < 2 {
+		t.Errorf("the start signal was not sent again while a pod was unreachable")
+	}
+
+	h.setClock(deadline)
+	h.poke(lt.Name)
+	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError, 10*time.Second)
+	for _, want := range []string{"unreachable-worker-1", "start signal within 7s", "NetworkPolicy", "9400"} {
 		if !strings.Contains(done.Status.Message, want) {
 			t.Errorf("message %q does not contain %q", done.Status.Message, want)
 		}
@@ -282,6 +301,8 @@ func TestStartTimeoutNamesPodAndNetworkPolicy(t *testing.T) {
 	}
 }
 
+// TestPodsNeverReady: pods not Ready fail the run exactly timeouts.podsReady after the
+// LoadTest's creation, naming the pod and what it waits for.
 func TestPodsNeverReady(t *testing.T) {
 	h := newHarness(t)
 	lt := newLoadTest("never-ready", 1)
@@ -294,12 +315,23 @@ func TestPodsNeverReady(t *testing.T) {
 		p.Status.Phase = corev1.PodPending
 		p.Status.ContainerStatuses = []corev1.ContainerStatus{{
 			Name: "replay", Image: p.Spec.Containers[0].Image,
-			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff"}},
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: `Back-off pulling image "streamreplay:test"`}},
 		}}
 	}); err != nil {
 		t.Fatal(err)
 	}
-	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError, 15*time.Second)
+	deadline := h.get(lt.Name).CreationTimestamp.Add(5 * time.Second)
+
+	h.setClock(deadline.Add(-time.Millisecond))
+	h.settle(lt.Name)
+	waiting := h.get(lt.Name)
+	if waiting.Status.Phase != streamreplayv1alpha1.PhaseStarting {
+		t.Fatalf("phase %s a millisecond before the podsReady timeout (message %q), want Starting", waiting.Status.Phase, waiting.Status.Message)
+	}
+
+	h.setClock(deadline)
+	h.poke(lt.Name)
+	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError, 10*time.Second)
 	for _, want := range []string{other, "ImagePullBackOff", "not Ready within 5s"} {
 		if !strings.Contains(done.Status.Message, want) {
 			t.Errorf("message %q does not contain %q", done.Status.Message, want)
@@ -354,7 +386,7 @@ func TestControllerRestartMidRun(t *testing.T) {
 	h.finishRun(running, fakekubelet.Worker{Scheduled: 5000, Acked: 5000, Latencies: []time.Duration{10 * time.Millisecond}}, 0)
 	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhasePassed, 10*time.Second)
 
-	if !done.Status.StartTime.Equal(running.Status.StartTime) {
+	if !done.Status.StartTime.Time.Equal(running.Status.StartTime.Time) {
 		t.Errorf("start time changed across the restart: %s, then %s", running.Status.StartTime, done.Status.StartTime)
 	}
 	after := map[string]string{}
@@ -393,18 +425,20 @@ func TestCleanupAfterTTL(t *testing.T) {
 	h.finishRun(running, fakekubelet.Worker{Scheduled: 1000, Acked: 1000, Latencies: []time.Duration{time.Millisecond}}, 0)
 	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhasePassed, 10*time.Second)
 
+	expiry := done.Status.CompletionTime.Add(2 * time.Second)
+	h.setClock(expiry.Add(-time.Millisecond))
+	h.settle(lt.Name)
 	if n := len(h.pods(lt.Name)); n != 2 {
-		t.Errorf("%d pods right after the test passed, want both kept until the TTL", n)
+		t.Errorf("%d pods a millisecond before the TTL, want both kept until the TTL", n)
 	}
+	h.setClock(expiry)
+	h.poke(lt.Name)
 	fakekubelet.Eventually(t, "pods deleted after the TTL", 10*time.Second, func() error {
 		if n := len(h.pods(lt.Name)); n != 0 {
 			return fmt.Errorf("%d pods left", n)
 		}
 		return nil
 	})
-	if elapsed := time.Since(done.Status.CompletionTime.Time); elapsed < 2*time.Second {
-		t.Errorf("pods deleted %s after completion, before the 2s TTL", elapsed)
-	}
 	// The LoadTest and its results stay.
 	kept := h.get(lt.Name)
 	if kept.Status.Phase != streamreplayv1alpha1.PhasePassed || kept.Status.Results == nil {
@@ -424,8 +458,9 @@ func TestCleanupOnSuccessKeepsPodsOfFailedTest(t *testing.T) {
 	h.finishRun(running, fakekubelet.Worker{Scheduled: 1000, Acked: 1000, Latencies: []time.Duration{time.Second}}, 0)
 	h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseFailed, 10*time.Second)
 
-	// A TTL of 0 would delete at once; give the controller time to (wrongly) do so.
-	time.Sleep(time.Second)
+	// A TTL of 0 would delete at once; an hour later, let the controller (wrongly) do so.
+	h.setClock(h.clock.Now().Add(time.Hour))
+	h.settle(lt.Name)
 	if n := len(h.pods(lt.Name)); n != 2 {
 		t.Errorf("%d pods of a failed test with policy OnSuccess, want both kept for debugging", n)
 	}

@@ -281,10 +281,12 @@ func (s *runStep) waitForReady(ctx context.Context) error {
 	deadline := s.lt.CreationTimestamp.Add(readyTimeout(&s.lt.Spec))
 	switch {
 	case len(notReady) == 0:
-		start := s.now.Add(s.r.StartLead)
-		s.lt.Status.StartTime = ptrTime(start)
+		// Cut to the microsecond here, so that the status, the events and every pod
+		// get the very same instant.
+		start := streamreplayv1alpha1.NewPreciseTime(s.now.Add(s.r.StartLead))
+		s.lt.Status.StartTime = start
 		s.setCondition(streamreplayv1alpha1.ConditionStarted, false, "Signalling", "sending the start time to every pod")
-		s.setPhase(streamreplayv1alpha1.PhaseRunning, "Running", fmt.Sprintf("all %d pods Ready; starting at %s", len(s.members), start.UTC().Format(time.RFC3339Nano)))
+		s.setPhase(streamreplayv1alpha1.PhaseRunning, "Running", fmt.Sprintf("all %d pods Ready; starting at %s", len(s.members), formatInstant(start.Time)))
 		s.requeueAfter = time.Millisecond
 	case !s.now.Before(deadline):
 		s.finish(streamreplayv1alpha1.PhaseError, "PodsNotReady",
@@ -370,7 +372,7 @@ func (s *runStep) signalStart(ctx context.Context) {
 	})
 	if len(unreached) == 0 {
 		s.setCondition(streamreplayv1alpha1.ConditionStarted, true, "AllPodsSignalled", "every pod accepted the start time")
-		s.events = append(s.events, event{kind: corev1.EventTypeNormal, reason: "Started", note: "Every pod accepted start time " + st.StartTime.UTC().Format(time.RFC3339Nano)})
+		s.events = append(s.events, event{kind: corev1.EventTypeNormal, reason: "Started", note: "Every pod accepted start time " + formatInstant(st.StartTime.Time)})
 		return
 	}
 	// The start time was recorded StartLead before it, so the timeout counts from then.

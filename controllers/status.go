@@ -65,3 +65,9 @@ func ptrTime(t time.Time) *metav1.Time {
 	mt := metav1.NewTime(t)
 	return &mt
 }
+
+// formatInstant writes an instant as messages and events show it: RFC 3339 in UTC with
+// every fraction digit it has.
+func formatInstant(t time.Time) string {
+	return t.UTC().Format(time.RFC3339Nano)
+}

@@ -780,9 +780,10 @@ type LoadTestStatus struct {
 	// +kubebuilder:validation:MaxLength=64
 	RunID string `json:"runID,omitempty"`
 
-	// startTime is the instant every worker starts sending, agreed by the operator.
+	// startTime is the instant every worker starts sending, agreed by the operator, to the microsecond.
+	// The pods receive exactly this instant.
 	// +optional
-	StartTime *metav1.Time `json:"startTime,omitempty"`
+	StartTime *PreciseTime `json:"startTime,omitempty"`
 
 	// completionTime is when the test reached its final phase.
 	// +optional
