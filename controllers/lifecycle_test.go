@@ -205,9 +205,43 @@ func TestFailingRunNamesThresholds(t *testing.T) {
 	if strings.Contains(done.Status.Message, "minAchievedRateRatio") {
 		t.Errorf("message names a threshold that passed: %q", done.Status.Message)
 	}
+	passed := map[string]bool{}
+	for _, c := range done.Status.Thresholds {
+		passed[c.Name] = c.Passed
+	}
+	want := map[string]bool{"minAchievedRateRatio": true, "maxErrorRatio": true, "maxDLQRecords": false, "maxP99Latency": false}
+	if diff := cmp.Diff(want, passed); diff != "" {
+		t.Errorf("status.thresholds[].passed (-want +got):\n%s", diff)
+	}
 	if diff := cmp.Diff(map[string]string{"Reconciling": "False", "Ready": "False", "Stalled": "True"}, kstatusConditions(done)); diff != "" {
 		t.Errorf("conditions after failing (-want +got):\n%s", diff)
 	}
+}
+
+// TestDrainingWhileTheObserverReads: once every worker ended, the run is Draining, still
+// in progress for kstatus, until the observer ends too.
+func TestDrainingWhileTheObserverReads(t *testing.T) {
+	h := newHarness(t)
+	running, _ := h.startRun(newLoadTest("drains", 2))
+	report := func(i int32) string {
+		pod := controllers.WorkerPodName(running, i)
+		return h.report(fakekubelet.WorkerReport(running, fakekubelet.Worker{Pod: pod, Index: int(i), Scheduled: 5000, Acked: 5000, Latencies: []time.Duration{10 * time.Millisecond}}))
+	}
+	h.markTerminated("drains-worker-0", 0, report(0))
+	h.settle(running.Name)
+	if got := h.get(running.Name).Status.Phase; got != streamreplayv1alpha1.PhaseRunning {
+		t.Fatalf("phase %s with a worker still running, want Running", got)
+	}
+	h.markTerminated("drains-worker-1", 0, report(1))
+	draining := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseDraining, 10*time.Second)
+	if diff := cmp.Diff(map[string]string{"Reconciling": "True", "Ready": "False", "Stalled": "False"}, kstatusConditions(draining)); diff != "" {
+		t.Errorf("conditions while draining (-want +got):\n%s", diff)
+	}
+	if draining.Status.Verdict != "" || draining.Status.CompletionTime != nil {
+		t.Errorf("a draining run has verdict %q and completionTime %v", draining.Status.Verdict, draining.Status.CompletionTime)
+	}
+	h.markTerminated("drains-observer", 0, h.report(fakekubelet.ObserverReport(running, "drains-observer", 0)))
+	h.waitPhase(running.Name, streamreplayv1alpha1.PhasePassed, 10*time.Second)
 }
 
 func TestPodFailureEndsInError(t *testing.T) {
