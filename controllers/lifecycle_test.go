@@ -60,6 +60,24 @@ func (h *harness) finishRun(lt *streamreplayv1alpha1.LoadTest, worker fakekubele
 	h.markTerminated(observer, 0, h.report(fakekubelet.ObserverReport(lt, observer, dlq)))
 }
 
+// expectOutcomeInResults checks that the results ConfigMap of a finished LoadTest ends
+// with its phase, verdict and message, and no longer says the test has not finished.
+func (h *harness) expectOutcomeInResults(done *streamreplayv1alpha1.LoadTest) {
+	h.t.Helper()
+	var cm corev1.ConfigMap
+	if err := k8s.Get(h.ctx, client.ObjectKey{Namespace: h.namespace, Name: done.Status.ResultsConfigMap}, &cm); err != nil {
+		h.t.Fatalf("results ConfigMap %q of a finished LoadTest: %v", done.Status.ResultsConfigMap, err)
+	}
+	summary := cm.Data[controllers.ResultsKeySummary]
+	want := fmt.Sprintf("phase       %s\nverdict     %s\nmessage     %s\n", done.Status.Phase, done.Status.Verdict, done.Status.Message)
+	if !strings.HasSuffix(summary, want) {
+		h.t.Errorf("summary.txt does not end with the outcome %q:\n%s", want, summary)
+	}
+	if strings.Contains(summary, "not finished") {
+		h.t.Errorf("summary.txt of a finished test says it has not finished:\n%s", summary)
+	}
+}
+
 func conditionStatus(lt *streamreplayv1alpha1.LoadTest, conditionType string) string {
 	c := meta.FindStatusCondition(lt.Status.Conditions, conditionType)
 	if c == nil {
@@ -158,6 +176,7 @@ func TestPassingRun(t *testing.T) {
 	if !strings.Contains(cm.Data[controllers.ResultsKeySummary], "acked 10,002") {
 		t.Errorf("summary.txt does not show the 10,002 acknowledged records:\n%s", cm.Data[controllers.ResultsKeySummary])
 	}
+	h.expectOutcomeInResults(done)
 	if doc.DLQ == nil || doc.DLQ.Records != 0 {
 		t.Errorf("DLQ in document = %+v, want 0 records", doc.DLQ)
 	}
@@ -264,6 +283,7 @@ func TestPodFailureEndsInError(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{"Reconciling": "False", "Ready": "False", "Stalled": "True"}, kstatusConditions(done)); diff != "" {
 		t.Errorf("conditions after error (-want +got):\n%s", diff)
 	}
+	h.expectOutcomeInResults(done)
 	// The pods still running would load the pipeline for nothing: they are deleted.
 	fakekubelet.Eventually(t, "running pods deleted", 10*time.Second, func() error {
 		for _, pod := range h.pods(lt.Name) {
@@ -512,6 +532,8 @@ func TestStopBeforeStartAborts(t *testing.T) {
 	if done.Status.CompletionTime == nil {
 		t.Error("completionTime not set")
 	}
+	// status.resultsConfigMap names it, so it exists, and says how the test ended.
+	h.expectOutcomeInResults(done)
 	// The LoadTest is never deleted by the operator.
 	if err := k8s.Get(h.ctx, client.ObjectKeyFromObject(done), &streamreplayv1alpha1.LoadTest{}); apierrors.IsNotFound(err) {
 		t.Error("the LoadTest was deleted")

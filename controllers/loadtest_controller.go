@@ -84,6 +84,13 @@ func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if err := run.advance(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
+	if lt.Status.Phase.Finished() && !before.Phase.Finished() {
+		// The results ConfigMap ends with the outcome before the status says it, so that
+		// a reader of the status never finds a ConfigMap that still says "not finished".
+		if err := run.writeResults(ctx); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	if err := r.writeStatus(ctx, before, lt); err != nil {
 		if apierrors.IsConflict(err) {
 			// Another write won; derive the state again from the newer object.
@@ -177,6 +184,10 @@ type runStep struct {
 	members      []member
 	events       []event
 	requeueAfter time.Duration
+	// outcome is the merged results, once collected.
+	outcome *runOutcome
+	// finalReason is the reason finish gave.
+	finalReason string
 }
 
 func (s *runStep) advance(ctx context.Context) error {
@@ -411,11 +422,11 @@ func (s *runStep) collect(ctx context.Context) error {
 		s.finish(streamreplayv1alpha1.PhaseError, "BadResults", bad.Error(), streamreplayv1alpha1.VerdictInconclusive)
 		return nil
 	case err != nil:
-		return err
+		// Nothing a retry could change (admission checks the thresholds): say so.
+		s.finish(streamreplayv1alpha1.PhaseError, "InvalidSpec", err.Error(), streamreplayv1alpha1.VerdictInconclusive)
+		return nil
 	}
-	if err := s.writeResults(ctx, outcome); err != nil {
-		return err
-	}
+	s.outcome = outcome
 	st := &s.lt.Status
 	st.Results = outcome.summary
 	st.Thresholds = outcome.checks
@@ -430,8 +441,26 @@ func (s *runStep) collect(ctx context.Context) error {
 	return nil
 }
 
-func (s *runStep) writeResults(ctx context.Context, o *runOutcome) error {
-	data := map[string]string{ResultsKeyJSON: o.document, ResultsKeySummary: o.text}
+// writeResults writes the outcome of a finished run into the results ConfigMap: the
+// merged results when there are some, and always the final phase and message. A
+// refusal that a retry cannot change is added to the status message instead of
+// holding the run in its last phase for ever.
+func (s *runStep) writeResults(ctx context.Context) error {
+	data := map[string]string{ResultsKeySummary: outcomeText(&s.lt.Status, "")}
+	if o := s.outcome; o != nil {
+		data[ResultsKeyJSON] = o.document
+		data[ResultsKeySummary] = outcomeText(&s.lt.Status, o.text)
+	}
+	err := s.patchResults(ctx, data)
+	if err != nil && permanent(err) {
+		message := fmt.Sprintf("%s; the results ConfigMap %s could not be written: %v", s.lt.Status.Message, ResultsConfigMapName(s.lt), err)
+		s.setPhase(s.lt.Status.Phase, s.finalReason, message)
+		return nil
+	}
+	return err
+}
+
+func (s *runStep) patchResults(ctx context.Context, data map[string]string) error {
 	patch, err := json.Marshal(map[string]any{"data": data})
 	if err != nil {
 		return fmt.Errorf("encoding results: %w", err)
@@ -454,6 +483,7 @@ func (s *runStep) writeResults(ctx context.Context, o *runOutcome) error {
 func (s *runStep) finish(phase streamreplayv1alpha1.Phase, reason, message string, verdict streamreplayv1alpha1.Verdict) {
 	s.lt.Status.Verdict = verdict
 	s.lt.Status.CompletionTime = ptrTime(s.now)
+	s.finalReason = reason
 	s.setPhase(phase, reason, message)
 	s.requeueAfter = time.Millisecond
 }
