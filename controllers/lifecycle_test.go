@@ -382,6 +382,10 @@ func TestPodsNeverReady(t *testing.T) {
 	if waiting.Status.Phase != streamreplayv1alpha1.PhaseStarting {
 		t.Fatalf("phase %s a millisecond before the podsReady timeout (message %q), want Starting", waiting.Status.Phase, waiting.Status.Message)
 	}
+	// What the pod waits for shows while it waits, not only at the timeout.
+	if !strings.Contains(waiting.Status.Message, `ImagePullBackOff: Back-off pulling image "streamreplay:test"`) {
+		t.Errorf("message while waiting %q does not say what the pod waits for", waiting.Status.Message)
+	}
 
 	h.setClock(deadline)
 	h.poke(lt.Name)

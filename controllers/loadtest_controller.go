@@ -45,6 +45,10 @@ type LoadTestReconciler struct {
 	// StartLead is how far ahead of now the common start time is set, so that every pod
 	// receives it before it comes.
 	StartLead time.Duration
+
+	// APIReader reads what the manager does not cache: the metadata of the sample
+	// ConfigMap or claim, and the kubelet's FailedMount events, while pods wait to start.
+	APIReader client.Reader
 }
 
 // maxRequeue bounds how long a running test goes unobserved when no pod changes.
@@ -57,7 +61,9 @@ const retrySignal = time.Second
 // +kubebuilder:rbac:groups=streamreplay.io,resources=loadtests/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=streamreplay.io,resources=loadtests/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;create;patch
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get
+// +kubebuilder:rbac:groups="",resources=events,verbs=list
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves one LoadTest one step along its run.
@@ -80,7 +86,7 @@ func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		}
 		return r.cleanup(ctx, lt, pods.Items)
 	}
-	run := &runStep{r: r, lt: lt, now: r.Clock.Now(), members: members(lt, pods.Items)}
+	run := &runStep{r: r, lt: lt, now: r.Clock.Now(), members: members(lt, pods.Items), previousMessage: before.Message}
 	if err := run.advance(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -184,6 +190,9 @@ type runStep struct {
 	members      []member
 	events       []event
 	requeueAfter time.Duration
+	// previousMessage is status.message as this reconcile found it: a warning is sent
+	// as an event only when it is news.
+	previousMessage string
 	// outcome is the merged results, once collected.
 	outcome *runOutcome
 	// finalReason is the reason finish gave.
@@ -224,9 +233,9 @@ func (s *runStep) create(ctx context.Context) error {
 	}
 	cm := BuildResultsConfigMap(s.lt)
 	if err := s.createOwned(ctx, cm); err != nil {
-		return err
+		return s.creationFailed(cm, err)
 	}
-	if err := s.createMissingPods(ctx); err != nil {
+	if done, err := s.createMissingPods(ctx); !done || err != nil {
 		return err
 	}
 	s.setPhase(streamreplayv1alpha1.PhaseStarting, "WaitingForPods", fmt.Sprintf("created %d pods and ConfigMap %s; waiting for the pods to be Ready", len(s.members), cm.Name))
@@ -234,29 +243,29 @@ func (s *runStep) create(ctx context.Context) error {
 	return nil
 }
 
-func (s *runStep) createMissingPods(ctx context.Context) error {
+// createMissingPods creates the pods that do not exist. done is false when it stopped
+// before the end: a pod could not be created (the status then says why).
+func (s *runStep) createMissingPods(ctx context.Context) (done bool, err error) {
 	for i := range s.members {
 		m := &s.members[i]
 		if m.pod != nil {
 			continue
 		}
-		var (
-			pod *corev1.Pod
-			err error
-		)
+		var pod *corev1.Pod
 		if m.role == plan.RoleObserver {
 			pod, err = BuildObserverPod(s.lt, s.r.PodImage)
 		} else {
 			pod, err = BuildWorkerPod(s.lt, m.index, s.r.PodImage)
 		}
 		if err != nil {
-			return err
+			s.finish(streamreplayv1alpha1.PhaseError, "InvalidSpec", err.Error(), streamreplayv1alpha1.VerdictInconclusive)
+			return false, nil
 		}
 		if err := s.createOwned(ctx, pod); err != nil {
-			return err
+			return false, s.creationFailed(pod, err)
 		}
 	}
-	return nil
+	return true, nil
 }
 
 func (s *runStep) createOwned(ctx context.Context, obj client.Object) error {
@@ -264,7 +273,7 @@ func (s *runStep) createOwned(ctx context.Context, obj client.Object) error {
 		return fmt.Errorf("setting owner of %s: %w", obj.GetName(), err)
 	}
 	if err := s.r.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating %T %s: %w", obj, obj.GetName(), err)
+		return fmt.Errorf("creating %s %s: %w", kindOf(obj), obj.GetName(), err)
 	}
 	return nil
 }
@@ -280,13 +289,19 @@ func (s *runStep) waitForReady(ctx context.Context) error {
 	}
 	// A pod missing before the start harms nothing (the cache may lag behind the
 	// create, or someone deleted it): create it again.
-	if err := s.createMissingPods(ctx); err != nil {
+	if done, err := s.createMissingPods(ctx); !done || err != nil {
 		return err
 	}
 	var notReady []member
 	for _, m := range s.members {
 		if !m.ready() {
 			notReady = append(notReady, m)
+		}
+	}
+	if len(notReady) > 0 {
+		blocked, err := s.blocked(ctx, notReady)
+		if err != nil || blocked {
+			return err
 		}
 	}
 	deadline := s.lt.CreationTimestamp.Add(readyTimeout(&s.lt.Spec))
@@ -495,6 +510,7 @@ const signalParallelism = 32
 // signalAll calls send for every pod that has not ended, in parallel, and returns the pods
 // it failed for with the last error.
 func (s *runStep) signalAll(send func(*member) error) ([]member, error) {
+
 	var (
 		mu        sync.Mutex
 		wg        sync.WaitGroup

@@ -9,6 +9,7 @@ import (
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/plan"
+	"github.com/streamreplay/streamreplay/internal/results"
 )
 
 // member is one pod the run needs, as found in the cluster (pod is nil when it is missing).
@@ -104,7 +105,15 @@ func (m *member) waitingReason() string {
 	}
 	for _, cs := range m.pod.Status.ContainerStatuses {
 		if w := cs.State.Waiting; w != nil && w.Reason != "" {
+			if w.Message != "" {
+				return w.Reason + ": " + results.Shorten(w.Message, 300)
+			}
 			return w.Reason
+		}
+	}
+	for _, c := range m.pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Message != "" {
+			return c.Reason + ": " + results.Shorten(c.Message, 300)
 		}
 	}
 	if m.pod.Status.Phase == "" || m.pod.Status.Phase == corev1.PodPending {
