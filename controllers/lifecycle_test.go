@@ -374,17 +374,19 @@ func TestPodsNeverReady(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// What the pod waits for shows while it waits, not only at the timeout.
+	fakekubelet.Eventually(t, "the waiting reason in the message", 10*time.Second, func() error {
+		if msg := h.get(lt.Name).Status.Message; !strings.Contains(msg, `ImagePullBackOff: Back-off pulling image "streamreplay:test"`) {
+			return fmt.Errorf("message %q does not say what the pod waits for", msg)
+		}
+		return nil
+	})
 	deadline := h.get(lt.Name).CreationTimestamp.Add(5 * time.Second)
 
 	h.setClock(deadline.Add(-time.Millisecond))
 	h.settle(lt.Name)
-	waiting := h.get(lt.Name)
-	if waiting.Status.Phase != streamreplayv1alpha1.PhaseStarting {
+	if waiting := h.get(lt.Name); waiting.Status.Phase != streamreplayv1alpha1.PhaseStarting {
 		t.Fatalf("phase %s a millisecond before the podsReady timeout (message %q), want Starting", waiting.Status.Phase, waiting.Status.Message)
-	}
-	// What the pod waits for shows while it waits, not only at the timeout.
-	if !strings.Contains(waiting.Status.Message, `ImagePullBackOff: Back-off pulling image "streamreplay:test"`) {
-		t.Errorf("message while waiting %q does not say what the pod waits for", waiting.Status.Message)
 	}
 
 	h.setClock(deadline)
