@@ -70,7 +70,11 @@ const retrySignal = time.Second
 func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	lt := &streamreplayv1alpha1.LoadTest{}
 	if err := r.Get(ctx, req.NamespacedName, lt); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		if apierrors.IsNotFound(err) {
+			// Deleted: stop its pods now rather than when the garbage collector acts.
+			return ctrl.Result{}, r.stopOrphans(ctx, req.NamespacedName)
+		}
+		return ctrl.Result{}, fmt.Errorf("reading LoadTest %s: %w", req.NamespacedName, err)
 	}
 	var pods corev1.PodList
 	if err := r.List(ctx, &pods, client.InNamespace(lt.Namespace), client.MatchingLabels(selectorLabels(lt))); err != nil {
@@ -90,7 +94,7 @@ func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if err := run.advance(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
-	if lt.Status.Phase.Finished() && !before.Phase.Finished() {
+	if lt.Status.Phase.Finished() && !before.Phase.Finished() && lt.DeletionTimestamp == nil {
 		// The results ConfigMap ends with the outcome before the status says it, so that
 		// a reader of the status never finds a ConfigMap that still says "not finished".
 		if err := run.writeResults(ctx); err != nil {
@@ -98,8 +102,12 @@ func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		}
 	}
 	if err := r.writeStatus(ctx, before, lt); err != nil {
-		if apierrors.IsConflict(err) {
+		switch {
+		case apierrors.IsConflict(err):
 			// Another write won; derive the state again from the newer object.
+			return ctrl.Result{RequeueAfter: time.Millisecond}, nil
+		case apierrors.IsNotFound(err):
+			// Deleted during this reconcile; the next one stops its pods.
 			return ctrl.Result{RequeueAfter: time.Millisecond}, nil
 		}
 		return ctrl.Result{}, err
@@ -157,6 +165,7 @@ func (r *LoadTestReconciler) cleanup(ctx context.Context, lt *streamreplayv1alph
 	}
 	expired := expire && !now.Before(finishedAt.Add(ttl))
 
+	r.stopRunning(ctx, pods)
 	var requeue time.Duration
 	for i := range pods {
 		pod := &pods[i]
@@ -205,6 +214,12 @@ func (s *runStep) advance(ctx context.Context) error {
 	st.ResultsConfigMap = ResultsConfigMapName(s.lt)
 	st.ReadyPods = s.readyPods()
 
+	if s.lt.DeletionTimestamp != nil {
+		// Being deleted (a finalizer of someone else's, or foreground deletion, holds
+		// it): create nothing more; cleanup stops the running pods.
+		s.finish(streamreplayv1alpha1.PhaseAborted, "Deleted", "the LoadTest is being deleted before it finished; its running pods are stopped", streamreplayv1alpha1.VerdictInconclusive)
+		return nil
+	}
 	switch st.Phase {
 	case "", streamreplayv1alpha1.PhasePending:
 		return s.create(ctx)
@@ -244,12 +259,19 @@ func (s *runStep) create(ctx context.Context) error {
 }
 
 // createMissingPods creates the pods that do not exist. done is false when it stopped
-// before the end: a pod could not be created (the status then says why).
+// before the end: the LoadTest is being deleted, or a pod could not be created (the
+// status then says why).
 func (s *runStep) createMissingPods(ctx context.Context) (done bool, err error) {
 	for i := range s.members {
 		m := &s.members[i]
 		if m.pod != nil {
 			continue
+		}
+		// A delete must stop a long creation loop at once, not after hundreds of pods:
+		// the cache sees it within milliseconds.
+		if s.r.deleted(ctx, s.lt) {
+			logf.FromContext(ctx).Info("LoadTest deleted while its pods were being created; stopped creating them", "created", i)
+			return false, nil
 		}
 		var pod *corev1.Pod
 		if m.role == plan.RoleObserver {
@@ -510,7 +532,12 @@ const signalParallelism = 32
 // signalAll calls send for every pod that has not ended, in parallel, and returns the pods
 // it failed for with the last error.
 func (s *runStep) signalAll(send func(*member) error) ([]member, error) {
+	return signalAll(s.members, send)
+}
 
+// signalAll calls send for every member whose pod has not ended, in parallel, and returns
+// those it failed for with the last error.
+func signalAll(ms []member, send func(*member) error) ([]member, error) {
 	var (
 		mu        sync.Mutex
 		wg        sync.WaitGroup
@@ -518,8 +545,8 @@ func (s *runStep) signalAll(send func(*member) error) ([]member, error) {
 		lastErr   error
 	)
 	slots := make(chan struct{}, signalParallelism)
-	for i := range s.members {
-		m := &s.members[i]
+	for i := range ms {
+		m := &ms[i]
 		if m.finished() {
 			continue
 		}
