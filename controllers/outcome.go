@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -129,6 +130,14 @@ func parseThresholds(t *streamreplayv1alpha1.Thresholds) (results.Thresholds, er
 	return out, nil
 }
 
+// formatDown writes v with digits decimals, cut rather than rounded: an achieved rate of
+// 99.96/s or a ratio of 0.99996 must not read 100.0 or 1.0000, better than what happened.
+// The tiny allowance keeps 0.95, which floats hold as 0.9499999…, from reading 0.9499.
+func formatDown(v float64, digits int) string {
+	scale := math.Pow10(digits)
+	return strconv.FormatFloat(math.Floor(v*scale+1e-9)/scale, 'f', digits, 64)
+}
+
 // summarize is the short form of the document kept in status.
 func summarize(d *results.Document) *streamreplayv1alpha1.ResultsSummary {
 	s := &streamreplayv1alpha1.ResultsSummary{
@@ -136,8 +145,8 @@ func summarize(d *results.Document) *streamreplayv1alpha1.ResultsSummary {
 		Sent:              d.Totals.Sent,
 		Acknowledged:      d.Totals.Acked,
 		Errors:            d.Totals.Failed,
-		AchievedRate:      strconv.FormatFloat(d.AchievedRate, 'f', 1, 64),
-		AchievedRateRatio: strconv.FormatFloat(d.AchievedRateRatio, 'f', 4, 64),
+		AchievedRate:      formatDown(d.AchievedRate, 1),
+		AchievedRateRatio: formatDown(d.AchievedRateRatio, 4),
 	}
 	if l := d.Latency; l != nil {
 		s.P50Latency = results.FormatDuration(l.P50)
