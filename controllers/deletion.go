@@ -77,6 +77,6 @@ func (r *LoadTestReconciler) stopRunning(ctx context.Context, pods []corev1.Pod)
 		return r.Signals.Stop(ctx, m.pod, m.pod.Labels[LabelRunID])
 	})
 	if len(unreached) > 0 {
-		logf.FromContext(ctx).Info("Stop signal not delivered; deleting the pods anyway", "pods", describe(unreached, (*member).podIP, 5), "lastError", lastErr.Error())
+		logf.FromContext(ctx).Info("Stop signal not delivered; deleting the pods anyway", "pods", describe(unreached, (*member).podIP), "lastError", lastErr.Error())
 	}
 }

@@ -35,7 +35,7 @@ func TestDeletedMidRunStopsItsPods(t *testing.T) {
 			}
 			if held {
 				t.Cleanup(func() { h.release(running) })
-				aborted := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseAborted, 10*time.Second)
+				aborted := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseAborted)
 				if c := meta.FindStatusCondition(aborted.Status.Conditions, streamreplayv1alpha1.ConditionStalled); c == nil || c.Reason != "Deleted" {
 					t.Errorf("Stalled condition %+v, want reason Deleted", c)
 				}
@@ -75,7 +75,7 @@ func TestLoadTestBeingDeletedGetsNoPods(t *testing.T) {
 		t.Fatalf("deleting the LoadTest: %v", err)
 	}
 	h.startManager()
-	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseAborted, 10*time.Second)
+	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseAborted)
 	if n := len(h.pods(lt.Name)); n != 0 {
 		t.Errorf("%d pods created for a LoadTest being deleted", n)
 	}

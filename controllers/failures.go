@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -130,7 +131,7 @@ type cause struct {
 // message (and an event) at once. When an object the pods need does not exist, the run
 // ends in Error after missingGrace (or timeouts.podsReady, when shorter); handled is then
 // true. Other causes (an image that cannot be pulled) wait for timeouts.podsReady.
-func (s *runStep) blocked(ctx context.Context, notReady []member) (handled bool, err error) {
+func (s *runStep) blocked(ctx context.Context, notReady []member) (handled bool) {
 	causes := s.missingSources(ctx, notReady)
 	causes = append(causes, s.failedMounts(ctx, notReady)...)
 	for i := range notReady {
@@ -140,7 +141,7 @@ func (s *runStep) blocked(ctx context.Context, notReady []member) (handled bool,
 	}
 	if len(causes) == 0 {
 		s.setPhase(streamreplayv1alpha1.PhaseStarting, "WaitingForPods", fmt.Sprintf("waiting for %d of %d pods to be Ready", len(notReady), len(s.members)))
-		return false, nil
+		return false
 	}
 	missing := false
 	for _, c := range causes {
@@ -149,17 +150,17 @@ func (s *runStep) blocked(ctx context.Context, notReady []member) (handled bool,
 	text := listCauses(causes)
 	if !missing {
 		s.warn(streamreplayv1alpha1.PhaseStarting, "WaitingForPods", "waiting for the pods to be Ready: "+text)
-		return false, nil
+		return false
 	}
 	deadline := s.lt.CreationTimestamp.Add(min(missingGrace, readyTimeout(&s.lt.Spec)))
 	if !s.now.Before(deadline) {
 		s.finish(streamreplayv1alpha1.PhaseError, "ReferenceNotFound", "the pods cannot start: "+text, streamreplayv1alpha1.VerdictInconclusive)
-		return true, nil
+		return true
 	}
 	s.warn(streamreplayv1alpha1.PhaseStarting, "ReferenceNotFound",
 		fmt.Sprintf("the pods cannot start: %s; the run ends in Error at %s unless this is fixed", text, formatInstant(deadline)))
 	s.requeueAfter = min(deadline.Sub(s.now), maxRequeue)
-	return true, nil
+	return true
 }
 
 // listCauses joins distinct causes, missing objects first, at most blockerLimit of them.
@@ -179,7 +180,7 @@ func listCauses(causes []cause) string {
 	}
 	sort.Strings(missing)
 	sort.Strings(other)
-	all := append(missing, other...)
+	all := slices.Concat(missing, other)
 	if len(all) > blockerLimit {
 		return strings.Join(all[:blockerLimit], "; ") + fmt.Sprintf("; and %d more", len(all)-blockerLimit)
 	}

@@ -20,12 +20,11 @@ import (
 	"github.com/streamreplay/streamreplay/test/fakekubelet"
 )
 
-// waitEvent waits for an event on the object with uid whose reason is reason and whose
-// note contains every want; it returns the note.
-func (h *harness) waitEvent(uid types.UID, kind, reason string, wants ...string) string {
+// waitWarning waits for a Warning event on the object with uid whose reason is reason
+// and whose note contains every want.
+func (h *harness) waitWarning(uid types.UID, reason string, wants ...string) {
 	h.t.Helper()
-	var note string
-	fakekubelet.Eventually(h.t, fmt.Sprintf("a %s event %s", kind, reason), 10*time.Second, func() error {
+	fakekubelet.Eventually(h.t, "a Warning event "+reason, 10*time.Second, func() error {
 		var list eventsv1.EventList
 		if err := k8s.List(h.ctx, &list, client.InNamespace(h.namespace)); err != nil {
 			return err
@@ -36,7 +35,7 @@ func (h *harness) waitEvent(uid types.UID, kind, reason string, wants ...string)
 				continue
 			}
 			seen = append(seen, e.Type+" "+e.Reason+": "+e.Note)
-			if e.Type != kind || e.Reason != reason {
+			if e.Type != corev1.EventTypeWarning || e.Reason != reason {
 				continue
 			}
 			missing := false
@@ -44,13 +43,11 @@ func (h *harness) waitEvent(uid types.UID, kind, reason string, wants ...string)
 				missing = missing || !strings.Contains(e.Note, want)
 			}
 			if !missing {
-				note = e.Note
 				return nil
 			}
 		}
 		return fmt.Errorf("events seen: %q", seen)
 	})
-	return note
 }
 
 // expectMessage checks that the LoadTest's message contains every want.
@@ -88,7 +85,7 @@ func TestMissingSampleConfigMapFailsWithinAMinute(t *testing.T) {
 	if c := meta.FindStatusCondition(waiting.Status.Conditions, streamreplayv1alpha1.ConditionReconciling); c == nil || c.Message != waiting.Status.Message {
 		t.Errorf("Reconciling condition %+v does not carry the cause (what Flux shows)", c)
 	}
-	h.waitEvent(waiting.UID, corev1.EventTypeWarning, "ReferenceNotFound", cause)
+	h.waitWarning(waiting.UID, "ReferenceNotFound", cause)
 
 	deadline := waiting.CreationTimestamp.Add(30 * time.Second)
 	h.setClock(deadline.Add(-time.Millisecond))
@@ -102,12 +99,12 @@ func TestMissingSampleConfigMapFailsWithinAMinute(t *testing.T) {
 
 	h.setClock(deadline)
 	h.poke(lt.Name)
-	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError, 10*time.Second)
+	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError)
 	expectMessage(t, done, "the pods cannot start", cause)
 	if c := meta.FindStatusCondition(done.Status.Conditions, streamreplayv1alpha1.ConditionStalled); c == nil || c.Reason != "ReferenceNotFound" {
 		t.Errorf("Stalled condition %+v, want reason ReferenceNotFound", c)
 	}
-	h.waitEvent(done.UID, corev1.EventTypeWarning, "Error", cause)
+	h.waitWarning(done.UID, "Error", cause)
 	h.expectOutcomeInResults(done)
 }
 
@@ -153,7 +150,7 @@ func TestMissingSecretSeenInKubeletEvents(t *testing.T) {
 
 	h.setClock(waiting.CreationTimestamp.Add(30 * time.Second))
 	h.poke(lt.Name)
-	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError, 10*time.Second)
+	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError)
 	expectMessage(t, done, `secret "kafka-user" not found`)
 }
 
@@ -176,7 +173,7 @@ func TestContainerConfigErrorFailsAfterGrace(t *testing.T) {
 	}
 	h.setClock(h.get(lt.Name).CreationTimestamp.Add(30 * time.Second))
 	h.poke(lt.Name)
-	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError, 10*time.Second)
+	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError)
 	expectMessage(t, done, "pod "+pods[1].Name+`: CreateContainerConfigError: secret "kafka-user" not found`)
 }
 
@@ -207,7 +204,7 @@ func TestQuotaExceededRetriesThenFails(t *testing.T) {
 			if diff := kstatusConditions(waiting); diff["Reconciling"] != "True" || diff["Stalled"] != "False" {
 				t.Errorf("conditions while retrying: %v", diff)
 			}
-			h.waitEvent(waiting.UID, corev1.EventTypeWarning, "QuotaExceeded", "exceeded quota: pods")
+			h.waitWarning(waiting.UID, "QuotaExceeded", "exceeded quota: pods")
 
 			deadline := waiting.CreationTimestamp.Add(5 * time.Minute)
 			h.setClock(deadline.Add(-time.Millisecond))
@@ -218,13 +215,13 @@ func TestQuotaExceededRetriesThenFails(t *testing.T) {
 			if freed {
 				h.setPodQuota(3)
 				h.poke(lt.Name)
-				h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseStarting, 10*time.Second)
+				h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseStarting)
 				h.waitPods(lt.Name, 3)
 				return
 			}
 			h.setClock(deadline)
 			h.poke(lt.Name)
-			done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError, 10*time.Second)
+			done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError)
 			expectMessage(t, done, "could not create pod quota-observer within timeouts.podsReady (5m0s)", "exceeded quota: pods")
 			if c := meta.FindStatusCondition(done.Status.Conditions, streamreplayv1alpha1.ConditionStalled); c == nil || c.Reason != "QuotaExceeded" {
 				t.Errorf("Stalled condition %+v, want reason QuotaExceeded", c)
@@ -279,7 +276,7 @@ func TestPodRefusedByAdmissionPolicyEndsInError(t *testing.T) {
 	h.refusePods("images must come from registry.example.com")
 	lt := newLoadTest("refused", 1)
 	h.create(lt)
-	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError, 10*time.Second)
+	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError)
 	expectMessage(t, done, "the API server refused to create pod refused-worker-0", "images must come from registry.example.com")
 	if diff := kstatusConditions(done); diff["Stalled"] != "True" || diff["Reconciling"] != "False" {
 		t.Errorf("conditions after a refusal: %v", diff)
@@ -287,7 +284,7 @@ func TestPodRefusedByAdmissionPolicyEndsInError(t *testing.T) {
 	if c := meta.FindStatusCondition(done.Status.Conditions, streamreplayv1alpha1.ConditionStalled); c == nil || c.Reason != "CreateRefused" {
 		t.Errorf("Stalled condition %+v, want reason CreateRefused", c)
 	}
-	h.waitEvent(done.UID, corev1.EventTypeWarning, "Error", "images must come from registry.example.com")
+	h.waitWarning(done.UID, "Error", "images must come from registry.example.com")
 	h.expectOutcomeInResults(done)
 }
 

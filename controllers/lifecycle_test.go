@@ -35,7 +35,7 @@ func (h *harness) startRun(lt *streamreplayv1alpha1.LoadTest) (*streamreplayv1al
 	h.t.Helper()
 	h.create(lt)
 	pods := int(lt.Spec.Workers) + 1
-	h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseStarting, 10*time.Second)
+	h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseStarting)
 	ips := h.readyAll(lt.Name, pods)
 	var running *streamreplayv1alpha1.LoadTest
 	fakekubelet.Eventually(h.t, "every pod started", 10*time.Second, func() error {
@@ -103,7 +103,7 @@ func TestPassingRun(t *testing.T) {
 	lt := newLoadTest("crm-peak", 3)
 
 	h.create(lt)
-	starting := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseStarting, 10*time.Second)
+	starting := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseStarting)
 	if diff := cmp.Diff(map[string]string{"Reconciling": "True", "Ready": "False", "Stalled": "False"}, kstatusConditions(starting)); diff != "" {
 		t.Errorf("conditions while starting (-want +got):\n%s", diff)
 	}
@@ -120,7 +120,7 @@ func TestPassingRun(t *testing.T) {
 	}
 
 	ips := h.readyAll(lt.Name, 4)
-	running := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseRunning, 10*time.Second)
+	running := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseRunning)
 	if running.Status.StartTime == nil {
 		t.Fatal("status.startTime is not set while Running")
 	}
@@ -138,7 +138,7 @@ func TestPassingRun(t *testing.T) {
 	})
 
 	h.finishRun(running, fakekubelet.Worker{Scheduled: 3334, Acked: 3334, Latencies: []time.Duration{20 * time.Millisecond}}, 0)
-	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhasePassed, 10*time.Second)
+	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhasePassed)
 
 	if done.Status.Verdict != streamreplayv1alpha1.VerdictPass {
 		t.Errorf("verdict = %q, want Pass", done.Status.Verdict)
@@ -207,7 +207,7 @@ func TestFailingRunNamesThresholds(t *testing.T) {
 	running, _ := h.startRun(newLoadTest("slow-pipeline", 2))
 
 	h.finishRun(running, fakekubelet.Worker{Scheduled: 5000, Acked: 5000, Latencies: []time.Duration{400 * time.Millisecond}}, 17)
-	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseFailed, 10*time.Second)
+	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseFailed)
 
 	if done.Status.Verdict != streamreplayv1alpha1.VerdictFail {
 		t.Errorf("verdict = %q, want Fail", done.Status.Verdict)
@@ -252,7 +252,7 @@ func TestDrainingWhileTheObserverReads(t *testing.T) {
 		t.Fatalf("phase %s with a worker still running, want Running", got)
 	}
 	h.markTerminated("drains-worker-1", 0, report(1))
-	draining := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseDraining, 10*time.Second)
+	draining := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseDraining)
 	if diff := cmp.Diff(map[string]string{"Reconciling": "True", "Ready": "False", "Stalled": "False"}, kstatusConditions(draining)); diff != "" {
 		t.Errorf("conditions while draining (-want +got):\n%s", diff)
 	}
@@ -260,7 +260,7 @@ func TestDrainingWhileTheObserverReads(t *testing.T) {
 		t.Errorf("a draining run has verdict %q and completionTime %v", draining.Status.Verdict, draining.Status.CompletionTime)
 	}
 	h.markTerminated("drains-observer", 0, h.report(fakekubelet.ObserverReport(running, "drains-observer", 0)))
-	h.waitPhase(running.Name, streamreplayv1alpha1.PhasePassed, 10*time.Second)
+	h.waitPhase(running.Name, streamreplayv1alpha1.PhasePassed)
 }
 
 func TestPodFailureEndsInError(t *testing.T) {
@@ -270,7 +270,7 @@ func TestPodFailureEndsInError(t *testing.T) {
 	h.waitPods(lt.Name, 3)
 
 	h.markTerminated("bad-samples-worker-1", 1, "samples: line 12: invalid JSON: unexpected end of input")
-	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError, 10*time.Second)
+	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError)
 
 	for _, want := range []string{"bad-samples-worker-1", "exit code 1", "line 12: invalid JSON"} {
 		if !strings.Contains(done.Status.Message, want) {
@@ -303,7 +303,7 @@ func TestPodDeletedMidRun(t *testing.T) {
 	if err := k8s.Delete(h.ctx, pod, client.GracePeriodSeconds(0)); err != nil {
 		t.Fatalf("deleting pod: %v", err)
 	}
-	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseError, 10*time.Second)
+	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseError)
 	if !strings.Contains(done.Status.Message, "pod lost-pod-worker-0") || !strings.Contains(done.Status.Message, "deleted") {
 		t.Errorf("message %q does not name the deleted pod", done.Status.Message)
 	}
@@ -330,7 +330,7 @@ func TestStartTimeoutNamesPodAndNetworkPolicy(t *testing.T) {
 		}
 		h.markReady(&pod, ip)
 	}
-	running := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseRunning, 10*time.Second)
+	running := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseRunning)
 	deadline := running.Status.StartTime.Add(-300 * time.Millisecond).Add(7 * time.Second)
 
 	h.setClock(deadline.Add(-time.Microsecond))
@@ -344,7 +344,7 @@ func TestStartTimeoutNamesPodAndNetworkPolicy(t *testing.T) {
 
 	h.setClock(deadline)
 	h.poke(lt.Name)
-	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError, 10*time.Second)
+	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError)
 	for _, want := range []string{"unreachable-worker-1", "start signal within 7s", "NetworkPolicy", "9400"} {
 		if !strings.Contains(done.Status.Message, want) {
 			t.Errorf("message %q does not contain %q", done.Status.Message, want)
@@ -391,7 +391,7 @@ func TestPodsNeverReady(t *testing.T) {
 
 	h.setClock(deadline)
 	h.poke(lt.Name)
-	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError, 10*time.Second)
+	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError)
 	for _, want := range []string{other, "ImagePullBackOff", "not Ready within 5s"} {
 		if !strings.Contains(done.Status.Message, want) {
 			t.Errorf("message %q does not contain %q", done.Status.Message, want)
@@ -417,7 +417,7 @@ func TestStopRequestAbortsWithPartialResults(t *testing.T) {
 		return nil
 	})
 	h.finishRun(running, fakekubelet.Worker{Scheduled: 1200, Acked: 1200, Latencies: []time.Duration{5 * time.Millisecond}, Stopped: true}, 0)
-	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseAborted, 10*time.Second)
+	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseAborted)
 
 	if done.Status.Verdict != streamreplayv1alpha1.VerdictInconclusive {
 		t.Errorf("verdict = %q, want Inconclusive", done.Status.Verdict)
@@ -444,7 +444,7 @@ func TestControllerRestartMidRun(t *testing.T) {
 	h.stopManager()
 	h.startManager()
 	h.finishRun(running, fakekubelet.Worker{Scheduled: 5000, Acked: 5000, Latencies: []time.Duration{10 * time.Millisecond}}, 0)
-	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhasePassed, 10*time.Second)
+	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhasePassed)
 
 	if !done.Status.StartTime.Time.Equal(running.Status.StartTime.Time) {
 		t.Errorf("start time changed across the restart: %s, then %s", running.Status.StartTime, done.Status.StartTime)
@@ -471,7 +471,7 @@ func TestBadResultsEndInError(t *testing.T) {
 
 	h.markTerminated("garbled-worker-0", 0, `{"v":1,"role":"worker"`)
 	h.markTerminated("garbled-observer", 0, h.report(fakekubelet.ObserverReport(running, "garbled-observer", 0)))
-	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseError, 10*time.Second)
+	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseError)
 	if !strings.Contains(done.Status.Message, "pod garbled-worker-0 reported bad results") {
 		t.Errorf("message %q does not name the pod with bad results", done.Status.Message)
 	}
@@ -483,7 +483,7 @@ func TestCleanupAfterTTL(t *testing.T) {
 	lt.Spec.Cleanup = streamreplayv1alpha1.Cleanup{Policy: streamreplayv1alpha1.CleanupOnSuccess, TTLSecondsAfterFinished: ptr.To[int32](2)}
 	running, _ := h.startRun(lt)
 	h.finishRun(running, fakekubelet.Worker{Scheduled: 1000, Acked: 1000, Latencies: []time.Duration{time.Millisecond}}, 0)
-	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhasePassed, 10*time.Second)
+	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhasePassed)
 
 	expiry := done.Status.CompletionTime.Add(2 * time.Second)
 	h.setClock(expiry.Add(-time.Millisecond))
@@ -516,7 +516,7 @@ func TestCleanupOnSuccessKeepsPodsOfFailedTest(t *testing.T) {
 	lt.Spec.Cleanup = streamreplayv1alpha1.Cleanup{Policy: streamreplayv1alpha1.CleanupOnSuccess, TTLSecondsAfterFinished: ptr.To[int32](0)}
 	running, _ := h.startRun(lt)
 	h.finishRun(running, fakekubelet.Worker{Scheduled: 1000, Acked: 1000, Latencies: []time.Duration{time.Second}}, 0)
-	h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseFailed, 10*time.Second)
+	h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseFailed)
 
 	// A TTL of 0 would delete at once; an hour later, let the controller (wrongly) do so.
 	h.setClock(h.clock.Now().Add(time.Hour))
@@ -531,7 +531,7 @@ func TestStopBeforeStartAborts(t *testing.T) {
 	lt := newLoadTest("stop-first", 1)
 	lt.Spec.Stop = true
 	h.create(lt)
-	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseAborted, 10*time.Second)
+	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseAborted)
 	if n := len(h.pods(lt.Name)); n != 0 {
 		t.Errorf("%d pods created for a test stopped before it started", n)
 	}
@@ -550,7 +550,7 @@ func TestStopAfterTheEndIsAcknowledged(t *testing.T) {
 	h := newHarness(t)
 	running, _ := h.startRun(newLoadTest("late-stop", 1))
 	h.finishRun(running, fakekubelet.Worker{Scheduled: 1000, Acked: 1000, Latencies: []time.Duration{time.Millisecond}}, 0)
-	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhasePassed, 10*time.Second)
+	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhasePassed)
 
 	patch := client.MergeFrom(done.DeepCopy())
 	done.Spec.Stop = true

@@ -320,11 +320,8 @@ func (s *runStep) waitForReady(ctx context.Context) error {
 			notReady = append(notReady, m)
 		}
 	}
-	if len(notReady) > 0 {
-		blocked, err := s.blocked(ctx, notReady)
-		if err != nil || blocked {
-			return err
-		}
+	if len(notReady) > 0 && s.blocked(ctx, notReady) {
+		return nil
 	}
 	deadline := s.lt.CreationTimestamp.Add(readyTimeout(&s.lt.Spec))
 	switch {
@@ -338,7 +335,7 @@ func (s *runStep) waitForReady(ctx context.Context) error {
 		s.requeueAfter = time.Millisecond
 	case !s.now.Before(deadline):
 		s.finish(streamreplayv1alpha1.PhaseError, "PodsNotReady",
-			fmt.Sprintf("pods not Ready within %s: %s", readyTimeout(&s.lt.Spec), describe(notReady, (*member).waitingReason, 5)),
+			fmt.Sprintf("pods not Ready within %s: %s", readyTimeout(&s.lt.Spec), describe(notReady, (*member).waitingReason)),
 			streamreplayv1alpha1.VerdictInconclusive)
 	default:
 		s.requeueAfter = min(deadline.Sub(s.now), maxRequeue)
@@ -399,7 +396,7 @@ func (s *runStep) run(ctx context.Context) error {
 	}
 	switch {
 	case allDone:
-		return s.collect(ctx)
+		return s.collect()
 	case workersDone && st.Phase != streamreplayv1alpha1.PhaseDraining:
 		s.setPhase(streamreplayv1alpha1.PhaseDraining, "Draining", "the workers finished; the observer drains the DLQ and the output topic")
 	}
@@ -428,7 +425,7 @@ func (s *runStep) signalStart(ctx context.Context) {
 	if !s.now.Before(deadline) {
 		s.finish(streamreplayv1alpha1.PhaseError, "StartTimeout", fmt.Sprintf(
 			"could not deliver the start signal within %s to %s; last error: %v; check that a NetworkPolicy lets the operator reach port %d (%s) of the pods",
-			startTimeout(&s.lt.Spec), describe(unreached, (*member).podIP, 5), lastErr, plan.ControlPort, plan.ControlPortName),
+			startTimeout(&s.lt.Spec), describe(unreached, (*member).podIP), lastErr, plan.ControlPort, plan.ControlPortName),
 			streamreplayv1alpha1.VerdictInconclusive)
 		return
 	}
@@ -446,12 +443,12 @@ func (s *runStep) signalStop(ctx context.Context) {
 		s.events = append(s.events, event{kind: corev1.EventTypeNormal, reason: "Stopping", note: "Every running pod accepted the stop request"})
 		return
 	}
-	logf.FromContext(ctx).Info("Stop signal not delivered; retrying", "pods", describe(unreached, (*member).podIP, 5), "lastError", lastErr.Error())
+	logf.FromContext(ctx).Info("Stop signal not delivered; retrying", "pods", describe(unreached, (*member).podIP), "lastError", lastErr.Error())
 	s.requeueAfter = retrySignal
 }
 
 // collect reads every pod's results, writes the results ConfigMap and decides the verdict.
-func (s *runStep) collect(ctx context.Context) error {
+func (s *runStep) collect() error {
 	outcome, err := evaluateRun(s.lt, s.members)
 	var bad *badResultsError
 	switch {

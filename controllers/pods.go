@@ -130,15 +130,18 @@ func (m *member) podIP() string {
 	return m.pod.Status.PodIP
 }
 
-// describe lists members as "name (detail)" for messages, at most limit of them.
-func describe(ms []member, detail func(*member) string, limit int) string {
+// describeLimit is how many pods a message names.
+const describeLimit = 5
+
+// describe lists members as "name (detail)" for messages, at most describeLimit of them.
+func describe(ms []member, detail func(*member) string) string {
 	names := make([]string, 0, len(ms))
 	for i := range ms {
 		names = append(names, fmt.Sprintf("%s (%s)", ms[i].name, detail(&ms[i])))
 	}
 	sort.Strings(names)
-	if len(names) > limit {
-		return strings.Join(names[:limit], ", ") + fmt.Sprintf(" and %d more", len(names)-limit)
+	if len(names) > describeLimit {
+		return strings.Join(names[:describeLimit], ", ") + fmt.Sprintf(" and %d more", len(names)-describeLimit)
 	}
 	return strings.Join(names, ", ")
 }

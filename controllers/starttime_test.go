@@ -21,9 +21,9 @@ func TestStartTimeKeepsSubSecondPrecision(t *testing.T) {
 	h := newHarness(t)
 	lt := newLoadTest("precise-start", 2)
 	h.create(lt)
-	h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseStarting, 10*time.Second)
+	h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseStarting)
 	ips := h.readyAll(lt.Name, 3)
-	running := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseRunning, 10*time.Second)
+	running := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseRunning)
 
 	// The clock stands still, so the controller read exactly this.
 	want := h.clock.Now().Add(300 * time.Millisecond).Truncate(time.Microsecond)

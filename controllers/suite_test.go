@@ -217,11 +217,11 @@ func (h *harness) get(name string) *streamreplayv1alpha1.LoadTest {
 	return lt
 }
 
-// waitPhase waits for a phase and returns the LoadTest as it then is.
-func (h *harness) waitPhase(name string, phase streamreplayv1alpha1.Phase, timeout time.Duration) *streamreplayv1alpha1.LoadTest {
+// waitPhase waits (10s at most) for a phase and returns the LoadTest as it then is.
+func (h *harness) waitPhase(name string, phase streamreplayv1alpha1.Phase) *streamreplayv1alpha1.LoadTest {
 	h.t.Helper()
 	var lt *streamreplayv1alpha1.LoadTest
-	fakekubelet.Eventually(h.t, "phase "+string(phase), timeout, func() error {
+	fakekubelet.Eventually(h.t, "phase "+string(phase), 10*time.Second, func() error {
 		lt = h.get(name)
 		if lt.Status.Phase != phase {
 			return fmt.Errorf("phase is %q (message %q)", lt.Status.Phase, lt.Status.Message)
