@@ -122,12 +122,7 @@ func newHarness(t *testing.T) *harness {
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: h.namespace}}); err != nil {
 		t.Fatalf("creating namespace: %v", err)
 	}
-	// The sample ConfigMap that fakekubelet.NewLoadTest names, as a user creates it.
-	samples := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Namespace: h.namespace, Name: "samples"},
-		Data:       map[string]string{"samples.jsonl": `{"key":"1","value":{"id":1}}` + "\n"},
-	}
-	if err := k8s.Create(ctx, samples); err != nil {
+	if err := k8s.Create(ctx, fakekubelet.SamplesConfigMap(h.namespace)); err != nil {
 		t.Fatalf("creating the sample ConfigMap: %v", err)
 	}
 	h.startManager()
