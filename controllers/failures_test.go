@@ -270,10 +270,17 @@ func (h *harness) allPods() []corev1.Pod {
 
 // TestPodRefusedByAdmissionPolicyEndsInError: a pod that admission refuses (here a
 // ValidatingAdmissionPolicy of the API server) cannot be created by retrying: the run ends
-// in Error at once, naming the pod and the policy's message.
+// in Error at once, naming the pod and the policy's message. The policy answers Invalid
+// by default, and Forbidden as Pod Security and most webhooks do.
 func TestPodRefusedByAdmissionPolicyEndsInError(t *testing.T) {
+	for _, reason := range []metav1.StatusReason{metav1.StatusReasonInvalid, metav1.StatusReasonForbidden} {
+		t.Run(string(reason), func(t *testing.T) { testPodRefused(t, reason) })
+	}
+}
+
+func testPodRefused(t *testing.T, reason metav1.StatusReason) {
 	h := newHarness(t)
-	h.refusePods("images must come from registry.example.com")
+	h.refusePods("images must come from registry.example.com", reason)
 	lt := newLoadTest("refused", 1)
 	h.create(lt)
 	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseError)
@@ -290,7 +297,7 @@ func TestPodRefusedByAdmissionPolicyEndsInError(t *testing.T) {
 
 // refusePods installs a ValidatingAdmissionPolicy that refuses the pods of the test's
 // namespace whose image is not from registry.example.com, and waits until it is in force.
-func (h *harness) refusePods(message string) {
+func (h *harness) refusePods(message string, reason metav1.StatusReason) {
 	h.t.Helper()
 	name := "refuse-pods-" + h.namespace
 	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
@@ -305,6 +312,7 @@ func (h *harness) refusePods(message string) {
 			Validations: []admissionregistrationv1.Validation{{
 				Expression: "object.spec.containers.all(c, c.image.startsWith('registry.example.com/'))",
 				Message:    message,
+				Reason:     &reason,
 			}},
 		},
 	}
@@ -333,8 +341,8 @@ func (h *harness) refusePods(message string) {
 		if err == nil {
 			return fmt.Errorf("a probe pod was admitted")
 		}
-		if !strings.Contains(err.Error(), message) {
-			return err
+		if !strings.Contains(err.Error(), message) || apierrors.ReasonForError(err) != reason {
+			return fmt.Errorf("probe pod refused with reason %q: %w", apierrors.ReasonForError(err), err)
 		}
 		return nil
 	})
