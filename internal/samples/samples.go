@@ -38,8 +38,8 @@ type Record struct {
 	Value     []byte // nil: a tombstone
 	Headers   []Header
 	Timestamp time.Time // zero when not recorded
-	Topic     string    // "" : the LoadTest's target topic
-	Partition int32     // -1 when not recorded
+	Topic     string    // the topic it was recorded on, "" when not recorded; never written to: the worker writes to the LoadTest's target topic
+	Partition int32     // -1 when not recorded; used with partitioning Recorded
 	Source    string    // file name (or URL) and line, e.g. "samples.jsonl:12", for messages
 }
 

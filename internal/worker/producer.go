@@ -140,6 +140,7 @@ type sendLoop struct {
 
 func (l *sendLoop) run(ctx context.Context) {
 	w, st, sched := l.w, &l.w.st, l.w.sched
+	topic := w.plan.Target.Topic
 	length, limit := sched.Length(), w.limit
 	// Elapsed time is measured on the monotonic clock from the agreed wall-clock start.
 	base := time.Now()
@@ -233,7 +234,7 @@ loop:
 				data = &c.meta[i]
 			}
 			c.msgs = append(c.msgs, kafka.Message{
-				Topic: s.topic, Key: s.key, Value: s.value, Headers: hs, WriterData: data,
+				Topic: topic, Key: s.key, Value: s.value, Headers: hs, WriterData: data,
 				Time: time.Unix(0, intended),
 			})
 			bytes += s.size + int64(end-b)

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -98,7 +99,6 @@ type Worker struct {
 
 // sample is one record of the shard, ready to become a kafka.Message.
 type sample struct {
-	topic     string
 	key       []byte
 	value     []byte
 	headers   []kafka.Header // its own, then the run headers
@@ -153,16 +153,16 @@ func (w *Worker) Prepare(ctx context.Context) error {
 		return err
 	}
 
-	seen := map[string]bool{p.Target.Topic: true}
+	// The target topic is the only topic written to: a topic recorded in the samples (every
+	// kcat -J line names one) is where the recording came from, often production, and
+	// writing there would be a record sent where the user did not ask.
+	if p.Target.Topic == "" {
+		return errors.New("the plan names no target topic")
+	}
 	topics := []string{p.Target.Topic}
-	for i := range shard {
-		switch t := shard[i].Topic; {
-		case t == "" && p.Target.Topic == "":
-			return fmt.Errorf("sample %s has no topic and the LoadTest names no target topic", shard[i].Source)
-		case t != "" && !seen[t]:
-			seen[t] = true
-			topics = append(topics, t)
-		}
+	if recorded := recordedTopics(shard, p.Target.Topic); len(recorded) > 0 {
+		w.log.Info("Samples name their recorded topics; every record goes to the target topic", "target", p.Target.Topic,
+			"recordedTopics", recorded)
 	}
 	if w.opts.Transport != nil {
 		w.transport = w.opts.Transport
@@ -284,10 +284,7 @@ func (w *Worker) buildSamples(shard []samples.Record) error {
 	for i := range shard {
 		r := &shard[i]
 		s := &w.samples[i]
-		s.topic, s.key, s.value, s.partition = r.Topic, r.Key, r.Value, r.Partition
-		if s.topic == "" {
-			s.topic = target
-		}
+		s.key, s.value, s.partition = r.Key, r.Value, r.Partition
 		s.size = int64(len(r.Key)+len(r.Value)) + w.headers.fixedSize
 		// The sample's own headers, then the run headers; the send loop copies these and
 		// fills in the last two values.
@@ -306,13 +303,13 @@ func (w *Worker) buildSamples(shard []samples.Record) error {
 			kafka.Header{Key: runheaders.Intended},
 		)
 		if w.recorded {
-			n := w.partitions[s.topic]
+			n := w.partitions[target]
 			switch {
 			case r.Partition < 0:
 				return fmt.Errorf("partitioning Recorded needs each sample's partition, and sample %s has none", r.Source)
 			case int(r.Partition) >= n:
-				return fmt.Errorf("partitioning Recorded: sample %s was recorded on partition %d, but topic %q has %d partitions",
-					r.Source, r.Partition, s.topic, n)
+				return fmt.Errorf("partitioning Recorded: sample %s was recorded on partition %d, but the target topic %q has %d partitions",
+					r.Source, r.Partition, target, n)
 			}
 		}
 		total += s.size
@@ -335,6 +332,19 @@ func (w *Worker) buildSamples(shard []samples.Record) error {
 	// Bound the records queued in the writer (kafka-go's queues are unbounded).
 	w.maxInFlight = min(max(maxInFlightBytes/(avg+recordOverhead), minInFlight), maxInFlight)
 	return nil
+}
+
+// recordedTopics lists, up to 5, the topics other than target that samples were recorded on.
+func recordedTopics(shard []samples.Record, target string) []string {
+	var out []string
+	for i := range shard {
+		if t := shard[i].Topic; t != "" && t != target && !slices.Contains(out, t) {
+			if out = append(out, t); len(out) == 5 {
+				break
+			}
+		}
+	}
+	return out
 }
 
 func isRunHeader(key string) bool {

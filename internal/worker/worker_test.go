@@ -22,14 +22,15 @@ import (
 )
 
 // TestAckedRecordsAreInTheTopicOnce checks the core promise: every record the worker
-// counts as acknowledged is in its topic exactly once, with the run headers next to the
-// sample's own, and the records of one key stay in order within their partition.
+// counts as acknowledged is in the target topic exactly once, with the run headers next
+// to the sample's own, and the records of one key stay in order within their partition.
+// A topic recorded in a sample is not written to, even when it exists.
 func TestAckedRecordsAreInTheTopicOnce(t *testing.T) {
 	t.Parallel()
 	k, topics := newKafka(t, 6, "orders", "audit")
 	lines := keyedSamples(200, 20)
 	for i := 0; i < len(lines); i += 10 {
-		lines[i].Topic = topics[1] // a sample's own topic wins over the target
+		lines[i].Topic = topics[1] // recorded there; still replayed into the target
 	}
 	// Recorded from an earlier run: its run header gives way to this run's (consumeAll
 	// fails on a repeated header).
@@ -57,9 +58,6 @@ func TestAckedRecordsAreInTheTopicOnce(t *testing.T) {
 		seen[m.Sequence] = true
 		sample := lines[m.Sequence%int64(len(lines))]
 		wantTopic := topics[0]
-		if sample.Topic != "" {
-			wantTopic = sample.Topic
-		}
 		if c.topic != wantTopic || c.key != *sample.Key || c.value != sample.Value || c.headers["sample-id"] != sample.Headers["sample-id"] {
 			t.Fatalf("record seq %d = %s key %q value %q headers %v; want sample %d on %s", m.Sequence, c.topic, c.key, c.value, c.headers, m.Sequence%int64(len(lines)), wantTopic)
 		}
@@ -454,5 +452,89 @@ func TestProducerSettings(t *testing.T) {
 		if want := lines[c.meta.Sequence].Value; c.value != want {
 			t.Fatalf("seq %d: value %q, want %q", c.meta.Sequence, c.value, want)
 		}
+	}
+}
+
+// TestRecordedTopicIsNeverWritten replays a kcat -J recording of a production topic into
+// another target topic. The recorded topic exists on the cluster, and not one produce
+// request names it: the target topic is the only place records are written, and the
+// recorded partitions count only with partitioning Recorded.
+func TestRecordedTopicIsNeverWritten(t *testing.T) {
+	t.Parallel()
+	const recordedTopic, target = "dbserver1.crm.dbo.customers", "qa.fresh"
+	k, _ := newKafka(t, 4, recordedTopic, target)
+	c := k.needFake(t)
+	var toRecorded, toTarget atomic.Int64
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		for _, topic := range req.(*kmsg.ProduceRequest).Topics {
+			for _, p := range topic.Partitions {
+				switch topic.Topic {
+				case recordedTopic:
+					toRecorded.Add(int64(countRecords(p.Records)))
+				case target:
+					toTarget.Add(int64(countRecords(p.Records)))
+				}
+			}
+		}
+		return nil, nil, false
+	})
+
+	var b strings.Builder
+	const n = 40
+	for i := range n {
+		fmt.Fprintf(&b, `{"topic":%q,"partition":%d,"offset":%d,"tstype":"create","ts":%d,"broker":0,"headers":["op","c"],"key":"{\"id\":%d}","payload":"{\"n\":%d}"}`+"\n",
+			recordedTopic, i%4, 1000+i, 1772539200000+int64(i), i, i)
+	}
+	path := filepath.Join(t.TempDir(), "customers.kcat.json")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, partitioning := range []string{PartitioningKey, PartitioningRecorded} {
+		p := testPlan(k, target, path, plan.Scenario{Type: "Constant", TargetRate: 1000}, time.Second)
+		p.Samples.Format, p.Samples.Loop, p.Target.Partitioning = "Kcat", false, partitioning
+		p.RunID = "run-" + strings.ToLower(partitioning)
+		r, _ := run(context.Background(), t, p, Options{})
+		if r.Acked != n || r.Failed != 0 {
+			t.Fatalf("%s: acked %d failed %d %v, want %d acked", partitioning, r.Acked, r.Failed, r.Errors, n)
+		}
+	}
+	if got := toRecorded.Load(); got != 0 {
+		t.Errorf("%d records were produced to the recorded topic %q, want none", got, recordedTopic)
+	}
+	if got := toTarget.Load(); got != 2*n {
+		t.Errorf("%d records reached the target topic, want %d", got, 2*n)
+	}
+	got := consumeAll(t, k, 2*n, recordedTopic, target)
+	byPartitioning := map[string]int{}
+	for _, rec := range got {
+		if rec.topic != target {
+			t.Fatalf("record seq %d is on topic %q, want %q", rec.meta.Sequence, rec.topic, target)
+		}
+		// Partitioning Recorded keeps each sample's recorded partition, i % 4.
+		if rec.meta.RunID == "run-recorded" && int64(rec.partition) != rec.meta.Sequence%4 {
+			t.Errorf("Recorded partitioning: seq %d on partition %d, recorded on %d", rec.meta.Sequence, rec.partition, rec.meta.Sequence%4)
+		}
+		byPartitioning[rec.topic]++
+	}
+	if byPartitioning[target] != 2*n {
+		t.Errorf("read back %v, want %d records on %s only", byPartitioning, 2*n, target)
+	}
+
+	// A recorded topic that does not exist on this cluster is no reason to refuse the run.
+	p := testPlan(k, target, path, plan.Scenario{Type: "Constant", TargetRate: 1000}, time.Second)
+	p.Samples.Format = "Kcat"
+	lines := strings.ReplaceAll(b.String(), recordedTopic, "prod.only.topic")
+	p.Samples.Path = filepath.Join(t.TempDir(), "other.kcat.json")
+	if err := os.WriteFile(p.Samples.Path, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, err := New(p, Options{Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Prepare(context.Background()); err != nil {
+		t.Errorf("Prepare with a recorded topic missing from the cluster: %v", err)
 	}
 }
