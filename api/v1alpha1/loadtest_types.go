@@ -344,8 +344,8 @@ type Kafka struct {
 
 // Target is where and how records are produced.
 type Target struct {
-	// topic receives every replayed record. A topic recorded in the samples (every kcat -J
-	// line names one) is never written to.
+	// topic receives every replayed record.
+	// A topic recorded in the samples (every kcat -J line names one) is never written to.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=249
