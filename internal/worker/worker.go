@@ -149,7 +149,7 @@ func (w *Worker) Prepare(ctx context.Context) error {
 	w.log.Info("Samples loaded", "records", len(set.Records), "bytes", set.Bytes, "shard", len(shard),
 		"seconds", time.Since(began).Seconds())
 
-	if err := w.schedule(shard); err != nil {
+	if err := w.schedule(set.Records, shard); err != nil {
 		return err
 	}
 
@@ -246,20 +246,28 @@ func sampleFormat(f string) samples.Format {
 	}
 }
 
-// schedule builds the pacing schedule and checks that the shard can serve it.
-func (w *Worker) schedule(shard []samples.Record) error {
+// schedule builds the pacing schedule of the shard of set and checks that the shard can
+// serve it. A Replay schedule takes its origin and period from the whole set, which every
+// worker loads, so that the workers' shards merge into the recording divided by speed.
+func (w *Worker) schedule(set, shard []samples.Record) error {
 	p := w.plan
 	var recorded []time.Time
+	var timeline pacing.Timeline
 	if p.Scenario.Type == pacing.TypeReplay {
+		all := make([]time.Time, len(set))
+		for i := range set {
+			if set[i].Timestamp.IsZero() {
+				return fmt.Errorf("scenario Replay needs recorded timestamps, and sample %s has none", set[i].Source)
+			}
+			all[i] = set[i].Timestamp
+		}
+		timeline = pacing.TimelineOf(all)
 		recorded = make([]time.Time, len(shard))
 		for i := range shard {
-			if shard[i].Timestamp.IsZero() {
-				return fmt.Errorf("scenario Replay needs recorded timestamps, and sample %s has none", shard[i].Source)
-			}
 			recorded[i] = shard[i].Timestamp
 		}
 	}
-	sched, err := pacing.New(p.Scenario, p.Duration.Duration, recorded, p.Samples.Loop)
+	sched, err := pacing.NewShard(p.Scenario, p.Duration.Duration, recorded, p.Samples.Loop, timeline)
 	if err != nil {
 		return fmt.Errorf("building the schedule: %w", err)
 	}

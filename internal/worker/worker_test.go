@@ -1,12 +1,15 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/streamreplay/streamreplay/internal/plan"
+	"github.com/streamreplay/streamreplay/internal/results"
 	"github.com/streamreplay/streamreplay/internal/runheaders"
 	"github.com/streamreplay/streamreplay/internal/samples"
 )
@@ -536,5 +540,88 @@ func TestRecordedTopicIsNeverWritten(t *testing.T) {
 	}
 	if err := w.Prepare(context.Background()); err != nil {
 		t.Errorf("Prepare with a recorded topic missing from the cluster: %v", err)
+	}
+}
+
+// TestReplayAcrossWorkers replays a recording of two keys, one recorded from 0 to 9.9 s and
+// the other from 5.05 s to 9.95 s, with two workers that each get one key. Every record's
+// intended send time is start + (ts − ts₀)/speed with ts₀ the whole set's first timestamp,
+// whichever worker sends it: the merged timeline is the recording divided by speed.
+func TestReplayAcrossWorkers(t *testing.T) {
+	t.Parallel()
+	k, topics := newKafka(t, 3, "in")
+	// Two keys that land on different workers.
+	var keys []string
+	for i := 0; len(keys) < 2; i++ {
+		key := fmt.Sprintf("customer-%d", i)
+		shard := samples.Shard([]samples.Record{{Key: []byte(key)}}, 2, 1)
+		if (len(keys) == 0 && len(shard) == 0) || (len(keys) == 1 && len(shard) == 1) {
+			keys = append(keys, key) // keys[0] on worker 0, keys[1] on worker 1
+		}
+	}
+	t0 := time.Date(2026, 3, 3, 12, 0, 0, 0, time.UTC)
+	type rec struct {
+		key string
+		at  time.Duration
+	}
+	var recs []rec
+	for i := range 100 {
+		recs = append(recs, rec{keys[0], time.Duration(i) * 100 * time.Millisecond})
+	}
+	for i := range 50 {
+		recs = append(recs, rec{keys[1], 5050*time.Millisecond + time.Duration(i)*100*time.Millisecond})
+	}
+	slices.SortStableFunc(recs, func(a, b rec) int { return cmp.Compare(a.at, b.at) })
+	lines := make([]sampleLine, len(recs))
+	for i, r := range recs {
+		lines[i] = sampleLine{Key: ptr(r.key), Value: fmt.Sprint(i), Timestamp: t0.Add(r.at).Format(time.RFC3339Nano),
+			Headers: map[string]string{"sample-id": fmt.Sprint(i)}}
+	}
+	path := writeSamples(t, lines)
+
+	const speed = 10
+	start := time.Now().Add(300 * time.Millisecond)
+	var wg sync.WaitGroup
+	reports := make([]*results.WorkerResult, 2)
+	for i := range 2 {
+		p := testPlan(k, topics[0], path, plan.Scenario{Type: "Replay", Speed: fmt.Sprint(speed)}, 2*time.Second)
+		p.Index, p.Workers, p.Samples.Loop = int32(i), 2, false
+		w, err := New(p, Options{Log: testLog(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Prepare(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			rep, err := w.Run(context.Background(), start)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			reports[i] = rep.Worker
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	if reports[0].Acked != 100 || reports[1].Acked != 50 {
+		t.Fatalf("acked %d and %d, want 100 and 50", reports[0].Acked, reports[1].Acked)
+	}
+	got := consumeAll(t, k, 150, topics[0])
+	if len(got) != 150 {
+		t.Fatalf("read %d records back, want 150", len(got))
+	}
+	for _, c := range got {
+		i, err := strconv.Atoi(c.headers["sample-id"])
+		if err != nil {
+			t.Fatalf("record without its sample-id: %v", c.headers)
+		}
+		want := start.Add(recs[i].at / speed)
+		if !c.meta.Intended.Equal(want) {
+			t.Errorf("sample %d (key %s, recorded at +%v, worker %d): intended at +%v, want +%v",
+				i, recs[i].key, recs[i].at, c.meta.Worker, c.meta.Intended.Sub(start), want.Sub(start))
+		}
 	}
 }
