@@ -51,6 +51,7 @@ func TestMergeSumsWorkersAndObserver(t *testing.T) {
 			Bytes: 3 * 1_234_567_890},
 		Window:            Window{Start: w0.Start, End: w1.End, Seconds: window.Seconds()},
 		AchievedRate:      3 * 749_900 / window.Seconds(),
+		ScheduledRate:     3 * 750_000 / 600, // over the 10 minutes scheduled, not the window
 		AchievedRateRatio: 749_900.0 / 750_000,
 		ErrorRatio:        60.0 / (749_900 + 60),
 		Errors:            map[string]int64{"TimeoutException": 45 + 50 + 45, "NotLeaderOrFollowerException": 30, "RecordTooLargeException": 10},
@@ -64,7 +65,7 @@ func TestMergeSumsWorkersAndObserver(t *testing.T) {
 	}
 	for i, w := range []Report{w0, w1, w2} {
 		want.Workers = append(want.Workers, WorkerSummary{
-			Pod: w.Pod, Index: i, Scheduled: 750_000, Sent: 749_990, Acked: 749_900, Failed: 60,
+			Pod: w.Pod, Index: i, Scheduled: 750_000, Sent: 749_990, Acked: 749_900, Failed: 60, Samples: 12_345,
 			AchievedRate: 749_900 / w.End.Sub(w.Start).Seconds(),
 			P50:          w.Worker.Latency.Quantile(0.5), P99: w.Worker.Latency.Quantile(0.99),
 			LateStart: w.LateStart, MaxBehind: 42 * time.Millisecond, Stopped: w.Stopped,

@@ -81,7 +81,7 @@ type Worker struct {
 	transport   *kafka.Transport
 	sched       pacing.Schedule
 	samples     []sample
-	limit       int64 // records the run may send: the schedule's total, capped at the shard without loop
+	limit       int64 // records the run may send: the schedule's total, capped at the shard without loop (never lowers what is reported as scheduled)
 	partitions  map[string]int
 	batchSize   int
 	batchBytes  int64
@@ -279,7 +279,11 @@ func (w *Worker) schedule(set, shard []samples.Record) error {
 			p.Index, p.Workers, w.limit)
 	}
 	if !p.Samples.Loop && int64(len(shard)) < w.limit {
-		w.limit = int64(len(shard)) // the run ends with the shard
+		// loop: false sends every sample once, at the rate, until the samples or the
+		// schedule run out; the report then says that the samples ran out.
+		w.limit = int64(len(shard))
+		w.log.Info("The shard has fewer samples than the schedule asks and loop is false: the worker will run out of samples",
+			"samples", len(shard), "scheduled", sched.Total())
 	}
 	return nil
 }
@@ -394,10 +398,14 @@ func (w *Worker) Run(ctx context.Context, start time.Time) (*results.Report, err
 
 	flushed := w.flush(wr)
 	w.st.finish()
-	report := &results.Report{Worker: w.st.result(loop.scheduled)}
-	w.log.Info("Run finished", "scheduled", report.Worker.Scheduled, "sent", report.Worker.Sent,
-		"acked", report.Worker.Acked, "failed", report.Worker.Failed, "maxBehind", report.Worker.MaxBehind.String(),
-		"flushed", flushed)
+	res := w.st.result(loop.scheduled)
+	res.ScheduledFor = loop.scheduledFor
+	res.Samples = int64(len(w.samples))
+	res.SamplesExhausted = loop.exhausted
+	report := &results.Report{Worker: res}
+	w.log.Info("Run finished", "scheduled", res.Scheduled, "sent", res.Sent,
+		"acked", res.Acked, "failed", res.Failed, "maxBehind", res.MaxBehind.String(),
+		"samples", res.Samples, "samplesExhausted", res.SamplesExhausted, "flushed", flushed)
 	return report, nil
 }
 

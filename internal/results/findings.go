@@ -1,0 +1,164 @@
+package results
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// maxNamedWorkers is how many workers a finding names before "and N more".
+const maxNamedWorkers = 3
+
+// Findings names, in words, what failed or fell short in a run, whatever the thresholds
+// say: failed records, scheduled records not acknowledged and why (samples that ran out,
+// workers that fell behind, a stop), dead letters, and a pipeline that did not drain or
+// lost records. A clean run has none. The verdict's message always carries them, so that
+// a Pass never hides an error.
+func (d *Document) Findings() []string {
+	if d == nil {
+		return nil
+	}
+	var out []string
+	t := d.Totals
+	if t.Failed > 0 {
+		s := fmt.Sprintf("%s of %s records failed (%s)", count(t.Failed), count(t.Acked+t.Failed), percent(t.Failed, t.Acked+t.Failed))
+		if len(d.Errors) > 0 {
+			s += ": " + classList(errorClasses(d.Errors), 0, 0)
+		}
+		out = append(out, s)
+	}
+	if t.Acked < t.Scheduled {
+		out = append(out, fmt.Sprintf("achieved %s of %s asked: %s of %s scheduled records acknowledged",
+			perSecondText(d.AchievedRate), perSecondText(d.askedRate()), count(t.Acked), count(t.Scheduled)))
+	}
+	if unsent := t.Scheduled - t.Sent; unsent > 0 {
+		s := fmt.Sprintf("%s scheduled record%s never sent", count(unsent), plural(unsent))
+		if why := d.unsentReasons(); why != "" {
+			s += ": " + why
+		}
+		out = append(out, s)
+	}
+	if q := d.DLQ; q != nil && q.Records > 0 {
+		out = append(out, fmt.Sprintf("%s record%s dead-lettered", count(q.Records), plural(q.Records)))
+	}
+	if e := d.EndToEnd; e != nil {
+		if e.Loss > 0 {
+			out = append(out, fmt.Sprintf("%s acknowledged record%s lost in the pipeline (neither delivered nor dead-lettered after it drained)",
+				count(e.Loss), plural(e.Loss)))
+		}
+		if e.InFlight > 0 {
+			out = append(out, fmt.Sprintf("not drained, %s record%s in flight", count(e.InFlight), plural(e.InFlight)))
+		}
+	}
+	if l := d.Lag; l != nil && l.Samples > 0 && !l.Drained && (d.EndToEnd == nil || d.EndToEnd.InFlight == 0) {
+		out = append(out, fmt.Sprintf("the pipeline had not drained: consumer lag %s at the end", count(l.Final)))
+	}
+	return out
+}
+
+// unsentReasons says why workers sent less than scheduled: samples that ran out,
+// falling behind, or the stop.
+func (d *Document) unsentReasons() string {
+	var exhausted, behind []string
+	var moreExhausted, moreBehind int
+	for _, w := range d.Workers {
+		switch {
+		case w.Sent >= w.Scheduled:
+		case w.SamplesExhausted:
+			if len(exhausted) < maxNamedWorkers {
+				exhausted = append(exhausted, fmt.Sprintf("worker %d after its %s", w.Index, count(w.Samples)))
+			} else {
+				moreExhausted++
+			}
+		case !w.Stopped:
+			if len(behind) < maxNamedWorkers {
+				behind = append(behind, fmt.Sprintf("worker %d (%s of %s sent, up to %s behind)", w.Index, count(w.Sent), count(w.Scheduled), FormatDuration(w.MaxBehind)))
+			} else {
+				moreBehind++
+			}
+		}
+	}
+	var parts []string
+	if len(exhausted) > 0 {
+		parts = append(parts, "ran out of samples (loop: false): "+andMore(exhausted, moreExhausted))
+	}
+	if len(behind) > 0 {
+		parts = append(parts, "fell behind the schedule: "+andMore(behind, moreBehind))
+	}
+	if d.Stopped {
+		parts = append(parts, "the run was stopped early")
+	}
+	return strings.Join(parts, "; ")
+}
+
+func andMore(names []string, more int) string {
+	s := strings.Join(names, ", ")
+	if more > 0 {
+		s += fmt.Sprintf(" and %d more", more)
+	}
+	return s
+}
+
+func errorClasses(m map[string]int64) []DLQClass {
+	classes := make([]DLQClass, 0, len(m))
+	for name, n := range m {
+		classes = append(classes, DLQClass{Name: name, Count: n})
+	}
+	return classes
+}
+
+// percent writes a/b as a percentage with two significant digits below 1% and one
+// decimal above: 0.003%, 0.25%, 50%, 99.9%. A share that is not 0 or 100 never reads as
+// either.
+func percent(a, b int64) string {
+	if b == 0 || a == 0 {
+		return "0%"
+	}
+	p := float64(a) / float64(b) * 100
+	decimals := 1
+	if p < 1 {
+		decimals = decimalsFor(p, 2)
+	}
+	s := trimZeros(strconv.FormatFloat(p, 'f', decimals, 64))
+	for a != b && (s == "100" || s == "0") && decimals < 17 { // never reads as none or all
+		decimals++
+		s = trimZeros(strconv.FormatFloat(p, 'f', decimals, 64))
+	}
+	return s + "%"
+}
+
+// FormatRatio writes v with 4 significant digits, and more when inexact says that v is
+// not a whole number (a ratio of counts that differ) but would read as one: 0.99997 is
+// never "1".
+func FormatRatio(v float64, inexact bool) string {
+	for digits := 4; digits <= 17; digits++ {
+		s := trimZeros(strconv.FormatFloat(v, 'f', decimalsFor(v, digits), 64))
+		if !inexact || strings.Contains(s, ".") {
+			return s
+		}
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// decimalsFor is how many decimals give v the significant digits asked.
+func decimalsFor(v float64, digits int) int {
+	if v == 0 {
+		return 0
+	}
+	exp := int(math.Floor(math.Log10(math.Abs(v)))) + 1
+	return max(0, digits-exp)
+}
+
+func trimZeros(s string) string {
+	if !strings.Contains(s, ".") {
+		return s
+	}
+	return strings.TrimSuffix(strings.TrimRight(s, "0"), ".")
+}
+
+// perSecondText writes a rate such as "188.1/s" or "200/s".
+func perSecondText(v float64) string {
+	s := rate(v)
+	return strings.TrimSuffix(s, ".0") + "/s"
+}
