@@ -29,8 +29,9 @@ func (d *Document) Findings() []string {
 		out = append(out, s)
 	}
 	if t.Acked < t.Scheduled {
+		achieved, asked := ratePair(d.AchievedRate, d.askedRate())
 		out = append(out, fmt.Sprintf("achieved %s of %s asked: %s of %s scheduled records acknowledged",
-			perSecondText(d.AchievedRate), perSecondText(d.askedRate()), count(t.Acked), count(t.Scheduled)))
+			achieved, asked, count(t.Acked), count(t.Scheduled)))
 	}
 	if unsent := t.Scheduled - t.Sent; unsent > 0 {
 		s := fmt.Sprintf("%s scheduled record%s never sent", count(unsent), plural(unsent))
@@ -132,9 +133,17 @@ func percent(a, b int64) string {
 // not a whole number (a ratio of counts that differ) but would read as one: 0.99997 is
 // never "1".
 func FormatRatio(v float64, inexact bool) string {
-	for digits := 4; digits <= 17; digits++ {
-		s := trimZeros(strconv.FormatFloat(v, 'f', decimalsFor(v, digits), 64))
-		if !inexact || strings.Contains(s, ".") {
+	if !inexact {
+		return formatRatio(v, 4)
+	}
+	return formatSignificant(v, 4)
+}
+
+// formatSignificant writes v, not a whole number, with at least digits significant
+// digits and as many more as it takes not to read as a whole number.
+func formatSignificant(v float64, digits int) string {
+	for ; digits <= 17; digits++ {
+		if s := trimZeros(strconv.FormatFloat(v, 'f', decimalsFor(v, digits), 64)); strings.Contains(s, ".") {
 			return s
 		}
 	}
@@ -157,8 +166,25 @@ func trimZeros(s string) string {
 	return strings.TrimSuffix(strings.TrimRight(s, "0"), ".")
 }
 
-// perSecondText writes a rate such as "188.1/s" or "200/s".
-func perSecondText(v float64) string {
-	s := rate(v)
-	return strings.TrimSuffix(s, ".0") + "/s"
+// ratePair writes an achieved rate and the rate asked, such as "188.1/s" and "200/s",
+// with more decimals when an achieved rate below the one asked would read the same.
+func ratePair(achieved, asked float64) (string, string) {
+	for decimals := 1; ; decimals++ {
+		a, b := rateText(achieved, decimals), rateText(asked, decimals)
+		if a != b || achieved >= asked || decimals == 9 {
+			return a, b
+		}
+	}
+}
+
+// rateText writes records per second with thousands separators and at most the given
+// decimals: "4,999.8/s", "200/s".
+func rateText(v float64, decimals int) string {
+	whole, frac, _ := strings.Cut(strconv.FormatFloat(v, 'f', decimals, 64), ".")
+	n, _ := strconv.ParseInt(whole, 10, 64)
+	s := count(n)
+	if frac = strings.TrimRight(frac, "0"); frac != "" {
+		s += "." + frac
+	}
+	return s + "/s"
 }

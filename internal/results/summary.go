@@ -35,8 +35,8 @@ func (d *Document) Summary() string {
 	line("window", "%s", w)
 	t := d.Totals
 	line("records", "scheduled %s  sent %s  acked %s  failed %s", count(t.Scheduled), count(t.Sent), count(t.Acked), count(t.Failed))
-	line("rate", "achieved %s/s of %s/s asked (ratio %s), error ratio %s",
-		rate(d.AchievedRate), rate(d.askedRate()),
+	achieved, asked := ratePair(d.AchievedRate, d.askedRate())
+	line("rate", "achieved %s of %s asked (ratio %s), error ratio %s", achieved, asked,
 		FormatRatio(d.AchievedRateRatio, t.Acked != t.Scheduled), formatRatio(d.ErrorRatio, 4))
 	if s := d.samplesLine(); s != "" {
 		line("samples", "%s", s)
@@ -145,13 +145,6 @@ func count(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
-}
-
-// rate writes records per second with one decimal: 4,999.8.
-func rate(v float64) string {
-	whole, frac, _ := strings.Cut(strconv.FormatFloat(v, 'f', 1, 64), ".")
-	n, _ := strconv.ParseInt(whole, 10, 64)
-	return count(n) + "." + frac
 }
 
 // askedRate is ScheduledRate, or for documents written before it, scheduled over the window.
