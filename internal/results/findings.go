@@ -45,7 +45,7 @@ func (d *Document) Findings() []string {
 	}
 	if e := d.EndToEnd; e != nil {
 		if e.Loss > 0 {
-			out = append(out, fmt.Sprintf("%s acknowledged record%s lost in the pipeline (neither delivered nor dead-lettered after it drained)",
+			out = append(out, fmt.Sprintf("%s acknowledged record%s lost in the pipeline (neither delivered nor dead-lettered by the end of the drain)",
 				count(e.Loss), plural(e.Loss)))
 		}
 		if e.InFlight > 0 {

@@ -118,9 +118,8 @@ type Percentiles struct {
 type EndToEndSummary struct {
 	Delivered  int64 `json:"delivered"`
 	Duplicates int64 `json:"duplicates"`
-	// Loss is acked - delivered - dead-lettered when positive: records the
-	// pipeline took but neither delivered nor dead-lettered by the end of the
-	// drain period.
+	// Loss is the records the pipeline took but neither delivered nor
+	// dead-lettered by the end of the drain period, less those still in flight.
 	Loss int64 `json:"loss"`
 	// InFlight is records still in the pipeline when the observer stopped: acknowledged,
 	// neither delivered nor dead-lettered, and not yet consumed. They are not lost.
@@ -274,10 +273,23 @@ func (d *Document) addObserver(r *Report) {
 		if d.DLQ != nil {
 			deadLettered = d.DLQ.Records
 		}
+		// Acknowledged records neither delivered nor dead-lettered are lost only once the
+		// pipeline drained: those its consumer lag still counts are in flight, and so are
+		// all of them when the observer was stopped before the drain ended and measured no
+		// lag. Undrained is not lost.
+		unaccounted := max(0, d.Totals.Acked-e.Delivered-deadLettered)
+		var inFlight int64
+		switch {
+		case d.Lag != nil && d.Lag.Samples > 0:
+			inFlight = min(unaccounted, d.Lag.Final)
+		case r.Stopped:
+			inFlight = unaccounted
+		}
 		d.EndToEnd = &EndToEndSummary{
 			Delivered:  e.Delivered,
 			Duplicates: e.Duplicates,
-			Loss:       max(0, d.Totals.Acked-e.Delivered-deadLettered),
+			Loss:       unaccounted - inFlight,
+			InFlight:   inFlight,
 		}
 		if e.Latency != nil {
 			d.EndToEnd.Latency = percentilesOf(e.Latency)

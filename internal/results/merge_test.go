@@ -2,6 +2,7 @@ package results
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -244,5 +245,57 @@ func TestDocumentJSON(t *testing.T) {
 	}
 	if diff := cmp.Diff(doc, &back); diff != "" {
 		t.Errorf("JSON round trip (-want +got)\n%s", diff)
+	}
+}
+
+// TestMergeUndrainedIsNotLoss: acknowledged records that the pipeline has neither
+// delivered nor dead-lettered are in flight while its consumer lag counts them, or when
+// the observer was stopped before the drain ended; they are lost only once it drained.
+func TestMergeUndrainedIsNotLoss(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		stopped        bool
+		lag            *LagResult
+		loss, inFlight int64
+		summary        string
+	}{
+		{"aborted, lag not drained", true, &LagResult{Max: 40, Final: 4, Samples: 3}, 0, 4,
+			"delivered 96  duplicates 0  loss 0, not drained, 4 records in flight"},
+		{"aborted, no lag measured", true, nil, 0, 4,
+			"delivered 96  duplicates 0  loss 0, not drained, 4 records in flight"},
+		{"drained: what is missing is lost", false, &LagResult{Max: 40, Final: 0, Drained: true, Samples: 9}, 4, 0,
+			"delivered 96  duplicates 0  loss 4"},
+		{"part still queued, part lost", false, &LagResult{Max: 40, Final: 1, Samples: 9}, 3, 1,
+			"delivered 96  duplicates 0  loss 3, not drained, 1 record in flight"},
+		{"drain period over, no lag measured: lost", false, nil, 4, 0,
+			"delivered 96  duplicates 0  loss 4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := workerReport(0, 1)
+			w.Worker.Scheduled, w.Worker.Sent, w.Worker.Acked, w.Worker.Failed, w.Worker.Errors = 100, 100, 100, 0, nil
+			obs := observerReport()
+			obs.Stopped = tc.stopped
+			obs.Observer.DLQ = nil
+			obs.Observer.Lag = tc.lag
+			obs.Observer.EndToEnd.Delivered, obs.Observer.EndToEnd.Duplicates = 96, 0
+			doc, err := Merge(decoded(t, w, obs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e := doc.EndToEnd; e.Loss != tc.loss || e.InFlight != tc.inFlight {
+				t.Errorf("loss %d, in flight %d; want %d and %d", e.Loss, e.InFlight, tc.loss, tc.inFlight)
+			}
+			summary := doc.Summary()
+			if !strings.Contains(summary, "end-to-end  "+tc.summary+";") {
+				t.Errorf("summary does not say %q:\n%s", tc.summary, summary)
+			}
+			findings := strings.Join(doc.Findings(), "; ")
+			if tc.inFlight > 0 && !strings.Contains(findings, fmt.Sprintf("not drained, %d record", tc.inFlight)) {
+				t.Errorf("findings %q do not say the pipeline had not drained", findings)
+			}
+			if lost := strings.Contains(findings, "lost in the pipeline"); lost != (tc.loss > 0) {
+				t.Errorf("findings %q: loss named %v, want %v", findings, lost, tc.loss > 0)
+			}
+		})
 	}
 }

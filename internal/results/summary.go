@@ -74,7 +74,7 @@ func (d *Document) Summary() string {
 	if e := d.EndToEnd; e != nil {
 		s := fmt.Sprintf("delivered %s  duplicates %s  loss %s", count(e.Delivered), count(e.Duplicates), count(e.Loss))
 		if e.InFlight > 0 {
-			s += fmt.Sprintf("  not drained, %s in flight", count(e.InFlight))
+			s += fmt.Sprintf(", not drained, %s record%s in flight", count(e.InFlight), plural(e.InFlight))
 		}
 		if e.Latency != nil {
 			s += "; " + percentiles(e.Latency)

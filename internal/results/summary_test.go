@@ -41,7 +41,7 @@ findings    50 of 2,999,950 records failed (0.0017%): TimeoutException 40, NotLe
             achieved 4,999.8/s of 5,000/s asked: 2,999,900 of 3,000,000 scheduled records acknowledged
             50 scheduled records never sent: the run was stopped early
             17 records dead-lettered
-            100 acknowledged records lost in the pipeline (neither delivered nor dead-lettered after it drained)
+            100 acknowledged records lost in the pipeline (neither delivered nor dead-lettered by the end of the drain)
 degraded    w-1: latency: 2 significant digits
             w-2: send latency: dropped
 `
