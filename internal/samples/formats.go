@@ -27,6 +27,18 @@ const (
 	fBroker
 )
 
+// unknownFieldError is a record field that the format does not have.
+type unknownFieldError struct{ name string }
+
+func (e *unknownFieldError) Error() string { return fmt.Sprintf("unknown field %q", e.name) }
+
+// Fields that only one of the two formats has: a record with one of them was written for
+// the other format.
+var (
+	kcatOnly      = map[string]bool{"payload": true, "offset": true, "tstype": true, "broker": true, "ts": true}
+	jsonLinesOnly = map[string]bool{"value": true, "valueBase64": true, "keyBase64": true, "timestamp": true}
+)
+
 // jsonLine decodes a JSON Lines record. Unknown and duplicate fields are
 // errors: a typo must not replay wrong data silently.
 func (p *parser) jsonLine(rec *Record) error {
@@ -52,7 +64,7 @@ func (p *parser) jsonLine(rec *Record) error {
 		case "partition":
 			bit = fPartition
 		default:
-			return fmt.Errorf("unknown field %q", name)
+			return &unknownFieldError{name: string(name)}
 		}
 		if err := see(&seen, bit, name); err != nil {
 			return err
@@ -143,7 +155,7 @@ func (p *parser) kcatLine(rec *Record) error {
 			// that were on the topic.
 			return fmt.Errorf("field %q: kcat decoded this record with -s; record it without -s so that its bytes are replayed as they were", name)
 		default:
-			return fmt.Errorf("unknown field %q", name)
+			return &unknownFieldError{name: string(name)}
 		}
 		if err := see(&seen, bit, name); err != nil {
 			return err

@@ -139,11 +139,14 @@ func (w *Worker) Prepare(ctx context.Context) error {
 	}
 	began := time.Now()
 	set, err := samples.Load(ctx, samples.Source{
-		Path: p.Samples.Path, URL: p.Samples.URL, Format: sampleFormat(p.Samples.Format),
+		Name: p.Samples.Name, Path: p.Samples.Path, URL: p.Samples.URL, Format: sampleFormat(p.Samples.Format),
 		MaxBytes: w.opts.MaxSampleBytes, Client: w.opts.HTTPClient,
 	})
 	if err != nil {
 		return fmt.Errorf("loading the samples: %w", err)
+	}
+	for _, note := range set.Notes {
+		w.log.Info("Sample set", "note", note)
 	}
 	shard := samples.Shard(set.Records, int(p.Workers), int(p.Index))
 	w.log.Info("Samples loaded", "records", len(set.Records), "bytes", set.Bytes, "shard", len(shard),

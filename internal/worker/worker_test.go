@@ -392,6 +392,10 @@ func TestPrepareErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameKey := writeSamples(t, []sampleLine{{Key: ptr("a"), Value: "1"}, {Key: ptr("a"), Value: "2"}})
+	empty := filepath.Join(dir, "samples")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	good := writeSamples(t, keyedSamples(10, 5))
 	constant := plan.Scenario{Type: "Constant", TargetRate: 100}
 
@@ -410,6 +414,10 @@ func TestPrepareErrors(t *testing.T) {
 		}, []string{"has no samples", "more distinct keys"}},
 		"replay without timestamps": {func(p *plan.Plan) { p.Scenario = plan.Scenario{Type: "Replay", Speed: "1"} }, []string{"timestamps", "samples.jsonl:1"}},
 		"bad acks":                  {func(p *plan.Plan) { p.Target.Acks = "Some" }, []string{`unknown acks "Some"`}},
+		// The ConfigMap key as the user knows it, not the file's path in the pod.
+		"empty ConfigMap key": {func(p *plan.Plan) {
+			p.Samples.Path, p.Samples.Name = empty, `ConfigMap "crm-cdc-samples", key "samples.jsonl"`
+		}, []string{`ConfigMap "crm-cdc-samples", key "samples.jsonl": no records`}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := testPlan(k, topics[0], good, constant, time.Second)
@@ -428,6 +436,9 @@ func TestPrepareErrors(t *testing.T) {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("Prepare error %q does not contain %q", err, want)
 				}
+			}
+			if p.Samples.Name != "" && strings.Contains(err.Error(), dir) {
+				t.Errorf("Prepare error %q shows the path in the pod", err)
 			}
 		})
 	}
@@ -609,9 +620,10 @@ func TestRecordedTopicIsNeverWritten(t *testing.T) {
 		t.Errorf("read back %v, want %d records on %s only", byPartitioning, 2*n, target)
 	}
 
-	// A recorded topic that does not exist on this cluster is no reason to refuse the run.
+	// A recorded topic that does not exist on this cluster is no reason to refuse the run;
+	// and kcat -J output with the default format JSONLines is recognised as kcat's.
 	p := testPlan(k, target, path, plan.Scenario{Type: "Constant", TargetRate: 1000}, time.Second)
-	p.Samples.Format = "Kcat"
+	p.Samples.Format = "JSONLines"
 	lines := strings.ReplaceAll(b.String(), recordedTopic, "prod.only.topic")
 	p.Samples.Path = filepath.Join(t.TempDir(), "other.kcat.json")
 	if err := os.WriteFile(p.Samples.Path, []byte(lines), 0o600); err != nil {
