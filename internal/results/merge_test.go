@@ -299,3 +299,51 @@ func TestMergeUndrainedIsNotLoss(t *testing.T) {
 		})
 	}
 }
+
+// TestMergePercentilesAreLiteral checks the merged percentiles against values worked out
+// by hand, not against the histogram code under test: worker 0 measured 1µs to 500µs and
+// worker 1 501µs to 1000µs, one value each (below 2048µs a 3-digit histogram is exact).
+// The q-quantile of the 1000 values is the ⌈1000·q⌉-th smallest.
+func TestMergePercentilesAreLiteral(t *testing.T) {
+	var reports []Report
+	for i := range 2 {
+		r := workerReport(i, 1)
+		h := NewHistogram()
+		for v := 1; v <= 500; v++ {
+			h.Record(time.Duration(i*500+v) * time.Microsecond)
+		}
+		r.Worker.Latency, r.Worker.SendLatency = h, nil
+		reports = append(reports, r)
+	}
+	obs := observerReport()
+	e2e := NewHistogram()
+	for range 99 {
+		e2e.Record(100 * time.Microsecond)
+	}
+	e2e.Record(1900 * time.Microsecond)
+	obs.Observer.EndToEnd.Latency = e2e
+	for _, through := range []string{"directly", "through termination messages"} {
+		in := append(slices.Clone(reports), obs)
+		if through != "directly" {
+			in = decoded(t, in...)
+		}
+		doc, err := Merge(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		us := time.Microsecond
+		want := &Percentiles{Count: 1000, P50: 500 * us, P90: 900 * us, P95: 950 * us, P99: 990 * us, P999: 999 * us, Max: 1000 * us}
+		if diff := cmp.Diff(want, doc.Latency); diff != "" {
+			t.Errorf("%s: latency percentiles (-want +got)\n%s", through, diff)
+		}
+		wantE2E := &Percentiles{Count: 100, P50: 100 * us, P90: 100 * us, P95: 100 * us, P99: 100 * us, P999: 1900 * us, Max: 1900 * us}
+		if diff := cmp.Diff(wantE2E, doc.EndToEnd.Latency); diff != "" {
+			t.Errorf("%s: end-to-end percentiles (-want +got)\n%s", through, diff)
+		}
+		for i, w := range doc.Workers {
+			if p50, p99 := time.Duration(i*500+250)*us, time.Duration(i*500+495)*us; w.P50 != p50 || w.P99 != p99 {
+				t.Errorf("%s: worker %d p50 %v p99 %v, want %v and %v", through, i, w.P50, w.P99, p50, p99)
+			}
+		}
+	}
+}
