@@ -69,6 +69,10 @@ type Options struct {
 	Transport *kafka.Transport
 	// BatchSize overrides the producer's records per batch; 0 derives it from the peak rate.
 	BatchSize int
+	// MaxInFlight overrides the bound on records handed to the writer and not yet
+	// completed; 0 derives it from the record size (tests: a small bound makes a worker
+	// fall behind as soon as the broker stops answering).
+	MaxInFlight int64
 }
 
 // Worker is the podrun.Role of a replay-worker pod. Prepare, then Run once.
@@ -346,6 +350,9 @@ func (w *Worker) buildSamples(shard []samples.Record) error {
 	w.batchBytes = max(defaultBatchBytes, largest+recordOverhead+int64(64*len(w.headers.runID)))
 	// Bound the records queued in the writer (kafka-go's queues are unbounded).
 	w.maxInFlight = min(max(maxInFlightBytes/(avg+recordOverhead), minInFlight), maxInFlight)
+	if w.opts.MaxInFlight > 0 {
+		w.maxInFlight = w.opts.MaxInFlight
+	}
 	return nil
 }
 

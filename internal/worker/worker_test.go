@@ -720,3 +720,157 @@ func TestReplayAcrossWorkers(t *testing.T) {
 		}
 	}
 }
+
+// holdProduce makes the kfake brokers hold every produce request until release is
+// called: the worker's in-flight bound then stops its sends, deterministically, and it
+// falls behind its schedule for as long as the test wants.
+func holdProduce(t *testing.T, k *kafkaEnv) (release func()) {
+	t.Helper()
+	c := k.needFake(t)
+	gate := make(chan struct{})
+	var once sync.Once
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		select {
+		case <-gate:
+		default:
+			c.SleepControl(func() { <-gate })
+		}
+		return nil, nil, false // the broker then handles the request as usual
+	})
+	release = func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release)
+	return release
+}
+
+// waitFor polls cond until it holds; the deadline only guards against a hang. It may be
+// called from any goroutine.
+func waitFor(t *testing.T, what string, cond func() bool) bool {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Errorf("gave up waiting for %s", what)
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
+// TestFallingBehindKeepsTheIntendedTimes is the coordinated-omission claim. The brokers
+// hold every produce request until the worker, stopped by its in-flight bound, is 300 ms
+// behind; then it catches up. Every record still carries start + its schedule offset as
+// its intended time, late ones included, and acknowledgement latency counts from that
+// time: every record due more than 100 ms before the release was acknowledged after it,
+// so at least that many latencies are 100 ms or more, while their send latency is small.
+func TestFallingBehindKeepsTheIntendedTimes(t *testing.T) {
+	t.Parallel()
+	k, topics := newKafka(t, 3, "in")
+	release := holdProduce(t, k)
+	const rate, length = 1000, 2 * time.Second
+	p := testPlan(k, topics[0], writeSamples(t, keyedSamples(100, 10)), plan.Scenario{Type: "Constant", TargetRate: rate}, length)
+	w, err := New(p, Options{Log: testLog(t), MaxInFlight: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Prepare(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	released := make(chan time.Time, 1)
+	go func() {
+		waitFor(t, "the worker to fall 300ms behind", func() bool { return w.st.behind.Load() >= int64(300*time.Millisecond) })
+		released <- time.Now()
+		release()
+	}()
+	rep, err := w.Run(context.Background(), start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	releasedAt := <-released
+	r := rep.Worker
+	if err := checkResult(r); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("released %v after the start; scheduled %d sent %d acked %d maxBehind %v; latency p50 %v p90 %v max %v; send latency p50 %v p90 %v",
+		releasedAt.Sub(start), r.Scheduled, r.Sent, r.Acked, r.MaxBehind, r.Latency.Quantile(0.5), r.Latency.Quantile(0.9),
+		r.Latency.Max(), r.SendLatency.Quantile(0.5), r.SendLatency.Quantile(0.9))
+	if r.MaxBehind < 300*time.Millisecond {
+		t.Errorf("maxBehind %v, want at least the 300ms the test waited for", r.MaxBehind)
+	}
+
+	// Every record's intended time is start + n ms, however late it was sent.
+	got := consumeAll(t, k, r.Acked, topics[0])
+	if int64(len(got)) != r.Acked {
+		t.Fatalf("read %d records back, want the %d acknowledged", len(got), r.Acked)
+	}
+	for _, c := range got {
+		if want := start.Add(time.Duration(c.meta.Sequence) * time.Second / rate); !c.meta.Intended.Equal(want) {
+			t.Fatalf("record %d: intended at +%v, want +%v (start + its schedule offset)", c.meta.Sequence, c.meta.Intended.Sub(start), want.Sub(start))
+		}
+	}
+
+	// The records due more than 100 ms before the release were acknowledged after it.
+	late := int64(releasedAt.Sub(start)-100*time.Millisecond) * rate / int64(time.Second)
+	n := r.Latency.Count()
+	if late < 100 || n < late {
+		t.Fatalf("%d records due 100ms before the release of %d acknowledged: the test needs more", late, n)
+	}
+	// The late-th largest latency is the value at rank n-late+1.
+	q := float64(n-late+1) / float64(n)
+	if v := r.Latency.Quantile(q); v < 100*time.Millisecond {
+		t.Errorf("latency at rank %d of %d is %v: %d records waited at least 100ms from their intended time", n-late+1, n, v, late)
+	}
+	if v := r.Latency.Max(); v < releasedAt.Sub(start) {
+		t.Errorf("max latency %v, less than the %v record 0 waited from its intended time", v, releasedAt.Sub(start))
+	}
+	if v := r.SendLatency.Quantile(q); v >= r.Latency.Quantile(q) {
+		t.Errorf("send latency at rank %d is %v, not below the latency from the intended time %v: latency is not measured from the intended time",
+			n-late+1, v, r.Latency.Quantile(q))
+	}
+}
+
+// TestFallingBehindIsNotHidden: the brokers answer nothing until the run is over, so the
+// worker sends only its in-flight bound. Scheduled stays what the schedule asked, larger
+// than sent, and the findings say that the worker fell behind.
+func TestFallingBehindIsNotHidden(t *testing.T) {
+	t.Parallel()
+	k, topics := newKafka(t, 3, "in")
+	release := holdProduce(t, k)
+	const length = time.Second
+	p := testPlan(k, topics[0], writeSamples(t, keyedSamples(100, 10)), plan.Scenario{Type: "Constant", TargetRate: 1000}, length)
+	w, err := New(p, Options{Log: testLog(t), MaxInFlight: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Prepare(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		waitFor(t, "the send loop to end", w.st.runEnded.Load)
+		release()
+	}()
+	start := time.Now()
+	rep, err := w.Run(context.Background(), start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Worker
+	if r.Scheduled != 1000 || r.ScheduledFor != length || r.Sent != 20 || r.Acked != 20 || r.MaxBehind < length {
+		t.Fatalf("scheduled %d for %v, sent %d, acked %d, maxBehind %v; want 1000 for 1s, 20 sent and acked, at least 1s behind",
+			r.Scheduled, r.ScheduledFor, r.Sent, r.Acked, r.MaxBehind)
+	}
+	rep.Version, rep.Role, rep.Pod, rep.RunID, rep.Start, rep.End = results.FormatVersion, results.RoleWorker, "lt-worker-0", p.RunID, start, time.Now()
+	doc, err := results.Merge([]results.Report{*rep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	findings := strings.Join(doc.Findings(), "; ")
+	if want := "980 scheduled records never sent: fell behind the schedule: worker 0 (20 of 1,000 sent"; !strings.Contains(findings, want) {
+		t.Errorf("findings %q do not say %q", findings, want)
+	}
+	if doc.AchievedRateRatio != 0.02 {
+		t.Errorf("achieved-rate ratio %v, want 0.02", doc.AchievedRateRatio)
+	}
+}
