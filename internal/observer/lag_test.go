@@ -165,6 +165,36 @@ func TestLagTally(t *testing.T) {
 	if r := l.result(); r.Drained || r.Final != 7 {
 		t.Errorf("lag again at the end: %+v, want final 7, not drained", r)
 	}
+	// A 0 measured early, then failed attempts up to the end: not known to be drained.
+	var stale lagTally
+	stale.record(0)
+	stale.fail()
+	if r := stale.result(); r.Drained {
+		t.Errorf("last attempt failed: %+v, want not drained", r)
+	}
+}
+
+// TestLagLastSampleFailed: the lag reads 0 before the run's records arrive, and every
+// sample after fails. The pipeline is then not known to have drained.
+func TestLagLastSampleFailed(t *testing.T) {
+	t.Parallel()
+	c := newFakeCluster(t, 1, map[string]int32{"in": 1})
+	brokers := c.ListenAddrs()
+	committed := controlOffsetFetch(c)
+	o, stop, done := lagObserver(t, brokers)
+	if err := eventually(10*time.Second, func() bool { return o.lag.result().Samples > 0 }); err != nil {
+		t.Fatal("no lag sample")
+	}
+	committed.set(nil, 30) // GROUP_AUTHORIZATION_FAILED from now on
+	produce(t, brokers, "in", producerConfig{runID: runID, n: 20})
+	n := committed.requests.Load()
+	if err := eventually(10*time.Second, func() bool { return committed.requests.Load() >= n+2 }); err != nil {
+		t.Fatal("the observer stopped sampling the lag")
+	}
+	stop()
+	if l := wait(t, done).Observer.Lag; l.Drained {
+		t.Errorf("lag = %+v: drained, though every sample since the records arrived failed", l)
+	}
 }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -179,11 +179,14 @@ func latencyCheck(name string, p *Percentiles, limit time.Duration) Check {
 		return Check{Name: name, Measured: NoData, Limit: limit.String()}
 	}
 	passed := p.P99 <= limit
-	m, l := distinct(passed, 3, func(digits int) (string, string) {
-		// The limit reads as the user wrote it.
-		return roundDuration(p.P99, digits).String(), limit.String()
-	})
-	return Check{Name: name, Measured: m, Limit: l, Passed: passed}
+	// Rounded up to 3 digits on a pass; exact on a failure, so that a near miss reads as
+	// one ("250.4ms", not "251ms"). The percentile is already the top of its histogram
+	// bucket, and the limit reads as the user wrote it.
+	m := roundDuration(p.P99, 3).String()
+	if !passed {
+		m = p.P99.String()
+	}
+	return Check{Name: name, Measured: m, Limit: limit.String(), Passed: passed}
 }
 
 // distinct formats a measurement and its limit at the default precision,
@@ -202,12 +205,14 @@ func formatRatio(v float64, digits int) string {
 	return strconv.FormatFloat(v, 'g', digits, 64)
 }
 
-// FormatDuration writes d rounded to 3 significant digits, such as "312ms",
-// "1.25s" or "48.2µs".
+// FormatDuration writes d rounded up to 3 significant digits, such as "313ms" for
+// 312.4ms, "1.25s" or "48.2µs". Up, because a latency must never read lower than it was:
+// 250.4ms shown as "250ms" next to a 250ms limit would read as a pass.
 func FormatDuration(d time.Duration) string {
 	return roundDuration(d, 3).String()
 }
 
+// roundDuration rounds d up (away from zero) to the given significant digits.
 func roundDuration(d time.Duration, digits int) time.Duration {
 	if d == 0 {
 		return 0
@@ -217,5 +222,13 @@ func roundDuration(d time.Duration, digits int) time.Duration {
 	if exp <= 0 {
 		return d
 	}
-	return d.Round(time.Duration(math.Pow10(exp)))
+	unit := time.Duration(math.Pow10(exp))
+	if r := d % unit; r != 0 {
+		if d > 0 {
+			d += unit - r
+		} else {
+			d -= unit + r
+		}
+	}
+	return d
 }

@@ -184,10 +184,15 @@ func TestFormatDuration(t *testing.T) {
 		in   time.Duration
 		want string
 	}{
-		{312_456 * time.Microsecond, "312ms"},
-		{1_254_000 * time.Microsecond, "1.25s"},
-		{48_234 * time.Nanosecond, "48.2µs"},
+		// Up, never down: a latency must not read lower than it was.
+		{312_456 * time.Microsecond, "313ms"},
+		{312 * time.Millisecond, "312ms"},
+		{1_254_000 * time.Microsecond, "1.26s"},
+		{1_250_000 * time.Microsecond, "1.25s"},
+		{48_234 * time.Nanosecond, "48.3µs"},
+		{250_400 * time.Microsecond, "251ms"},
 		{999_999 * time.Microsecond, "1s"},
+		{-1_254_000 * time.Microsecond, "-1.26s"},
 		{0, "0s"},
 		{90 * time.Minute, "1h30m0s"},
 	}
