@@ -255,8 +255,9 @@ type SampleSet struct {
 	// +kubebuilder:default=JSONLines
 	Format SampleFormat `json:"format,omitempty"`
 
-	// loop starts again at the beginning of the set when a worker reaches its end;
-	// without it a worker stops when its share of the samples is sent.
+	// loop starts again at the beginning of the set when a worker reaches its end.
+	// With loop false, every sample is sent once at the rate, until the samples or the duration run out;
+	// a worker whose share of the samples runs out first stops, and the results say so.
 	// +optional
 	// +kubebuilder:default=true
 	Loop *bool `json:"loop,omitempty"`
