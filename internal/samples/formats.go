@@ -8,8 +8,13 @@ import (
 	"time"
 )
 
-// fieldKey is the "key" field of records and of headers in both formats.
-const fieldKey = "key"
+// fieldKey is the "key" field of records and of headers in both formats; fieldValue and
+// fieldValueBase64 are fields of JSON Lines records and headers.
+const (
+	fieldKey         = "key"
+	fieldValue       = "value"
+	fieldValueBase64 = "valueBase64"
+)
 
 // Fields of a record line, as bits to catch duplicates and exclusive pairs.
 const (
@@ -36,7 +41,7 @@ func (e *unknownFieldError) Error() string { return fmt.Sprintf("unknown field %
 // the other format.
 var (
 	kcatOnly      = map[string]bool{"payload": true, "offset": true, "tstype": true, "broker": true, "ts": true}
-	jsonLinesOnly = map[string]bool{"value": true, "valueBase64": true, "keyBase64": true, "timestamp": true}
+	jsonLinesOnly = map[string]bool{fieldValue: true, fieldValueBase64: true, "keyBase64": true, "timestamp": true}
 )
 
 // jsonLine decodes a JSON Lines record. Unknown and duplicate fields are
@@ -51,9 +56,9 @@ func (p *parser) jsonLine(rec *Record) error {
 			bit = fKey
 		case "keyBase64":
 			bit = fKeyBase64
-		case "value":
+		case fieldValue:
 			bit = fValue
-		case "valueBase64":
+		case fieldValueBase64:
 			bit = fValueBase64
 		case "headers":
 			bit = fHeaders
@@ -353,9 +358,9 @@ func (p *parser) jsonHeader() (Header, error) {
 		switch string(name) {
 		case fieldKey:
 			bit = hKey
-		case "value":
+		case fieldValue:
 			bit = hValue
-		case "valueBase64":
+		case fieldValueBase64:
 			bit = hValueBase64
 		default:
 			return fmt.Errorf("unknown field %q", name)

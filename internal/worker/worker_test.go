@@ -151,13 +151,6 @@ func TestScenarioSchedules(t *testing.T) {
 	}
 }
 
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
-
 // TestBrokerStopsMidRun: the brokers go away; the worker counts the errors and ends
 // within the run length plus the flush timeout.
 func TestBrokerStopsMidRun(t *testing.T) {
