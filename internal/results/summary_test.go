@@ -32,7 +32,7 @@ func TestSummary(t *testing.T) {
 window      2026-11-25T10:00:00Z .. 2026-11-25T10:10:00Z, 10m0s (4 workers), stopped early: partial results
 records     scheduled 3,000,000  sent 2,999,950  acked 2,999,900  failed 50
 rate        achieved 4,999.8/s of 5,000/s asked (ratio 0.99997), error ratio 1.667e-05
-latency     p50 1.24ms  p90 3ms  p95 4ms  p99 12.4ms  p99.9 40ms  max 1.25s (2,999,900 records)
+latency     p50 1.234ms  p90 3ms  p95 4ms  p99 12.35ms  p99.9 40ms  max 1.25s (2,999,900 records)
 errors      TimeoutException 40, NotLeaderOrFollowerException 10
 dlq         17 records of this run (+3 of others): DataException 12, ValidationException 4, +1 more class (1)
 lag         max 1,200  final 0, drained (60 samples)

@@ -179,14 +179,13 @@ func latencyCheck(name string, p *Percentiles, limit time.Duration) Check {
 		return Check{Name: name, Measured: NoData, Limit: limit.String()}
 	}
 	passed := p.P99 <= limit
-	// Rounded up to 3 digits on a pass; exact on a failure, so that a near miss reads as
-	// one ("250.4ms", not "251ms"). The percentile is already the top of its histogram
-	// bucket, and the limit reads as the user wrote it.
-	m := roundDuration(p.P99, 3).String()
-	if !passed {
-		m = p.P99.String()
+	// A failed check shows as many digits as it takes to read above its limit: a near
+	// miss reads "250.4ms", not "250ms". The limit reads as the user wrote it.
+	m := roundDuration(p.P99, 3)
+	for digits := 4; !passed && m <= limit && digits <= 19; digits++ {
+		m = roundDuration(p.P99, digits)
 	}
-	return Check{Name: name, Measured: m, Limit: limit.String(), Passed: passed}
+	return Check{Name: name, Measured: m.String(), Limit: limit.String(), Passed: passed}
 }
 
 // distinct formats a measurement and its limit at the default precision,
@@ -205,30 +204,34 @@ func formatRatio(v float64, digits int) string {
 	return strconv.FormatFloat(v, 'g', digits, 64)
 }
 
-// FormatDuration writes d rounded up to 3 significant digits, such as "313ms" for
-// 312.4ms, "1.25s" or "48.2µs". Up, because a latency must never read lower than it was:
-// 250.4ms shown as "250ms" next to a 250ms limit would read as a pass.
+// FormatDuration writes d with 3 significant digits, or more when rounding would move it
+// by more than the histograms' precision (a thousandth): "400ms" for the 400.127ms that a
+// histogram keeps of 400ms, but "250.4ms" for 250.4ms, so that a latency never reads
+// lower than what was measured, to the measurement's precision.
 func FormatDuration(d time.Duration) string {
 	return roundDuration(d, 3).String()
 }
 
-// roundDuration rounds d up (away from zero) to the given significant digits.
+// roundDuration rounds d to the nearest at digits significant digits, and to more digits
+// while that moves it by more than a thousandth.
 func roundDuration(d time.Duration, digits int) time.Duration {
 	if d == 0 {
 		return 0
 	}
-	abs := math.Abs(float64(d))
-	exp := int(math.Floor(math.Log10(abs))) + 1 - digits
+	tolerance := (d / 1000).Abs()
+	for ; ; digits++ {
+		r := roundDigits(d, digits)
+		if (r - d).Abs() <= tolerance {
+			return r
+		}
+	}
+}
+
+// roundDigits rounds d to the nearest at digits significant digits.
+func roundDigits(d time.Duration, digits int) time.Duration {
+	exp := int(math.Floor(math.Log10(math.Abs(float64(d))))) + 1 - digits
 	if exp <= 0 {
 		return d
 	}
-	unit := time.Duration(math.Pow10(exp))
-	if r := d % unit; r != 0 {
-		if d > 0 {
-			d += unit - r
-		} else {
-			d -= unit + r
-		}
-	}
-	return d
+	return d.Round(time.Duration(math.Pow10(exp)))
 }

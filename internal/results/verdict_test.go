@@ -184,15 +184,18 @@ func TestFormatDuration(t *testing.T) {
 		in   time.Duration
 		want string
 	}{
-		// Up, never down: a latency must not read lower than it was.
-		{312_456 * time.Microsecond, "313ms"},
+		// 3 digits, more where rounding would move a value by more than a thousandth:
+		// a latency must not read lower than it was measured.
+		{400_127 * time.Microsecond, "400ms"}, // what a histogram keeps of 400ms
+		{20_015 * time.Microsecond, "20ms"},
+		{312_456 * time.Microsecond, "312.5ms"},
 		{312 * time.Millisecond, "312ms"},
-		{1_254_000 * time.Microsecond, "1.26s"},
+		{1_254_000 * time.Microsecond, "1.254s"},
 		{1_250_000 * time.Microsecond, "1.25s"},
-		{48_234 * time.Nanosecond, "48.3µs"},
-		{250_400 * time.Microsecond, "251ms"},
+		{48_234 * time.Nanosecond, "48.2µs"},
+		{250_400 * time.Microsecond, "250.4ms"},
 		{999_999 * time.Microsecond, "1s"},
-		{-1_254_000 * time.Microsecond, "-1.26s"},
+		{-1_254_000 * time.Microsecond, "-1.254s"},
 		{0, "0s"},
 		{90 * time.Minute, "1h30m0s"},
 	}
