@@ -33,13 +33,7 @@ func (d *Document) Findings() []string {
 		out = append(out, fmt.Sprintf("achieved %s of %s asked: %s of %s scheduled records acknowledged",
 			achieved, asked, count(t.Acked), count(t.Scheduled)))
 	}
-	if unsent := t.Scheduled - t.Sent; unsent > 0 {
-		s := fmt.Sprintf("%s scheduled record%s never sent", count(unsent), plural(unsent))
-		if why := d.unsentReasons(); why != "" {
-			s += ": " + why
-		}
-		out = append(out, s)
-	}
+	out = append(out, d.unsent()...)
 	if q := d.DLQ; q != nil && q.Records > 0 {
 		out = append(out, fmt.Sprintf("%s record%s dead-lettered", count(q.Records), plural(q.Records)))
 	}
@@ -58,47 +52,58 @@ func (d *Document) Findings() []string {
 	return out
 }
 
-// unsentReasons says why workers sent less than scheduled: samples that ran out,
-// falling behind, or the stop.
-func (d *Document) unsentReasons() string {
+// unsent says how many scheduled records were never sent and why, one finding per
+// cause: workers whose samples ran out, workers that fell behind, and the stop (or no
+// known cause, for reports of older workers).
+func (d *Document) unsent() []string {
+	total := d.Totals.Scheduled - d.Totals.Sent
+	if total <= 0 {
+		return nil
+	}
 	var exhausted, behind []string
-	var moreExhausted, moreBehind int
+	var nExhausted, nBehind int64
 	for _, w := range d.Workers {
+		missing := w.Scheduled - w.Sent
 		switch {
-		case w.Sent >= w.Scheduled:
+		case missing <= 0:
 		case w.SamplesExhausted:
-			if len(exhausted) < maxNamedWorkers {
-				exhausted = append(exhausted, fmt.Sprintf("worker %d after its %s", w.Index, count(w.Samples)))
-			} else {
-				moreExhausted++
-			}
+			nExhausted += missing
+			exhausted = append(exhausted, fmt.Sprintf("worker %d after its %s", w.Index, count(w.Samples)))
 		case !w.Stopped:
-			if len(behind) < maxNamedWorkers {
-				behind = append(behind, fmt.Sprintf("worker %d (%s of %s sent, up to %s behind)", w.Index, count(w.Sent), count(w.Scheduled), FormatDuration(w.MaxBehind)))
-			} else {
-				moreBehind++
-			}
+			nBehind += missing
+			behind = append(behind, fmt.Sprintf("worker %d (%s of %s sent, up to %s behind)", w.Index, count(w.Sent), count(w.Scheduled), FormatDuration(w.MaxBehind)))
 		}
 	}
-	var parts []string
-	if len(exhausted) > 0 {
-		parts = append(parts, "ran out of samples (loop: false): "+andMore(exhausted, moreExhausted))
+	line := func(n int64, why string) string {
+		s := fmt.Sprintf("%s scheduled record%s never sent", count(n), plural(n))
+		if why != "" {
+			s += ": " + why
+		}
+		return s
 	}
-	if len(behind) > 0 {
-		parts = append(parts, "fell behind the schedule: "+andMore(behind, moreBehind))
+	var out []string
+	if nExhausted > 0 {
+		out = append(out, line(nExhausted, "ran out of samples (loop: false): "+andMore(exhausted)))
 	}
-	if d.Stopped {
-		parts = append(parts, "the run was stopped early")
+	if nBehind > 0 {
+		out = append(out, line(nBehind, "fell behind the schedule: "+andMore(behind)))
 	}
-	return strings.Join(parts, "; ")
+	if rest := total - nExhausted - nBehind; rest > 0 {
+		why := ""
+		if d.Stopped {
+			why = "the run was stopped early"
+		}
+		out = append(out, line(rest, why))
+	}
+	return out
 }
 
-func andMore(names []string, more int) string {
-	s := strings.Join(names, ", ")
-	if more > 0 {
-		s += fmt.Sprintf(" and %d more", more)
+// andMore joins the first maxNamedWorkers names, then says how many more there are.
+func andMore(names []string) string {
+	if len(names) <= maxNamedWorkers {
+		return strings.Join(names, ", ")
 	}
-	return s
+	return strings.Join(names[:maxNamedWorkers], ", ") + fmt.Sprintf(" and %d more", len(names)-maxNamedWorkers)
 }
 
 func errorClasses(m map[string]int64) []DLQClass {

@@ -160,7 +160,6 @@ func (d *Document) askedRate() float64 {
 func (d *Document) samplesLine() string {
 	var total, smallest, largest int64
 	var exhausted []string
-	more := 0
 	for i, w := range d.Workers {
 		if i == 0 || w.Samples < smallest {
 			smallest = w.Samples
@@ -168,11 +167,7 @@ func (d *Document) samplesLine() string {
 		largest = max(largest, w.Samples)
 		total += w.Samples
 		if w.SamplesExhausted {
-			if len(exhausted) < maxNamedWorkers {
-				exhausted = append(exhausted, strconv.Itoa(w.Index))
-			} else {
-				more++
-			}
+			exhausted = append(exhausted, strconv.Itoa(w.Index))
 		}
 	}
 	if total == 0 {
@@ -183,7 +178,7 @@ func (d *Document) samplesLine() string {
 		s += fmt.Sprintf(" in %d shards (%s to %s)", n, count(smallest), count(largest))
 	}
 	if len(exhausted) > 0 {
-		s += fmt.Sprintf("; ran out before the schedule's end (loop: false): worker %s", andMore(exhausted, more))
+		s += fmt.Sprintf("; ran out before the schedule's end (loop: false): worker %s", andMore(exhausted))
 	}
 	return s
 }
