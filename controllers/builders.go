@@ -185,8 +185,10 @@ func samplesPlan(s *streamreplayv1alpha1.SampleSet) plan.Samples {
 	switch {
 	case s.ConfigMapRef != nil:
 		out.Path = path.Join(plan.SamplesDir, samplesFile)
+		out.Name = fmt.Sprintf("ConfigMap %q, key %q", s.ConfigMapRef.Name, s.ConfigMapRef.Key)
 	case s.PersistentVolumeClaim != nil:
 		out.Path = path.Join(plan.SamplesDir, s.PersistentVolumeClaim.Path)
+		out.Name = fmt.Sprintf("PersistentVolumeClaim %q, path %q", s.PersistentVolumeClaim.ClaimName, s.PersistentVolumeClaim.Path)
 	default:
 		out.URL = s.URL
 	}

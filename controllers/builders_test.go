@@ -216,7 +216,7 @@ func TestBuildWorkerPod(t *testing.T) {
 		Scenario: plan.Scenario{Type: "Constant", TargetRate: 1250},
 		Duration: metav1.Duration{Duration: 10 * time.Minute},
 		Drain:    metav1.Duration{Duration: 30 * time.Second},
-		Samples:  plan.Samples{Path: "/var/run/streamreplay/samples/samples", Format: "JSONLines", Loop: true},
+		Samples:  plan.Samples{Name: `ConfigMap "crm-cdc-samples", key "samples.jsonl.gz"`, Path: "/var/run/streamreplay/samples/samples", Format: "JSONLines", Loop: true},
 		Kafka:    plan.Kafka{BootstrapServers: []string{"kafka-0.kafka:9092", "kafka-1.kafka:9092"}, ClientID: "streamreplay"},
 		Target:   plan.Target{Topic: testTopic, Partitioning: "Key", Acks: "All", Compression: "None"},
 	}
@@ -378,7 +378,8 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 				if diff := cmp.Diff(wantMounts, pod.Spec.Containers[0].VolumeMounts); diff != "" {
 					t.Errorf("mounts mismatch (-want +got):\n%s", diff)
 				}
-				wantSamples := plan.Samples{Path: "/var/run/streamreplay/samples/2024-05/customers", Format: "Kcat", Loop: false}
+				wantSamples := plan.Samples{Name: `PersistentVolumeClaim "crm-recordings", path "2024-05/customers"`,
+					Path: "/var/run/streamreplay/samples/2024-05/customers", Format: "Kcat", Loop: false}
 				if diff := cmp.Diff(wantSamples, p.Samples); diff != "" {
 					t.Errorf("plan samples mismatch (-want +got):\n%s", diff)
 				}

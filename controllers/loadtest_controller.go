@@ -467,10 +467,10 @@ func (s *runStep) collect() error {
 	switch {
 	case s.lt.Spec.Stop:
 		s.finish(streamreplayv1alpha1.PhaseAborted, "StopRequested", "stopped on request; the results are partial", streamreplayv1alpha1.VerdictInconclusive)
-	case outcome.failed != "":
-		s.finish(streamreplayv1alpha1.PhaseFailed, "ThresholdsNotMet", "thresholds not met: "+outcome.failed, streamreplayv1alpha1.VerdictFail)
+	case !outcome.passed:
+		s.finish(streamreplayv1alpha1.PhaseFailed, "ThresholdsNotMet", outcome.message, streamreplayv1alpha1.VerdictFail)
 	default:
-		s.finish(streamreplayv1alpha1.PhasePassed, "ThresholdsMet", outcome.passedMessage(), streamreplayv1alpha1.VerdictPass)
+		s.finish(streamreplayv1alpha1.PhasePassed, "ThresholdsMet", outcome.message, streamreplayv1alpha1.VerdictPass)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 
 	"k8s.io/utils/ptr"
 
@@ -18,7 +17,8 @@ type runOutcome struct {
 	text     string // summary.txt of the ConfigMap
 	summary  *streamreplayv1alpha1.ResultsSummary
 	checks   []streamreplayv1alpha1.ThresholdCheck
-	failed   string // the failed thresholds in words; empty when all passed
+	passed   bool
+	message  string // the verdict in words, errors and shortfalls always named (results.Judge)
 }
 
 // badResultsError is a termination message that is not a valid results report, or
@@ -60,7 +60,7 @@ func evaluateRun(lt *streamreplayv1alpha1.LoadTest, ms []member) (*runOutcome, e
 	if err != nil {
 		return nil, err
 	}
-	checks := results.Evaluate(doc, thresholds)
+	judged := results.Judge(doc, thresholds)
 	encoded, err := doc.JSON()
 	if err != nil {
 		return nil, fmt.Errorf("encoding results document: %w", err)
@@ -69,23 +69,13 @@ func evaluateRun(lt *streamreplayv1alpha1.LoadTest, ms []member) (*runOutcome, e
 		document: string(encoded),
 		text:     doc.Summary(),
 		summary:  summarize(doc),
-		failed:   results.FailedMessage(checks),
+		passed:   judged.Passed,
+		message:  judged.Message,
 	}
-	for _, c := range checks {
+	for _, c := range judged.Checks {
 		out.checks = append(out.checks, streamreplayv1alpha1.ThresholdCheck{Name: c.Name, Measured: c.Measured, Limit: c.Limit, Passed: c.Passed})
 	}
 	return out, nil
-}
-
-func (o *runOutcome) passedMessage() string {
-	if len(o.checks) == 0 {
-		return "the run completed; no thresholds were set"
-	}
-	parts := make([]string, 0, len(o.checks))
-	for _, c := range o.checks {
-		parts = append(parts, fmt.Sprintf("%s: measured %s, limit %s", c.Name, c.Measured, c.Limit))
-	}
-	return "all thresholds met: " + strings.Join(parts, "; ")
 }
 
 // defaultRatios are the API's defaults of the ratio thresholds, by name.

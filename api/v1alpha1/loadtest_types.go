@@ -257,7 +257,8 @@ type SampleSet struct {
 	// +kubebuilder:default=JSONLines
 	Format SampleFormat `json:"format,omitempty"`
 
-	// loop starts again at the beginning of the set when a worker reaches its end; without it a worker stops when its share of the samples is sent.
+	// loop starts again at the beginning of the set when a worker reaches its end.
+	// With loop false, every sample is sent once at the rate, until the samples or the duration run out: a worker whose share of the samples runs out first stops, and the results say so.
 	// +optional
 	// +kubebuilder:default=true
 	Loop *bool `json:"loop,omitempty"`
@@ -353,7 +354,8 @@ type Kafka struct {
 
 // Target is where and how records are produced.
 type Target struct {
-	// topic receives every sample that does not name its own topic.
+	// topic receives every replayed record.
+	// A topic recorded in the samples (every kcat -J line names one) is never written to.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=249
