@@ -79,6 +79,9 @@ type Stage struct {
 
 // Samples says where the sample set is: a mounted file or folder, or a URL.
 type Samples struct {
+	// Name is how the LoadTest names the source, for messages, such as
+	// `ConfigMap "crm-cdc-samples", key "samples.jsonl.gz"`: Path is a mount point in the pod.
+	Name   string `json:"name,omitempty"`
 	Path   string `json:"path,omitempty"`
 	URL    string `json:"url,omitempty"`
 	Format string `json:"format"`

@@ -155,6 +155,9 @@ func newDriver(ctx context.Context, t *testing.T, c client.Client, namespacePref
 	t.Helper()
 	d := &driver{t: t, ctx: ctx, c: c, namespace: createNamespace(ctx, t, c, namespacePrefix), control: fakekubelet.NewControlServer()}
 	t.Cleanup(func() { _ = d.control.Close() })
+	if err := c.Create(ctx, fakekubelet.SamplesConfigMap(d.namespace)); err != nil {
+		t.Fatalf("creating the sample ConfigMap: %v", err)
+	}
 	return d
 }
 
