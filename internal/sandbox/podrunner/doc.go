@@ -34,7 +34,8 @@
 //     ConfigMap or Secret is missing; retried), Running, then Succeeded or Failed with
 //     each container's exit code, reason (Completed, Error), times and termination
 //     message: the termination-log file's last 4096 bytes, or with FallbackToLogsOnError
-//     and an empty file after a failure, the last 80 lines (2048 bytes) of its log.
+//     and an empty file after a failure, the last 80 lines (2048 bytes) of its log; then,
+//     as the kubelet, the first 12 KiB / (the number of containers) bytes of it.
 //   - On deletion: SIGTERM, SIGKILL after the grace period (at least 2 s, as the
 //     kubelet), the final status, then delete with grace 0 so the API server forgets the
 //     pod. activeDeadlineSeconds: the same ending, with phase Failed, reason

@@ -13,6 +13,9 @@ const (
 	maxTerminationMessage = 4096
 	maxFallbackLogBytes   = 2048
 	maxFallbackLogLines   = 80
+	// maxPodTerminationMessages is shared by a pod's containers, init and ephemeral ones
+	// included: the kubelet keeps the first 12 KiB / containers bytes of each message.
+	maxPodTerminationMessages = 12 * 1024
 )
 
 // syncWriter serialises whole lines from many processes onto one writer.

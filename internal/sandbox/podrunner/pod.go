@@ -706,7 +706,7 @@ func (w *podWorker) onExit(e exitEvent) {
 		ExitCode:    code,
 		Signal:      signal,
 		Reason:      reason,
-		Message:     c.terminationMessage(code),
+		Message:     c.terminationMessage(code, messageBudget(&w.pod.Spec)),
 		StartedAt:   c.startedAt,
 		FinishedAt:  metav1.Now().Rfc3339Copy(),
 		ContainerID: c.containerID(),
@@ -720,16 +720,27 @@ func (w *podWorker) onExit(e exitEvent) {
 }
 
 // terminationMessage is what the kubelet reports: the termination-log file's last 4096
-// bytes, or with FallbackToLogsOnError, after a failure with an empty file, the log's tail.
-func (c *container) terminationMessage(code int32) string {
+// bytes, or with FallbackToLogsOnError, after a failure with an empty file, the log's tail;
+// then at most the container's share of the pod's 12 KiB (see messageBudget).
+func (c *container) terminationMessage(code int32, budget int) string {
 	b, err := readTail(c.termPath, maxTerminationMessage)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Sprintf("Error on reading termination message from %s: %v", c.termPath, err)
 	}
+	msg := string(b)
 	if len(b) == 0 && code != 0 && c.spec.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError {
-		return logTail(c.logPath)
+		msg = logTail(c.logPath)
 	}
-	return string(b)
+	return msg[:min(len(msg), budget)]
+}
+
+// messageBudget is each container's share of the pod's termination messages, as the
+// kubelet's status manager cuts them: 12 KiB over every container of the spec.
+func messageBudget(spec *corev1.PodSpec) int {
+	if n := len(spec.Containers) + len(spec.InitContainers) + len(spec.EphemeralContainers); n > 0 {
+		return maxPodTerminationMessages / n
+	}
+	return maxPodTerminationMessages
 }
 
 func (c *container) containerID() string {

@@ -353,6 +353,43 @@ func TestFailure(t *testing.T) {
 	}
 }
 
+// The kubelet shares 12 KiB of termination messages between a pod's containers: with four,
+// each keeps the first 3072 bytes of its file's last 4096.
+func TestTerminationMessageBudget(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	long := strings.Repeat("x", 1000) + strings.Repeat("y", 4000) + "END"
+	pod := fakePod(ns, "four", env("FAKEPOD_EXIT_CODE", "1"), env("FAKEPOD_MESSAGE", long), env("FAKEPOD_EXIT_AFTER", "200ms"))
+	main := pod.Spec.Containers[0]
+	main.ReadinessProbe = nil
+	pod.Spec.Containers = nil
+	for i, name := range []string{"a", "b", "c", "d"} {
+		c := *main.DeepCopy()
+		c.Name = name
+		c.Ports[0].ContainerPort += int32(i) // each its own control port
+		pod.Spec.Containers = append(pod.Spec.Containers, c)
+	}
+	createPod(t, pod)
+	pod = waitPod(t, ns, "four", "Failed with every container terminated", func(p *corev1.Pod) bool {
+		if !isFailed(p) || len(p.Status.ContainerStatuses) != 4 {
+			return false
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			if cs.State.Terminated == nil {
+				return false
+			}
+		}
+		return true
+	})
+	want := long[len(long)-4096:][:3072]
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.State.Terminated.Message != want {
+			t.Errorf("container %s: message of %d bytes ending %q, want the %d bytes ending %q", cs.Name,
+				len(cs.State.Terminated.Message), cs.State.Terminated.Message[max(0, len(cs.State.Terminated.Message)-5):], len(want), want[len(want)-5:])
+		}
+	}
+}
+
 // A pod that ignores SIGTERM is killed once its grace period is over, then removed.
 func TestDeletionKillsAfterGracePeriod(t *testing.T) {
 	t.Parallel()

@@ -542,34 +542,52 @@ func applySamplesAs(t *testing.T, b Backend, name string) {
 	Apply(t, b, cm)
 }
 
-// deletedLoadTest deletes a LoadTest mid-run: its pods, owned by it, must be
-// garbage-collected and stop producing.
+// deletedLoadTest deletes a LoadTest mid-run: its pods must go and stop producing. The
+// operator stops and deletes them itself; with the operator down, the garbage collector
+// must, by the pods' owner references.
 func deletedLoadTest(t *testing.T, b Backend) {
-	const name = "crm-cdc-deleted"
 	ApplySamples(t, b)
+	Apply(t, b, LoadTest(t, DemoManifest, "crm-cdc-deleted", b.Kafka(), nil))
+	waitStarted(t, b, "crm-cdc-deleted", 2*time.Second)
+	deleteMidRun(t, b, "crm-cdc-deleted")
+
+	// The operator down: only the garbage collector can act.
+	const name = "crm-cdc-deleted-gc"
 	Apply(t, b, LoadTest(t, DemoManifest, name, b.Kafka(), nil))
 	waitStarted(t, b, name, 2*time.Second)
-	runID := JSONPath(t, b, name, "{.metadata.uid}")
-	MustKubectl(t, b, "delete", "loadtest", name, "--wait=true", "--timeout=1m")
-	selector := "streamreplay.io/loadtest=" + name
+	b.StopManager(t)
+	t.Cleanup(func() { b.StartManager(t) })
 	if !b.Models(GarbageCollection) {
+		selector := "streamreplay.io/loadtest=" + name
+		MustKubectl(t, b, "delete", "loadtest", name, "--wait=true", "--timeout=1m")
 		// Documented: nothing deletes them; they run to their end. Clean up by hand.
 		if got := MustKubectl(t, b, "get", "pods", "-l", selector, "-o", "name"); got == "" {
-			t.Errorf("the %s backend deleted the pods of a deleted LoadTest, which it is documented not to do: update Models(GarbageCollection)", b.Name())
+			t.Errorf("the %s backend deleted the pods of a deleted LoadTest with the operator down, which it is documented not to do: update Models(GarbageCollection)", b.Name())
 		}
 		MustKubectl(t, b, "delete", "pods", "-l", selector, "--wait=true", "--timeout=2m")
+		b.StartManager(t)
 		return
 	}
-	MustKubectl(t, b, "wait", "--for=delete", "pods", "-l", selector, "--timeout=2m")
+	deleteMidRun(t, b, name)
+	b.StartManager(t)
+}
+
+// deleteMidRun deletes a running LoadTest and checks that its pods go and that the run's
+// records in the topic stop growing.
+func deleteMidRun(t *testing.T, b Backend, name string) {
+	t.Helper()
+	runID := JSONPath(t, b, name, "{.metadata.uid}")
+	MustKubectl(t, b, "delete", "loadtest", name, "--wait=true", "--timeout=1m")
+	MustKubectl(t, b, "wait", "--for=delete", "pods", "-l", "streamreplay.io/loadtest="+name, "--timeout=2m")
 	before := CountRunRecords(t, b.Kafka(), nil, "crm.cdc", runID)
 	// An observation window, not a timing assertion: a producing pod would add about
 	// 1,000 records a second.
 	time.Sleep(5 * time.Second)
 	after := CountRunRecords(t, b.Kafka(), nil, "crm.cdc", runID)
 	if after != before || before == 0 {
-		t.Errorf("records of the deleted run: %d once its pods were gone, %d five seconds later (want equal, not 0)", before, after)
+		t.Errorf("records of the deleted run %s: %d once its pods were gone, %d five seconds later (want equal, not 0)", name, before, after)
 	}
-	t.Logf("%s: %d records of the run, none after its pods were garbage-collected", name, before)
+	t.Logf("%s: %d records of the run, none after its pods were gone", name, before)
 }
 
 // restrictedNamespace checks that the scenarios' namespace enforces the restricted Pod
