@@ -328,7 +328,8 @@ func largestMessages(t *testing.T, b Backend) {
 	want := planErr.Error()[:results.MaxMessageBytes]
 	pod := map[string]any{
 		"apiVersion": "v1", "kind": "Pod",
-		"metadata": map[string]any{"name": "largest-message"},
+		// The label the operator's pods carry: the sandbox's pod runner runs only those.
+		"metadata": map[string]any{"name": "largest-message", "labels": map[string]any{"app.kubernetes.io/managed-by": "streamreplay-operator"}},
 		"spec": map[string]any{
 			"restartPolicy":   "Never",
 			"securityContext": map[string]any{"runAsNonRoot": true, "seccompProfile": map[string]any{"type": "RuntimeDefault"}},
