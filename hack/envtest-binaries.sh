@@ -10,6 +10,8 @@ ASSETS_ROOT="${ENVTEST_ASSETS_ROOT:-${XDG_DATA_HOME:-$HOME/.local/share}/kubebui
 ASSETS="${ASSETS_ROOT}/${KUBE_VERSION}-linux-amd64"
 
 log() { printf 'envtest: %s\n' "$*" >&2; }
+# shellcheck source=k8s-modules.sh
+source "$(dirname "${BASH_SOURCE[0]}")/k8s-modules.sh"
 
 mkdir -p "${ASSETS}"
 work="$(mktemp -d)"
@@ -30,21 +32,13 @@ build_in_wrapper() {
   )
 }
 
-staging_replaces() {
-  # Every "k8s.io/<x> => ./staging/..." line of k8s.io/kubernetes' go.mod, pointed at v0.<minor>.<patch>.
-  local gomod staging_version
-  gomod="$(go mod download -json "k8s.io/kubernetes@v${KUBE_VERSION}" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
-  staging_version="v0.${KUBE_VERSION#*.}"
-  grep -oE '^\s*k8s\.io/[A-Za-z0-9._/-]+ => \./staging/' "${gomod}" | awk '{print $1}' | sort -u |
-    while read -r m; do printf 'replace %s => %s %s\n' "${m}" "${m}" "${staging_version}"; done
-}
 
 if [[ -x "${ASSETS}/kube-apiserver" ]]; then
   log "kube-apiserver v${KUBE_VERSION} present in ${ASSETS}"
 else
   log "building kube-apiserver v${KUBE_VERSION} from k8s.io/kubernetes (about 5 minutes on 2 cores, once)"
   build_in_wrapper k8s.io/kubernetes "v${KUBE_VERSION}" k8s.io/kubernetes/cmd/kube-apiserver \
-    "${ASSETS}/kube-apiserver" "$(staging_replaces)"
+    "${ASSETS}/kube-apiserver" "$(staging_replaces "${KUBE_VERSION}")"
   log "built ${ASSETS}/kube-apiserver"
 fi
 

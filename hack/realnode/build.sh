@@ -15,19 +15,13 @@ CRICTL_VERSION="${REALNODE_CRICTL_VERSION:-1.37.0}"
 KUBE_CMDS=(kubelet kube-controller-manager kube-scheduler kube-proxy)
 
 log() { printf 'realnode: %s\n' "$*" >&2; }
+# shellcheck source=../k8s-modules.sh
+source "${HERE}/../k8s-modules.sh"
 
 mkdir -p "${CACHE}"
 work="$(mktemp -d)"
 trap 'rm -rf "${work}"' EXIT
 
-staging_replaces() {
-  # Every "k8s.io/<x> => ./staging/..." line of k8s.io/kubernetes' go.mod, pointed at v0.<minor>.<patch>.
-  local gomod staging_version
-  gomod="$(go mod download -json "k8s.io/kubernetes@v${KUBE_VERSION}" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
-  staging_version="v0.${KUBE_VERSION#*.}"
-  grep -oE '^\s*k8s\.io/[A-Za-z0-9._/-]+ => \./staging/' "${gomod}" | awk '{print $1}' | sort -u |
-    while read -r m; do printf 'replace %s => %s %s\n' "${m}" "${m}" "${staging_version}"; done
-}
 
 missing=()
 for c in "${KUBE_CMDS[@]}"; do [[ -x "${CACHE}/${c}" ]] || missing+=("${c}"); done
@@ -38,7 +32,7 @@ else
   (
     cd "${work}"
     go mod init streamreplay.local/realnode-wrapper >/dev/null 2>&1
-    staging_replaces >> go.mod
+    staging_replaces "${KUBE_VERSION}" >> go.mod
     go mod edit -require="k8s.io/kubernetes@v${KUBE_VERSION}"
     minor="${KUBE_VERSION#*.}"; minor="${minor%%.*}"
     # The version the node reports (kubectl get node); the default would be v0.0.0-master.

@@ -67,7 +67,10 @@ func startRealNode() (*realNode, error) {
 		{realNodeNamespace, "pipeline-crm-enricher"}, {realNodeNamespace, "pipeline-crm-enricher-slow"},
 	} {
 		if out, err := b.kubectl("rollout", "status", "-n", d.ns, "deployment/"+d.name, "--timeout=3m"); err != nil {
-			return nil, fmt.Errorf("deployment %s/%s not available: %w: %s\n%s", d.ns, d.name, err, out, b.describe(d.ns))
+			// A container that crashed says why in its previous log.
+			logs, _ := b.kubectl("logs", "-n", d.ns, "deployment/"+d.name, "--previous", "--tail=20")
+			return nil, fmt.Errorf("deployment %s/%s not available: %w: %s\n%s\nlast log of a crashed container:\n%s",
+				d.ns, d.name, err, out, b.describe(d.ns), logs)
 		}
 	}
 	ip, err := b.kubectl("get", "pods", "-n", realNodeNamespace, "-l", "app=kafka", "-o", "jsonpath={.items[0].status.podIP}")
