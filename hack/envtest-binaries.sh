@@ -32,7 +32,6 @@ build_in_wrapper() {
   )
 }
 
-
 if [[ -x "${ASSETS}/kube-apiserver" ]]; then
   log "kube-apiserver v${KUBE_VERSION} present in ${ASSETS}"
 else

@@ -22,7 +22,6 @@ mkdir -p "${CACHE}"
 work="$(mktemp -d)"
 trap 'rm -rf "${work}"' EXIT
 
-
 missing=()
 for c in "${KUBE_CMDS[@]}"; do [[ -x "${CACHE}/${c}" ]] || missing+=("${c}"); done
 if ((${#missing[@]} == 0)); then
