@@ -48,6 +48,7 @@ type base struct {
 
 // distrolessPasswd and distrolessGroup are the accounts of gcr.io/distroless/static.
 const (
+	//nolint:gosec // /etc/passwd's "x" is not a password: the accounts have none
 	distrolessPasswd = "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"
 	distrolessGroup  = "root:x:0:\nnobody:x:65534:\ntty:x:5:\nstaff:x:50:\nnonroot:x:65532:\n"
 	caBundle         = "/etc/ssl/certs/ca-certificates.crt"
@@ -120,7 +121,7 @@ func build(s spec) (v1.Image, error) {
 		return nil, err
 	}
 	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", goarch()
+	cf.OS, cf.Architecture = targetOS, goarch()
 	cf.Created = v1.Time{Time: epoch}
 	cf.Config = v1.Config{
 		User:       firstOf(s.user, s.base.user),
@@ -237,7 +238,7 @@ func writeArchive(img v1.Image, name, out string) error {
 			"io.containerd.image.name":          name,
 			"org.opencontainers.image.ref.name": tag,
 		}),
-		layout.WithPlatform(v1.Platform{OS: "linux", Architecture: goarch()}),
+		layout.WithPlatform(v1.Platform{OS: targetOS, Architecture: goarch()}),
 	); err != nil {
 		return fmt.Errorf("writing the image into the OCI layout: %w", err)
 	}
@@ -304,6 +305,9 @@ func tarDir(dir, out string) error {
 	}
 	return nil
 }
+
+// targetOS is the images' operating system.
+const targetOS = "linux"
 
 // goarch is the architecture of the images: this machine's, since they run on its node.
 func goarch() string { return runtime.GOARCH }

@@ -3,6 +3,7 @@ package main
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -74,7 +75,7 @@ func readFacts(t *testing.T, path string) dockerfileFacts {
 func TestRepositoryDockerfileIsReproduced(t *testing.T) {
 	const dockerfile = "../../Dockerfile"
 	facts := readFacts(t, dockerfile)
-	rec, err := readRecipe(dockerfile, map[string]string{"TARGETOS": "linux", "TARGETARCH": goarch()})
+	rec, err := readRecipe(dockerfile, map[string]string{"TARGETOS": targetOS, "TARGETARCH": goarch()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,13 +109,13 @@ func TestRepositoryDockerfileIsReproduced(t *testing.T) {
 	if diff := cmp.Diff(facts.entrypoint, cf.Config.Entrypoint); diff != "" {
 		t.Errorf("entrypoint (-Dockerfile +image):\n%s", diff)
 	}
-	if cf.OS != "linux" || cf.Architecture != goarch() {
+	if cf.OS != targetOS || cf.Architecture != goarch() {
 		t.Errorf("platform %s/%s", cf.OS, cf.Architecture)
 	}
 	files := imageFiles(t, img)
 	for dst, src := range facts.copies {
 		f, ok := files[strings.TrimPrefix(dst, "/")]
-		if !ok || string(f.content) != string(binary) || f.mode != 0o755 || f.uid != 0 {
+		if !ok || !bytes.Equal(f.content, binary) || f.mode != 0o755 || f.uid != 0 {
 			t.Errorf("COPY %s %s: the image has %+v", src, dst, f)
 		}
 		if src != rec.build.output {

@@ -90,7 +90,7 @@ func run(args []string) error {
 
 // fromDockerfile builds the Dockerfile's binary and returns its final stage as a spec.
 func fromDockerfile(dockerfile, context string, ca []byte) (spec, error) {
-	rec, err := readRecipe(dockerfile, map[string]string{"TARGETOS": "linux", "TARGETARCH": goarch()})
+	rec, err := readRecipe(dockerfile, map[string]string{"TARGETOS": targetOS, "TARGETARCH": goarch()})
 	if err != nil {
 		return spec{}, err
 	}

@@ -52,7 +52,7 @@ func startRealNode() (*realNode, error) {
 		return nil, fmt.Errorf("removing the scenarios' namespace of an earlier run: %w: %s", err, out)
 	}
 	// The operator, as config/default has it.
-	if out, err := b.kubectl("apply", "--server-side", "-k", filepath.Join(scenario.RepoRoot, "test/cluster/config")); err != nil {
+	if out, err := b.kubectl("apply", "--server-side", "-k", filepath.Join(scenario.RepoRoot, "test", "cluster", "config")); err != nil {
 		return nil, fmt.Errorf("installing the operator from config/default: %w: %s", err, out)
 	}
 	manifest, err := kafkaManifest()
@@ -160,7 +160,7 @@ func (b *realNode) SASLKafka(t *testing.T, user, password, topic string) scenari
 func (b *realNode) containerID(t *testing.T, pod, container string) string {
 	t.Helper()
 	out, err := b.kubectl("get", "pod", "-n", realNodeNamespace, pod, "-o",
-		fmt.Sprintf(`jsonpath={.status.containerStatuses[?(@.name=="%s")].containerID}`, container))
+		fmt.Sprintf(`jsonpath={.status.containerStatuses[?(@.name==%q)].containerID}`, container))
 	id, found := strings.CutPrefix(strings.TrimSpace(out), "containerd://")
 	if err != nil || !found {
 		t.Fatalf("pod %s: no containerd id for container %s: %v: %s", pod, container, err, out)
@@ -169,7 +169,7 @@ func (b *realNode) containerID(t *testing.T, pod, container string) string {
 }
 
 func (b *realNode) ctr(args ...string) (string, error) {
-	cmd := exec.Command("ctr", append([]string{"--address", filepath.Join(b.dir, "run/containerd.sock"), "--namespace", "k8s.io"}, args...)...)
+	cmd := exec.Command("ctr", append([]string{"--address", filepath.Join(b.dir, "run", "containerd.sock"), "--namespace", "k8s.io"}, args...)...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -182,7 +182,7 @@ func (b *realNode) Signal(t *testing.T, pod, container string, sig syscall.Signa
 	name := map[syscall.Signal]string{syscall.SIGKILL: "SIGKILL", syscall.SIGSTOP: "SIGSTOP", syscall.SIGTERM: "SIGTERM"}[sig]
 	out, err := b.ctr("tasks", "kill", "--signal", name, id)
 	// The shim may answer a SIGKILL that ended the process at once with "already finished".
-	if err != nil && !(sig == syscall.SIGKILL && strings.Contains(out, "process already finished")) {
+	if err != nil && (sig != syscall.SIGKILL || !strings.Contains(out, "process already finished")) {
 		t.Fatalf("sending %s to container %s of pod %s: %v: %s", name, container, pod, err, out)
 	}
 }
@@ -264,7 +264,7 @@ func (b *realNode) Process(t *testing.T, pod, container, volume, file string) sc
 	if err != nil {
 		t.Fatal(err)
 	}
-	fileFacts(t, filepath.Join(b.dir, "kubelet/pods", uid, "volumes/kubernetes.io~secret", volume, file), &p)
+	fileFacts(t, filepath.Join(b.dir, "kubelet", "pods", uid, "volumes", "kubernetes.io~secret", volume, file), &p)
 	return p
 }
 

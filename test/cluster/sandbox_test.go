@@ -170,7 +170,7 @@ func (b *sandboxBackend) Logs(t *testing.T, pod, container string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(path) //nolint:gosec // the runner's own log file
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func fileFacts(t *testing.T, path string, p *scenario.Process) {
 		t.Fatalf("%s: no owner", path)
 	}
 	p.FileMode, p.FileUID, p.FileGID = uint32(info.Mode().Perm()), int(st.Uid), int(st.Gid)
-	if p.FileBytes, err = os.ReadFile(path); err != nil { //nolint:gosec // the pod's mounted file
+	if p.FileBytes, err = os.ReadFile(path); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -71,13 +71,13 @@ type Process struct {
 type Difference string
 
 const (
-	// GarbageCollection: envtest runs no kube-controller-manager, so nothing deletes the
+	// GarbageCollection is the garbage collector: envtest runs no kube-controller-manager, so nothing deletes the
 	// pods of a deleted LoadTest; they run to their end.
 	GarbageCollection Difference = "GarbageCollection"
-	// PodUsers: the pod runner runs every container as its own user and leaves volume
+	// PodUsers are the pods' users: the pod runner runs every container as its own user and leaves volume
 	// files to that user; the kubelet applies runAsUser and fsGroup.
 	PodUsers Difference = "PodUsers"
-	// ManagerInCluster: the sandbox runs the operator in its own process with envtest's
+	// ManagerInCluster is the operator as config/default installs it: the sandbox runs the operator in its own process with envtest's
 	// admin credentials; on the real node it runs from config/default with exactly the
 	// RBAC config/ grants, as a Deployment with leader election.
 	ManagerInCluster Difference = "ManagerInCluster"

@@ -661,7 +661,7 @@ func managerRBAC(t *testing.T, b Backend) {
 			strings.Join(bound, "\n  "), strings.Join(want, "\n  "))
 	}
 	// The ClusterRole on the cluster is the generated config/rbac/role.yaml.
-	roleFile, err := os.ReadFile(filepath.Join(RepoRoot, "config/rbac/role.yaml"))
+	roleFile, err := os.ReadFile(filepath.Join(RepoRoot, "config", "rbac", "role.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,14 +28,20 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		_ = os.WriteFile("/dev/termination-log", []byte(err.Error()), 0o600)
+		fmt.Fprintf(os.Stderr, "testkit: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: testkit kafka|pipeline|netcheck [flags]")
-		os.Exit(2)
+		return errors.New("usage: testkit kafka|pipeline|netcheck [flags]")
 	}
 	z, err := zap.NewProduction()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return err
 	}
 	log := zapr.NewLogger(z)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -51,10 +57,9 @@ func main() {
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
-		_ = os.WriteFile("/dev/termination-log", []byte(err.Error()), 0o600)
-		fmt.Fprintf(os.Stderr, "testkit %s: %v\n", os.Args[1], err)
-		os.Exit(1)
+		return fmt.Errorf("%s: %w", os.Args[1], err)
 	}
+	return nil
 }
 
 // runKafka serves kfake on $POD_IP, which it advertises, so that clients that bootstrap
@@ -80,7 +85,7 @@ func runKafka(ctx context.Context, args []string, log logr.Logger) error {
 		}),
 	}
 	if *topics != "" {
-		opts = append(opts, kfake.SeedTopics(int32(*partitions), strings.Split(*topics, ",")...)) //nolint:gosec // a small flag value
+		opts = append(opts, kfake.SeedTopics(int32(*partitions), strings.Split(*topics, ",")...))
 	}
 	if *saslDir != "" {
 		user, err := os.ReadFile(filepath.Join(*saslDir, "username"))
