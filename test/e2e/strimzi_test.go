@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -61,9 +62,19 @@ func TestStrimziKafkaUserSecret(t *testing.T) {
 	}
 	mustKubectl(t, "apply", "--server-side", "-f", manifest)
 
-	phases := waitFinished(t, []string{strimziLoadTest}, func(*testing.T) {})
-	if phases[strimziLoadTest] != "Passed" {
-		t.Fatalf("LoadTest %s ended %s, want Passed: %s", strimziLoadTest, phases[strimziLoadTest],
+	// kubectl get with one name gives the object, not a list: waitFinished wants two or more.
+	var phase string
+	for deadline := time.Now().Add(4 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		phase = jsonpath(t, strimziLoadTest, "{.status.phase}")
+		if phase == "Passed" || phase == "Failed" || phase == "Error" || phase == "Aborted" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("LoadTest %s not finished after 4m: phase %q", strimziLoadTest, phase)
+		}
+	}
+	if phase != "Passed" {
+		t.Fatalf("LoadTest %s ended %s, want Passed: %s", strimziLoadTest, phase,
 			redact(jsonpath(t, strimziLoadTest, "{.status.message}")))
 	}
 	res := resultsDocument(t, strimziLoadTest)
