@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/streamreplay/streamreplay/internal/results"
 )
 
 // Factor says what limited a search, or made one probe fail.
@@ -201,7 +203,7 @@ func Evaluate(l Limits, s Signals) Verdict {
 	if !ok {
 		pipe = append(pipe, fmt.Sprintf("lag: %d samples, too few to fit a slope after the first %.0f%% of the hold", len(s.Lag), l.Settle*100))
 	} else if slope-3*se > l.LagSlopeNoise*s.Rate {
-		pipe = append(pipe, fmt.Sprintf("lag grows %.4g±%.2g/s (> %.4g/s noise)", slope, 3*se, l.LagSlopeNoise*s.Rate))
+		pipe = append(pipe, fmt.Sprintf("lag grows %.1f±%.1f/s (> %.4g/s noise)", slope, 3*se, l.LagSlopeNoise*s.Rate))
 	}
 	if n := len(s.Lag); l.MaxConsumerLag > 0 && n > 0 && s.Lag[n-1].Lag > l.MaxConsumerLag {
 		pipe = append(pipe, fmt.Sprintf("lag %d > %d", s.Lag[n-1].Lag, l.MaxConsumerLag))
@@ -286,10 +288,35 @@ func (b Bounds) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Probe is one probe done: its rate asked and its verdict.
+// Probe is one probe done: its rate asked, what it measured and its verdict.
 type Probe struct {
 	Rate    float64
+	Signals Signals
 	Verdict Verdict
+}
+
+// String is the probe's line in a report: rate asked and achieved, lag
+// slope, p99s, errors, dead letters and verdict.
+func (p Probe) String() string {
+	s, v := p.Signals, p.Verdict
+	e2e := "none"
+	if s.HasEndToEnd {
+		e2e = results.FormatDuration(s.EndToEndP99)
+	}
+	verdict := "held"
+	if !v.Sustained {
+		verdict = fmt.Sprintf("failed (%s): %s", v.Factor, strings.Join(v.Reasons, "; "))
+	}
+	return fmt.Sprintf("%.4g/s asked, %.4g/s achieved, lag %+.1f±%.1f/s, produce p99 %s, end-to-end p99 %s, %d failed, %d dead letters: %s",
+		p.Rate, v.Achieved, v.LagSlope, 2*v.LagSlopeError, results.FormatDuration(s.ProduceP99), e2e, s.Failed, s.DeadLetters, verdict)
+}
+
+// String is the search's answer in a sentence.
+func (r Result) String() string {
+	if r.Capacity == 0 {
+		return fmt.Sprintf("no rate sustained, limited by %s: %s", r.Factor, r.Reason)
+	}
+	return fmt.Sprintf("%.4g/s sustained (at %.4g/s asked), limited by %s: %s", r.Capacity, r.Sustained, r.Factor, r.Reason)
 }
 
 // Result is the outcome of a search.

@@ -33,7 +33,7 @@ func Search(ctx context.Context, b Bounds, l Limits, t Target, drainTimeout time
 		if err != nil {
 			return Result{}, probes, fmt.Errorf("probe at %.4g/s: %w", rate, err)
 		}
-		p := Probe{Rate: rate, Verdict: Evaluate(l, sig)}
+		p := Probe{Rate: rate, Signals: sig, Verdict: Evaluate(l, sig)}
 		probes = append(probes, p)
 		if step != nil {
 			step(p)

@@ -246,3 +246,11 @@ func TestBoundsValidate(t *testing.T) {
 		t.Errorf("valid bounds: %v", err)
 	}
 }
+
+
+func TestResultString(t *testing.T) {
+	r := Result{Done: true, Factor: FactorPipeline, Reason: "at 0.05/s: lag grows"}
+	if got, want := r.String(), "no rate sustained, limited by Pipeline: at 0.05/s: lag grows"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
