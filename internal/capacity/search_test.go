@@ -247,7 +247,6 @@ func TestBoundsValidate(t *testing.T) {
 	}
 }
 
-
 func TestResultString(t *testing.T) {
 	r := Result{Done: true, Factor: FactorPipeline, Reason: "at 0.05/s: lag grows"}
 	if got, want := r.String(), "no rate sustained, limited by Pipeline: at 0.05/s: lag grows"; got != want {
