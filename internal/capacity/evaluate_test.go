@@ -41,6 +41,11 @@ func TestEvaluate(t *testing.T) {
 		{name: "dead letters", change: func(s *Signals) { s.DeadLetters = 60 }, factor: FactorPipeline, reason: "dead-letter ratio 0.002 > 0.001"},
 		{name: "too few lag samples", change: func(s *Signals) { s.Lag = s.Lag[:3] }, factor: FactorPipeline, reason: "too few to fit a slope"},
 		{name: "produce errors while the pipeline keeps up", change: func(s *Signals) { s.Failed, s.Acknowledged = 600, 29400 }, factor: FactorBroker, reason: "error ratio 0.02 > 0.001"},
+		{
+			// 30 of the 28,830 sent failed: 0.00104, over the limit as the
+			// verdict reads it, though 30 of the 30,000 scheduled is 0.001.
+			name: "error ratio of what was sent", change: func(s *Signals) { s.Acknowledged, s.Failed = 28800, 30 }, factor: FactorBroker, reason: "error ratio 0.001041 > 0.001",
+		},
 		{name: "produce latency and lag", change: func(s *Signals) { s.ProduceP99, s.Lag = time.Second, lagLine(50) }, factor: FactorBroker, reason: "produce p99 1s > 500ms"},
 		{name: "workers behind, broker in time", change: func(s *Signals) { s.MaxBehind, s.Acknowledged = 5*time.Second, 25000 }, factor: FactorGenerator, reason: "add workers"},
 		{

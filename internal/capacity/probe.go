@@ -75,7 +75,7 @@ type Signals struct {
 type Limits struct {
 	// MinAchievedRateRatio is acknowledged/scheduled at least (e.g. 0.95).
 	MinAchievedRateRatio float64
-	// MaxErrorRatio is failed/scheduled at most.
+	// MaxErrorRatio is failed/(acknowledged+failed) at most.
 	MaxErrorRatio float64
 	// MaxDLQRatio is dead letters/acknowledged at most.
 	MaxDLQRatio float64
@@ -187,14 +187,15 @@ func Evaluate(l Limits, s Signals) Verdict {
 
 	var gen, broker, pipe []string
 	ratio := float64(s.Acknowledged) / float64(s.Scheduled)
-	errRatio := float64(s.Failed) / float64(s.Scheduled)
 	brokerOK := true
-	if errRatio > l.MaxErrorRatio {
+	// The error ratio as the verdict reads it (results.Document.ErrorRatio).
+	if sent := s.Acknowledged + s.Failed; sent > 0 && float64(s.Failed)/float64(sent) > l.MaxErrorRatio {
+		errRatio := float64(s.Failed) / float64(sent)
 		broker = append(broker, fmt.Sprintf("error ratio %.4g > %.4g", errRatio, l.MaxErrorRatio))
 		brokerOK = false
 	}
 	if l.MaxProduceP99 > 0 && s.ProduceP99 > l.MaxProduceP99 {
-		broker = append(broker, fmt.Sprintf("produce p99 %s > %s", s.ProduceP99, l.MaxProduceP99))
+		broker = append(broker, fmt.Sprintf("produce p99 %s > %s", results.FormatDuration(s.ProduceP99), results.FormatDuration(l.MaxProduceP99)))
 		brokerOK = false
 	}
 	if s.MaxBehind > l.MaxBehind {
@@ -213,7 +214,7 @@ func Evaluate(l Limits, s Signals) Verdict {
 		case !s.HasEndToEnd:
 			pipe = append(pipe, "end-to-end p99: no data")
 		case s.EndToEndP99 > l.MaxEndToEndP99:
-			pipe = append(pipe, fmt.Sprintf("end-to-end p99 %s > %s", s.EndToEndP99, l.MaxEndToEndP99))
+			pipe = append(pipe, fmt.Sprintf("end-to-end p99 %s > %s", results.FormatDuration(s.EndToEndP99), results.FormatDuration(l.MaxEndToEndP99)))
 		}
 	}
 	if s.Acknowledged > 0 {
