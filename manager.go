@@ -1,23 +1,37 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/streamreplay/streamreplay/internal/operator"
 )
 
-// envPodImage names the image of the pods the operator creates when --pod-image is not given.
-const envPodImage = "STREAMREPLAY_POD_IMAGE"
+const (
+	// envPodImage names the image of the pods the operator creates when --pod-image is not given.
+	envPodImage = "STREAMREPLAY_POD_IMAGE"
+	// envPodNamespace is the manager's own namespace, from the downward API.
+	envPodNamespace = "POD_NAMESPACE"
+	// serviceAccountNamespace is the manager's namespace when it runs in a pod.
+	serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+)
 
-func bindManagerFlags(fs *flag.FlagSet, o *operator.Options) {
+// managerFlags are the manager's options that are not operator.Options.
+type managerFlags struct {
+	keySecret, keyNamespace string
+}
+
+func bindManagerFlags(fs *flag.FlagSet, o *operator.Options, m *managerFlags) {
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader, so that only one replica reconciles")
@@ -28,12 +42,17 @@ func bindManagerFlags(fs *flag.FlagSet, o *operator.Options) {
 		return nil
 	})
 	fs.DurationVar(&o.SignalTimeout, "signal-timeout", 2*time.Second, "timeout of one start or stop call to a pod")
+	fs.StringVar(&m.keySecret, "control-key-secret", "streamreplay-control-key", "Secret holding the key that signs the runs' control tokens; created when missing")
+	fs.StringVar(&m.keyNamespace, "control-key-namespace", "", "namespace of --control-key-secret (default $"+envPodNamespace+", else the manager's own)")
 }
 
 func runManager(args []string) error {
-	var opts operator.Options
+	var (
+		opts operator.Options
+		mf   managerFlags
+	)
 	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
-	bindManagerFlags(fs, &opts)
+	bindManagerFlags(fs, &opts, &mf)
 	zapOpts := zap.Options{Development: false, TimeEncoder: zapcore.RFC3339NanoTimeEncoder}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -43,14 +62,42 @@ func runManager(args []string) error {
 	if opts.PodImage == "" {
 		return errors.New("no image for the pods: set --pod-image or $" + envPodImage)
 	}
+	keySecret, err := mf.controlKeySecret()
+	if err != nil {
+		return err
+	}
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
+	ctx := ctrl.SetupSignalHandler()
+	keyCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if opts.ControlKey, err = operator.LoadOrCreateKey(keyCtx, cfg, keySecret); err != nil {
+		return err
+	}
 	mgr, err := operator.New(cfg, opts)
 	if err != nil {
 		return err
 	}
-	return mgr.Start(ctrl.SetupSignalHandler())
+	return mgr.Start(ctx)
+}
+
+// controlKeySecret names the control key's Secret: in the namespace given, else the
+// manager's own.
+func (m *managerFlags) controlKeySecret() (types.NamespacedName, error) {
+	ns := m.keyNamespace
+	if ns == "" {
+		ns = os.Getenv(envPodNamespace)
+	}
+	if ns == "" {
+		if b, err := os.ReadFile(serviceAccountNamespace); err == nil {
+			ns = strings.TrimSpace(string(b))
+		}
+	}
+	if ns == "" {
+		return types.NamespacedName{}, errors.New("no namespace for the control key's Secret: set --control-key-namespace or $" + envPodNamespace)
+	}
+	return types.NamespacedName{Namespace: ns, Name: m.keySecret}, nil
 }

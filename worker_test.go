@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -46,14 +47,24 @@ func TestWorkerCommand(t *testing.T) {
 	t.Setenv(plan.EnvPlan, encoded)
 	t.Setenv(plan.EnvPodName, "lt-worker-0")
 
-	port := freePort(t)
+	port, metricsPort := freePort(t), freePort(t)
 	termLog := filepath.Join(dir, "termination-log")
+	key, err := control.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := key.Token(p.RunID)
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(token), 0o440); err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
 	go func() {
-		done <- runWorker([]string{"--control-address", "127.0.0.1:" + strconv.Itoa(port), "--termination-log", termLog})
+		done <- runWorker([]string{"--control-address", "127.0.0.1:" + strconv.Itoa(port), "--metrics-address", "127.0.0.1:" + strconv.Itoa(metricsPort),
+			"--control-token-file", tokenFile, "--termination-log", termLog})
 	}()
 
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	base := "http://127.0.0.1:" + strconv.Itoa(metricsPort)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := http.Get(base + control.PathReady)
@@ -68,7 +79,12 @@ func TestWorkerCommand(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	err = control.NewClient(2*time.Second).Start(context.Background(), "127.0.0.1", int32(port), control.StartRequest{RunID: p.RunID, StartTime: time.Now()})
+	c2 := control.NewClient(2 * time.Second)
+	err = c2.Start(context.Background(), "127.0.0.1", int32(port), key.Token("another-run"), control.StartRequest{RunID: p.RunID, StartTime: time.Now()})
+	if !errors.Is(err, control.ErrRefused) {
+		t.Fatalf("/start with another run's token = %v, want it refused", err)
+	}
+	err = c2.Start(context.Background(), "127.0.0.1", int32(port), token, control.StartRequest{RunID: p.RunID, StartTime: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +106,18 @@ func TestWorkerCommand(t *testing.T) {
 	}
 	if r.Pod != "lt-worker-0" || r.RunID != p.RunID || r.Worker.Scheduled != 100 || r.Worker.Acked != 100 {
 		t.Errorf("report = %s; want 100 records acknowledged by lt-worker-0", msg)
+	}
+}
+
+func TestWorkerCommandWithoutTokenFile(t *testing.T) {
+	t.Setenv(plan.EnvPlan, `{"role":"worker","runID":"r","workers":1,"kafka":{"bootstrapServers":["k:1"]}}`)
+	dir := t.TempDir()
+	termLog := filepath.Join(dir, "termination-log")
+	missing := filepath.Join(dir, "control", "token")
+	err := runWorker([]string{"--termination-log", termLog, "--control-token-file", missing})
+	msg, _ := os.ReadFile(termLog)
+	if err == nil || !strings.Contains(string(msg), "reading the control token") || !strings.Contains(string(msg), missing) {
+		t.Errorf("runWorker = %v, message %q; want an error naming the token file in both", err, msg)
 	}
 }
 

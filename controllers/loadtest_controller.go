@@ -23,6 +23,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
+	"github.com/streamreplay/streamreplay/internal/control"
 	"github.com/streamreplay/streamreplay/internal/plan"
 )
 
@@ -45,6 +46,8 @@ type LoadTestReconciler struct {
 	// StartLead is how far ahead of now the common start time is set, so that every pod
 	// receives it before it comes.
 	StartLead time.Duration
+	// ControlKey signs the runs' control tokens (see internal/control).
+	ControlKey control.Key
 }
 
 // maxRequeue bounds how long a running test goes unobserved when no pod changes.
@@ -58,6 +61,7 @@ const retrySignal = time.Second
 // +kubebuilder:rbac:groups=streamreplay.io,resources=loadtests/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=create
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves one LoadTest one step along its run.
@@ -224,6 +228,18 @@ func (s *runStep) create(ctx context.Context) error {
 }
 
 func (s *runStep) createMissingPods(ctx context.Context) error {
+	missing := false
+	for i := range s.members {
+		missing = missing || s.members[i].pod == nil
+	}
+	if !missing {
+		return nil
+	}
+	// The pods mount the token's Secret. Create only: the operator never reads Secrets,
+	// and computes the token again from its key when it signals the pods.
+	if err := s.createOwned(ctx, BuildControlSecret(s.lt, s.r.ControlKey.Token(string(s.lt.UID)))); err != nil {
+		return err
+	}
 	for i := range s.members {
 		m := &s.members[i]
 		if m.pod != nil {
@@ -376,9 +392,13 @@ func (s *runStep) signalStart(ctx context.Context) {
 	// The start time was recorded StartLead before it, so the timeout counts from then.
 	deadline := st.StartTime.Add(-s.r.StartLead).Add(startTimeout(&s.lt.Spec))
 	if !s.now.Before(deadline) {
+		hint := fmt.Sprintf("check that a NetworkPolicy lets the operator reach port %d (%s) of the pods", plan.ControlPort, plan.ControlPortName)
+		if errors.Is(lastErr, control.ErrRefused) {
+			hint = fmt.Sprintf("the pods refused the operator's token: Secret %s was not created by this run, or the operator's control key changed", ControlSecretName(s.lt))
+		}
 		s.finish(streamreplayv1alpha1.PhaseError, "StartTimeout", fmt.Sprintf(
-			"could not deliver the start signal within %s to %s; last error: %v; check that a NetworkPolicy lets the operator reach port %d (%s) of the pods",
-			startTimeout(&s.lt.Spec), describe(unreached, (*member).podIP, 5), lastErr, plan.ControlPort, plan.ControlPortName),
+			"could not deliver the start signal within %s to %s; last error: %v; %s",
+			startTimeout(&s.lt.Spec), describe(unreached, (*member).podIP, 5), lastErr, hint),
 			streamreplayv1alpha1.VerdictInconclusive)
 		return
 	}

@@ -20,6 +20,7 @@ import (
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/controllers"
+	"github.com/streamreplay/streamreplay/internal/control"
 	"github.com/streamreplay/streamreplay/internal/operator"
 	"github.com/streamreplay/streamreplay/test/fakekubelet"
 )
@@ -74,7 +75,9 @@ type harness struct {
 	namespace string
 	stopMgr   context.CancelFunc
 	mgrDone   chan error
-	// control answers the control calls of every pod of the test.
+	// key is the operator's control key; control answers the control calls of every
+	// pod of the test, checking their tokens.
+	key     control.Key
 	control *fakekubelet.ControlServer
 }
 
@@ -88,8 +91,17 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	h := &harness{t: t, ctx: ctx, namespace: fmt.Sprintf("test-%d", namespaceSeq.Add(1)), control: fakekubelet.NewControlServer()}
-	t.Cleanup(func() { _ = h.control.Close() })
+	key, err := control.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, ctx: ctx, namespace: fmt.Sprintf("test-%d", namespaceSeq.Add(1)), key: key, control: fakekubelet.NewControlServer(key)}
+	t.Cleanup(func() {
+		_ = h.control.Close()
+		if n := h.control.Refused(); n > 0 {
+			t.Errorf("the fake pods refused %d control calls that did not carry their run's token", n)
+		}
+	})
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: h.namespace}}); err != nil {
 		t.Fatalf("creating namespace: %v", err)
 	}
@@ -101,6 +113,7 @@ func newHarness(t *testing.T) *harness {
 func (h *harness) startManager() {
 	h.t.Helper()
 	mgr, err := operator.New(restConfig, operator.Options{
+		ControlKey:      h.key,
 		MetricsAddr:     "0",
 		ProbeAddr:       "0",
 		PodImage:        "streamreplay:test",

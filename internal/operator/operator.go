@@ -36,6 +36,8 @@ type Options struct {
 	SignalTimeout  time.Duration
 	// Namespaces limits the operator to these namespaces; all when empty.
 	Namespaces []string
+	// ControlKey signs the runs' control tokens; required (see LoadOrCreateKey).
+	ControlKey control.Key
 	// SeveralManagers lets one process create more than one manager over its life (tests,
 	// the sandbox restarting its operator); controller names must be unique otherwise.
 	SeveralManagers bool
@@ -53,6 +55,9 @@ func NewScheme() *runtime.Scheme {
 
 // New builds the manager with the LoadTest controller registered.
 func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
+	if err := opts.ControlKey.Validate(); err != nil {
+		return nil, err
+	}
 	scheme := NewScheme()
 	// Cache only the pods this operator created, not every pod of the cluster.
 	ownPods := labels.SelectorFromSet(labels.Set{controllers.LabelManagedBy: controllers.ManagerName})
@@ -81,13 +86,14 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
 	reconciler := &controllers.LoadTestReconciler{
-		Client:    mgr.GetClient(),
-		Scheme:    scheme,
-		Recorder:  mgr.GetEventRecorder("streamreplay-operator"),
-		Clock:     opts.Clock,
-		Signals:   controllers.HTTPSignaller{Client: control.NewClient(opts.SignalTimeout)},
-		PodImage:  opts.PodImage,
-		StartLead: opts.StartLead,
+		Client:     mgr.GetClient(),
+		Scheme:     scheme,
+		Recorder:   mgr.GetEventRecorder("streamreplay-operator"),
+		Clock:      opts.Clock,
+		Signals:    controllers.HTTPSignaller{Client: control.NewClient(opts.SignalTimeout), Key: opts.ControlKey},
+		PodImage:   opts.PodImage,
+		StartLead:  opts.StartLead,
+		ControlKey: opts.ControlKey,
 	}
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the LoadTest controller: %w", err)

@@ -22,10 +22,14 @@ const (
 	// EnvPodIP is the pod's IP address, from the downward API.
 	EnvPodIP = "POD_IP"
 
-	// ControlPort serves /start, /stop, /readyz, /healthz and /metrics on every pod.
+	// ControlPort serves the operator's authenticated /start and /stop on every pod.
 	ControlPort = 9400
 	// ControlPortName names the control port in the pod spec.
 	ControlPortName = "control"
+	// MetricsPort serves /metrics, /readyz and /healthz (GET only) on every pod.
+	MetricsPort = 9401
+	// MetricsPortName names the metrics port in the pod spec.
+	MetricsPortName = "metrics"
 
 	// SamplesDir is where the sample volume is mounted.
 	SamplesDir = "/var/run/streamreplay/samples"

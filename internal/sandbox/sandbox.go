@@ -17,6 +17,9 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -32,6 +35,13 @@ const KafkaPort = 39092
 
 // Namespace is where the sandbox's LoadTests run.
 const Namespace = "default"
+
+// OperatorNamespace is the operator's own namespace, where it keeps its control key, as
+// config/default installs it.
+const OperatorNamespace = "streamreplay-system"
+
+// ControlKeySecret is the Secret of the operator's control key.
+var ControlKeySecret = types.NamespacedName{Namespace: OperatorNamespace, Name: "streamreplay-control-key"}
 
 // SlowPipelineRate caps the slow pipeline, in records per second, well below the demo's 1,000.
 const SlowPipelineRate = 300
@@ -121,6 +131,9 @@ func (s *Sandbox) start(ctx context.Context) error {
 	if s.Client, err = client.New(cfg, client.Options{Scheme: operator.NewScheme()}); err != nil {
 		return fmt.Errorf("creating a client: %w", err)
 	}
+	if err := s.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: OperatorNamespace}}); err != nil {
+		return fmt.Errorf("creating namespace %s: %w", OperatorNamespace, err)
+	}
 	s.Kubeconfig = filepath.Join(s.opts.WorkDir, "kubeconfig")
 	if err := os.WriteFile(s.Kubeconfig, s.env.KubeConfig, 0o600); err != nil {
 		return fmt.Errorf("writing the kubeconfig: %w", err)
@@ -187,7 +200,15 @@ func (s *Sandbox) StartManager() error {
 	if s.stopMgr != nil {
 		return errors.New("the operator is already running")
 	}
+	// As the manager command does: a restarted operator finds the key it had.
+	keyCtx, cancelKey := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelKey()
+	key, err := operator.LoadOrCreateKey(keyCtx, s.Config, ControlKeySecret)
+	if err != nil {
+		return fmt.Errorf("loading the operator's control key: %w", err)
+	}
 	mgr, err := operator.New(s.Config, operator.Options{
+		ControlKey:      key,
 		MetricsAddr:     "0",
 		ProbeAddr:       "0",
 		PodImage:        "streamreplay:sandbox",

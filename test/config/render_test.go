@@ -295,8 +295,9 @@ func selects(selector, labels map[string]string) bool {
 }
 
 // rbacProblems lists what a Role or ClusterRole must not grant: wildcards, and any access
-// to Secrets. The operator mounts Secrets into the pods it creates (the kubelet reads them)
-// but never reads one itself.
+// to Secrets beyond creating them and reading named ones (resourceNames). The operator
+// mounts Secrets into the pods it creates (the kubelet reads them) and creates the run's
+// token Secret, but never reads a Secret it did not name: only its own control key.
 func rbacProblems(owner string, rules []rbacv1.PolicyRule) []string {
 	var problems []string
 	for i, rule := range rules {
@@ -312,8 +313,18 @@ func rbacProblems(owner string, rules []rbacv1.PolicyRule) []string {
 			}
 		}
 		for _, resource := range rule.Resources {
-			if resource == "secrets" || strings.HasPrefix(resource, "secrets/") {
-				problems = append(problems, fmt.Sprintf("%s rule %d grants %q on %s: the operator must not read Secrets (it only mounts them into pods)", owner, i, rule.Verbs, resource))
+			if resource != "secrets" && !strings.HasPrefix(resource, "secrets/") {
+				continue
+			}
+			var bad []string
+			for _, v := range rule.Verbs {
+				named := v == "get" && len(rule.ResourceNames) > 0 && resource == "secrets"
+				if v != "create" && !named {
+					bad = append(bad, v)
+				}
+			}
+			if len(bad) > 0 {
+				problems = append(problems, fmt.Sprintf("%s rule %d grants %q on %s: the operator may only create Secrets and get named ones", owner, i, bad, resource))
 			}
 		}
 	}
@@ -346,7 +357,19 @@ func TestRBACProblemsAreNamed(t *testing.T) {
 			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create"}},
 			{APIGroups: []string{""}, Resources: []string{"pods", "secrets"}, Verbs: []string{"get"}},
 		},
-		want: []string{`ClusterRole x rule 1 grants ["get"] on secrets: the operator must not read Secrets (it only mounts them into pods)`},
+		want: []string{`ClusterRole x rule 1 grants ["get"] on secrets: the operator may only create Secrets and get named ones`},
+	}, {
+		name: "creating secrets and getting a named one",
+		rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}, ResourceNames: []string{"streamreplay-control-key"}},
+		},
+	}, {
+		name: "listing or changing named secrets",
+		rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list", "watch", "update"}, ResourceNames: []string{"streamreplay-control-key"}},
+		},
+		want: []string{`ClusterRole x rule 0 grants ["list" "watch" "update"] on secrets: the operator may only create Secrets and get named ones`},
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -408,7 +408,8 @@ type fakePods struct {
 }
 
 func newFakePods(b *testing.B) *fakePods {
-	f := &fakePods{control: fakekubelet.NewControlServer(), ips: make([]string, totalPods)}
+	// The manager process keeps its key in a Secret: the fake pods do not check tokens.
+	f := &fakePods{control: fakekubelet.NewControlServer(nil), ips: make([]string, totalPods)}
 	b.Cleanup(func() { _ = f.control.Close() })
 	addresses := fakekubelet.NewAddressPool(fakekubelet.ScaleAddresses)
 	for i := range f.ips {
@@ -463,7 +464,7 @@ func startManager(b *testing.B, bin, kubeconfig, logPath string) *managerProcess
 	b.Cleanup(func() { _ = logFile.Close() })
 	cmd := exec.Command(bin, "manager",
 		"--metrics-bind-address=0", "--health-probe-bind-address=0",
-		"--pod-image=streamreplay:bench", "--start-lead=1s")
+		"--pod-image=streamreplay:bench", "--start-lead=1s", "--control-key-namespace=default")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Should the benchmark itself die (go test's -timeout panics without cleanup), the
