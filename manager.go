@@ -32,7 +32,10 @@ type managerFlags struct {
 }
 
 func bindManagerFlags(fs *flag.FlagSet, o *operator.Options, m *managerFlags) {
-	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8443", "address of the Prometheus metrics endpoint; 0 disables it")
+	fs.BoolVar(&o.MetricsSecure, "metrics-secure", true, "serve metrics over HTTPS to clients whose token may GET /metrics (TokenReview, SubjectAccessReview); false serves plain HTTP to anyone")
+	fs.StringVar(&o.MetricsCertDir, "metrics-cert-path", "", "folder with tls.crt and tls.key for the metrics server (default: a self-signed certificate)")
+	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false, "allow HTTP/2 on the metrics server")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader, so that only one replica reconciles")
 	fs.StringVar(&o.PodImage, "pod-image", os.Getenv(envPodImage), "image of the worker and observer pods (default $"+envPodImage+")")

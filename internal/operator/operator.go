@@ -3,6 +3,7 @@
 package operator
 
 import (
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
@@ -28,7 +30,16 @@ import (
 
 // Options configure the operator.
 type Options struct {
-	MetricsAddr    string
+	// MetricsAddr is where the manager's metrics are served; "0" disables them.
+	MetricsAddr string
+	// MetricsSecure serves them over HTTPS to authenticated and authorised clients only
+	// (TokenReview and SubjectAccessReview against the API server).
+	MetricsSecure bool
+	// MetricsCertDir holds tls.crt and tls.key; a self-signed certificate when empty.
+	MetricsCertDir string
+	// EnableHTTP2 allows HTTP/2 on the metrics server (off: HTTP/2 rapid reset and stream
+	// cancellation attacks).
+	EnableHTTP2    bool
 	ProbeAddr      string
 	LeaderElection bool
 	PodImage       string
@@ -43,6 +54,22 @@ type Options struct {
 	SeveralManagers bool
 	// Clock is the real clock unless a test injects one.
 	Clock clock.PassiveClock
+}
+
+// metricsOptions serve the manager's metrics as kubebuilder scaffolds them: HTTPS with
+// the authentication and authorization filter when secure, HTTP/1.1 only unless asked.
+func metricsOptions(opts Options) metricsserver.Options {
+	o := metricsserver.Options{BindAddress: opts.MetricsAddr, SecureServing: opts.MetricsSecure}
+	if !opts.EnableHTTP2 {
+		o.TLSOpts = append(o.TLSOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	if opts.MetricsSecure {
+		o.FilterProvider = filters.WithAuthenticationAndAuthorization
+		if opts.MetricsCertDir != "" {
+			o.CertDir, o.CertName, o.KeyName = opts.MetricsCertDir, "tls.crt", "tls.key"
+		}
+	}
+	return o
 }
 
 // NewScheme knows the built-in types and the LoadTest API.
@@ -73,7 +100,7 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
+		Metrics:                metricsOptions(opts),
 		HealthProbeBindAddress: opts.ProbeAddr,
 		Controller:             config.Controller{SkipNameValidation: ptr.To(opts.SeveralManagers)},
 		LeaderElection:         opts.LeaderElection,

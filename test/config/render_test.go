@@ -179,13 +179,22 @@ var managerRules = []struct {
 		}
 		return nil
 	}},
+	{"metrics over HTTPS with authentication and authorization", func(r *renderedDefault) error {
+		if v, ok := flagValue(r.manager.Args, "metrics-secure"); !ok || v != "true" {
+			return fmt.Errorf("--metrics-secure is not set in args %q", r.manager.Args)
+		}
+		if v, _ := flagValue(r.manager.Args, "enable-http2"); v == "true" {
+			return fmt.Errorf("--enable-http2 is set in args %q", r.manager.Args)
+		}
+		return nil
+	}},
 	{"metrics port declared and served by the metrics Service", func(r *renderedDefault) error {
 		port, err := r.boundPort("metrics-bind-address")
 		if err != nil {
 			return err
 		}
-		if !slices.ContainsFunc(r.manager.Ports, func(p corev1.ContainerPort) bool { return p.Name == "metrics" && p.ContainerPort == port }) {
-			return fmt.Errorf("no container port named metrics with number %d in %+v", port, r.manager.Ports)
+		if !slices.ContainsFunc(r.manager.Ports, func(p corev1.ContainerPort) bool { return p.Name == "https" && p.ContainerPort == port }) {
+			return fmt.Errorf("no container port named https with number %d in %+v", port, r.manager.Ports)
 		}
 		for _, svc := range r.services {
 			if !selects(svc.Spec.Selector, r.deployment.Spec.Template.Labels) {
