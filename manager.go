@@ -10,10 +10,13 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/streamreplay/streamreplay/controllers"
 	"github.com/streamreplay/streamreplay/internal/operator"
 )
 
@@ -29,6 +32,10 @@ const (
 // managerFlags are the manager's options that are not operator.Options.
 type managerFlags struct {
 	keySecret, keyNamespace string
+	// The runs' NetworkPolicies.
+	networkPolicy     bool
+	operatorPodLabels string
+	metricsNamespaces string
 }
 
 func bindManagerFlags(fs *flag.FlagSet, o *operator.Options, m *managerFlags) {
@@ -47,6 +54,9 @@ func bindManagerFlags(fs *flag.FlagSet, o *operator.Options, m *managerFlags) {
 	fs.DurationVar(&o.SignalTimeout, "signal-timeout", 2*time.Second, "timeout of one start or stop call to a pod")
 	fs.StringVar(&m.keySecret, "control-key-secret", "streamreplay-control-key", "Secret holding the key that signs the runs' control tokens; created when missing")
 	fs.StringVar(&m.keyNamespace, "control-key-namespace", "", "namespace of --control-key-secret (default $"+envPodNamespace+", else the manager's own)")
+	fs.BoolVar(&m.networkPolicy, "pod-network-policy", false, "give every run a NetworkPolicy: the control port open to the operator's pods only, the metrics port to --metrics-namespace-selector only")
+	fs.StringVar(&m.operatorPodLabels, "operator-pod-labels", "control-plane=controller-manager", "labels of the operator's pods (in its namespace, see --control-key-namespace), for --pod-network-policy")
+	fs.StringVar(&m.metricsNamespaces, "metrics-namespace-selector", "metrics=enabled", "label selector of the namespaces that may scrape the run's pods, for --pod-network-policy")
 }
 
 func runManager(args []string) error {
@@ -67,6 +77,9 @@ func runManager(args []string) error {
 	}
 	keySecret, err := mf.controlKeySecret()
 	if err != nil {
+		return err
+	}
+	if opts.NetworkPolicy, err = mf.networkPolicyConfig(keySecret.Namespace); err != nil {
 		return err
 	}
 
@@ -103,4 +116,27 @@ func (m *managerFlags) controlKeySecret() (types.NamespacedName, error) {
 		return types.NamespacedName{}, errors.New("no namespace for the control key's Secret: set --control-key-namespace or $" + envPodNamespace)
 	}
 	return types.NamespacedName{Namespace: ns, Name: m.keySecret}, nil
+}
+
+// networkPolicyConfig is nil unless --pod-network-policy; the operator runs in namespace.
+func (m *managerFlags) networkPolicyConfig(namespace string) (*controllers.NetworkPolicyConfig, error) {
+	if !m.networkPolicy {
+		return nil, nil //nolint:nilnil // no policy is a valid answer
+	}
+	podLabels, err := labels.ConvertSelectorToLabelsMap(m.operatorPodLabels)
+	if err != nil {
+		return nil, fmt.Errorf("--operator-pod-labels=%q: want key=value pairs separated by commas: %w", m.operatorPodLabels, err)
+	}
+	if len(podLabels) == 0 {
+		return nil, errors.New("--operator-pod-labels is empty: every pod of the operator's namespace could reach the runs' control ports")
+	}
+	// An empty selector would select every namespace.
+	if strings.TrimSpace(m.metricsNamespaces) == "" {
+		return nil, errors.New("--metrics-namespace-selector is empty: every namespace could reach the runs' metrics ports")
+	}
+	namespaces, err := metav1.ParseToLabelSelector(m.metricsNamespaces)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-namespace-selector=%q: %w", m.metricsNamespaces, err)
+	}
+	return &controllers.NetworkPolicyConfig{OperatorNamespace: namespace, OperatorPodLabels: podLabels, MetricsNamespaces: *namespaces}, nil
 }

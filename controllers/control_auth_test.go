@@ -17,12 +17,16 @@ import (
 
 	"github.com/go-logr/logr/testr"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/controllers"
 	"github.com/streamreplay/streamreplay/internal/control"
+	"github.com/streamreplay/streamreplay/internal/operator"
 	"github.com/streamreplay/streamreplay/internal/plan"
 	"github.com/streamreplay/streamreplay/internal/podrun"
 	"github.com/streamreplay/streamreplay/internal/results"
@@ -62,7 +66,12 @@ func (r *heldRole) Run(ctx context.Context, start time.Time) (*results.Report, e
 // operator's own calls carry the token, and the run passes. The metrics port serves
 // metrics and refuses a POST /stop.
 func TestOnlyTheOperatorCanSteerARun(t *testing.T) {
-	h := newHarness(t)
+	policy := &controllers.NetworkPolicyConfig{
+		OperatorNamespace: "streamreplay-system",
+		OperatorPodLabels: map[string]string{"control-plane": "controller-manager"},
+		MetricsNamespaces: metav1.LabelSelector{MatchLabels: map[string]string{"metrics": "enabled"}},
+	}
+	h := newHarnessWith(t, func(o *operator.Options) { o.NetworkPolicy = policy })
 	const name = "guarded"
 	lt := fakekubelet.NewLoadTest(name, 1, 100)
 	lt.Spec.DeadLetterQueue = nil
@@ -83,6 +92,19 @@ func TestOnlyTheOperatorCanSteerARun(t *testing.T) {
 	}
 	if owner := metav1.GetControllerOf(&secret); owner == nil || owner.UID != lt.UID || secret.Immutable == nil || !*secret.Immutable {
 		t.Errorf("Secret %s: controller %+v, immutable %v; want owned by the LoadTest and immutable", secret.Name, owner, secret.Immutable)
+	}
+
+	// The run's NetworkPolicy, as the API server accepted it.
+	var np networkingv1.NetworkPolicy
+	if err := k8s.Get(h.ctx, client.ObjectKey{Namespace: h.namespace, Name: name + "-pods"}, &np); err != nil {
+		t.Fatalf("the run's NetworkPolicy: %v", err)
+	}
+	want := controllers.BuildNetworkPolicy(lt, policy)
+	if owner := metav1.GetControllerOf(&np); owner == nil || owner.UID != lt.UID || !equality.Semantic.DeepEqual(np.Spec, want.Spec) {
+		t.Errorf("NetworkPolicy %s: controller %+v, spec %+v; want owned by the LoadTest with spec %+v", np.Name, owner, np.Spec, want.Spec)
+	}
+	if sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector); err != nil || !sel.Matches(labels.Set(pod.Labels)) {
+		t.Errorf("NetworkPolicy %s does not select pod %s (%v)", np.Name, pod.Name, err)
 	}
 
 	// The pod, as the kubelet runs it: its token file from the Secret, 0440.

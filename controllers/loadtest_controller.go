@@ -48,6 +48,9 @@ type LoadTestReconciler struct {
 	StartLead time.Duration
 	// ControlKey signs the runs' control tokens (see internal/control).
 	ControlKey control.Key
+	// NetworkPolicy, when set, makes a NetworkPolicy per run that lets only the operator
+	// reach the pods' control port and only the monitoring namespaces their metrics.
+	NetworkPolicy *NetworkPolicyConfig
 }
 
 // maxRequeue bounds how long a running test goes unobserved when no pod changes.
@@ -62,6 +65,7 @@ const retrySignal = time.Second
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=create
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=create
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves one LoadTest one step along its run.
@@ -239,6 +243,11 @@ func (s *runStep) createMissingPods(ctx context.Context) error {
 	// and computes the token again from its key when it signals the pods.
 	if err := s.createOwned(ctx, BuildControlSecret(s.lt, s.r.ControlKey.Token(string(s.lt.UID)))); err != nil {
 		return err
+	}
+	if s.r.NetworkPolicy != nil {
+		if err := s.createOwned(ctx, BuildNetworkPolicy(s.lt, s.r.NetworkPolicy)); err != nil {
+			return err
+		}
 	}
 	for i := range s.members {
 		m := &s.members[i]

@@ -79,6 +79,8 @@ type harness struct {
 	// pod of the test, checking their tokens.
 	key     control.Key
 	control *fakekubelet.ControlServer
+	// mutate changes the manager's options, when set.
+	mutate func(*operator.Options)
 }
 
 var (
@@ -89,13 +91,19 @@ var (
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil)
+}
+
+// newHarnessWith is newHarness with the manager's options changed by mutate.
+func newHarnessWith(t *testing.T, mutate func(*operator.Options)) *harness {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	key, err := control.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, ctx: ctx, namespace: fmt.Sprintf("test-%d", namespaceSeq.Add(1)), key: key, control: fakekubelet.NewControlServer(key)}
+	h := &harness{t: t, ctx: ctx, namespace: fmt.Sprintf("test-%d", namespaceSeq.Add(1)), key: key, control: fakekubelet.NewControlServer(key), mutate: mutate}
 	t.Cleanup(func() {
 		_ = h.control.Close()
 		if n := h.control.Refused(); n > 0 {
@@ -112,7 +120,7 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) startManager() {
 	h.t.Helper()
-	mgr, err := operator.New(restConfig, operator.Options{
+	opts := operator.Options{
 		ControlKey:      h.key,
 		MetricsAddr:     "0",
 		ProbeAddr:       "0",
@@ -121,7 +129,11 @@ func (h *harness) startManager() {
 		SignalTimeout:   500 * time.Millisecond,
 		Namespaces:      []string{h.namespace},
 		SeveralManagers: true,
-	})
+	}
+	if h.mutate != nil {
+		h.mutate(&opts)
+	}
+	mgr, err := operator.New(restConfig, opts)
 	if err != nil {
 		h.t.Fatalf("creating manager: %v", err)
 	}

@@ -49,6 +49,8 @@ type Options struct {
 	Namespaces []string
 	// ControlKey signs the runs' control tokens; required (see LoadOrCreateKey).
 	ControlKey control.Key
+	// NetworkPolicy, when set, gives every run a NetworkPolicy (see controllers).
+	NetworkPolicy *controllers.NetworkPolicyConfig
 	// SeveralManagers lets one process create more than one manager over its life (tests,
 	// the sandbox restarting its operator); controller names must be unique otherwise.
 	SeveralManagers bool
@@ -113,14 +115,15 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
 	reconciler := &controllers.LoadTestReconciler{
-		Client:     mgr.GetClient(),
-		Scheme:     scheme,
-		Recorder:   mgr.GetEventRecorder("streamreplay-operator"),
-		Clock:      opts.Clock,
-		Signals:    controllers.HTTPSignaller{Client: control.NewClient(opts.SignalTimeout), Key: opts.ControlKey},
-		PodImage:   opts.PodImage,
-		StartLead:  opts.StartLead,
-		ControlKey: opts.ControlKey,
+		Client:        mgr.GetClient(),
+		Scheme:        scheme,
+		Recorder:      mgr.GetEventRecorder("streamreplay-operator"),
+		Clock:         opts.Clock,
+		Signals:       controllers.HTTPSignaller{Client: control.NewClient(opts.SignalTimeout), Key: opts.ControlKey},
+		PodImage:      opts.PodImage,
+		StartLead:     opts.StartLead,
+		ControlKey:    opts.ControlKey,
+		NetworkPolicy: opts.NetworkPolicy,
 	}
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the LoadTest controller: %w", err)

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/streamreplay/streamreplay/controllers"
 	"github.com/streamreplay/streamreplay/internal/operator"
 	"github.com/streamreplay/streamreplay/internal/sandbox/pipeline"
 	"github.com/streamreplay/streamreplay/internal/sandbox/podrunner"
@@ -208,7 +209,13 @@ func (s *Sandbox) StartManager() error {
 		return fmt.Errorf("loading the operator's control key: %w", err)
 	}
 	mgr, err := operator.New(s.Config, operator.Options{
-		ControlKey:      key,
+		ControlKey: key,
+		// As config/default: nothing enforces it here, but every run gets its policy.
+		NetworkPolicy: &controllers.NetworkPolicyConfig{
+			OperatorNamespace: OperatorNamespace,
+			OperatorPodLabels: map[string]string{"control-plane": "controller-manager"},
+			MetricsNamespaces: metav1.LabelSelector{MatchLabels: map[string]string{"metrics": "enabled"}},
+		},
 		MetricsAddr:     "0",
 		ProbeAddr:       "0",
 		PodImage:        "streamreplay:sandbox",

@@ -166,12 +166,12 @@ func TestDefaultConfigOnAPIServer(t *testing.T) {
 const controlKeySecret = "streamreplay-control-key"
 
 // TestOtherConfigOnAPIServer dry-runs the kustomizations users apply in their own
-// namespaces: the example LoadTest and the NetworkPolicy that lets the operator reach the pods.
+// namespaces: the example LoadTest.
 func TestOtherConfigOnAPIServer(t *testing.T) {
 	_, c := apiServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for _, dir := range []string{"samples", "network-policy"} {
+	for _, dir := range []string{"samples"} {
 		t.Run(dir, func(t *testing.T) {
 			ns := createNamespace(ctx, t, c, dir)
 			for _, obj := range kustomize(t, repoPath("config", dir)) {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -14,9 +15,13 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -207,6 +212,44 @@ var managerRules = []struct {
 			}
 		}
 		return fmt.Errorf("no Service selects the manager's pods on its metrics port %d", port)
+	}},
+	{"runs get a NetworkPolicy that lets in the manager's pods and the monitoring namespaces", func(r *renderedDefault) error {
+		if v, _ := flagValue(r.manager.Args, "pod-network-policy"); v != "true" {
+			return fmt.Errorf("--pod-network-policy is not set in args %q", r.manager.Args)
+		}
+		raw, _ := flagValue(r.manager.Args, "operator-pod-labels")
+		podLabels, err := labels.ConvertSelectorToLabelsMap(raw)
+		if err != nil || len(podLabels) == 0 || !labels.SelectorFromSet(podLabels).Matches(labels.Set(r.deployment.Spec.Template.Labels)) {
+			return fmt.Errorf("--operator-pod-labels=%q does not select the manager's pods %v (%v): the runs would refuse the operator", raw, r.deployment.Spec.Template.Labels, err)
+		}
+		raw, _ = flagValue(r.manager.Args, "metrics-namespace-selector")
+		runs, err := metav1.ParseToLabelSelector(raw)
+		if err != nil || raw == "" {
+			return fmt.Errorf("--metrics-namespace-selector=%q: %v", raw, err)
+		}
+		// The manager's own metrics are open to the same namespaces.
+		for _, obj := range r.ofKind("NetworkPolicy") {
+			var np networkingv1.NetworkPolicy
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &np); err != nil {
+				return err
+			}
+			sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+			if err != nil || np.Namespace != r.deployment.Namespace || !sel.Matches(labels.Set(r.deployment.Spec.Template.Labels)) {
+				continue
+			}
+			for _, rule := range np.Spec.Ingress {
+				for _, from := range rule.From {
+					if from.NamespaceSelector == nil || from.PodSelector != nil {
+						return fmt.Errorf("NetworkPolicy %s lets in %+v: want namespaces only", np.Name, from)
+					}
+					if !cmp.Equal(runs, from.NamespaceSelector, cmpopts.EquateEmpty()) {
+						return fmt.Errorf("the runs' metrics are open to namespaces %v, the manager's (NetworkPolicy %s) to %v: keep them equal", runs, np.Name, from.NamespaceSelector)
+					}
+				}
+			}
+			return nil
+		}
+		return errors.New("no NetworkPolicy selects the manager's pods")
 	}},
 	{"pods of a run get the manager's image", func(r *renderedDefault) error {
 		for _, e := range r.manager.Env {
