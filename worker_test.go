@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -139,4 +141,83 @@ func freePort(t *testing.T) int {
 	}
 	defer func() { _ = lis.Close() }()
 	return lis.Addr().(*net.TCPAddr).Port
+}
+
+// writeFiles writes name → content files into a new folder, as a Secret volume holds them.
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o440); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// The sample URL and its headers come from mounted files; the headers go to the URL's
+// host only, not to a host it redirects to.
+func TestSampleSourceFromSecretFiles(t *testing.T) {
+	const secret = "Bearer s3cret-sample-token"
+	var elsewhere, atOrigin []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere = append(elsewhere, r.Header.Get("Authorization"))
+		_, _ = io.WriteString(w, `{"key":"a","value":1}`+"\n")
+	}))
+	defer other.Close()
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		atOrigin = append(atOrigin, r.Header.Get("Authorization")+"|"+r.Header.Get("X-Tenant"))
+		http.Redirect(w, r, other.URL+"/moved", http.StatusFound)
+	}))
+	defer origin.Close()
+
+	urlDir := writeFiles(t, map[string]string{"url": origin.URL + "/samples.jsonl?sig=abc\n"})
+	headersDir := writeFiles(t, map[string]string{"Authorization": secret + "\n", "x-tenant": "crm", "..data": "ignored"})
+	s := plan.Samples{URLFile: filepath.Join(urlDir, "url"), HeadersDir: headersDir}
+	client, err := sampleSource(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.URL != origin.URL+"/samples.jsonl?sig=abc" {
+		t.Errorf("URL = %q, want the file's content without its newline", s.URL)
+	}
+	resp, err := client.Get(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if len(atOrigin) != 1 || atOrigin[0] != secret+"|crm" {
+		t.Errorf("the sample URL's host got headers %q, want the Secret's", atOrigin)
+	}
+	if len(elsewhere) != 1 || elsewhere[0] != "" {
+		t.Errorf("the host redirected to got Authorization %q, want none", elsewhere)
+	}
+
+	// Without a URL file the plan's URL stays, and without headers the default client.
+	plain := plan.Samples{URL: "https://samples.example.com/x.jsonl"}
+	if c, err := sampleSource(&plain); err != nil || c != nil || plain.URL != "https://samples.example.com/x.jsonl" {
+		t.Errorf("sampleSource of a plain URL = %v, %v, URL %q", c, err, plain.URL)
+	}
+}
+
+func TestSampleSourceErrorsShowNoSecret(t *testing.T) {
+	const token = "s3cret-value"
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name    string
+		samples plan.Samples
+		want    string
+	}{
+		{"missing URL file", plan.Samples{URLFile: filepath.Join(dir, "nope", "url")}, "reading the sample URL"},
+		{"empty URL file", plan.Samples{URLFile: filepath.Join(writeFiles(t, map[string]string{"url": "\n"}), "url")}, "is empty"},
+		{"bad header name", plan.Samples{URL: "https://h/x", HeadersDir: writeFiles(t, map[string]string{"Bad Header": token})}, `sample header "Bad Header"`},
+		{"header value with a line break", plan.Samples{URL: "https://h/x", HeadersDir: writeFiles(t, map[string]string{"Authorization": token + "\nX-Injected: 1"})}, "line break"},
+		{"no headers", plan.Samples{URL: "https://h/x", HeadersDir: writeFiles(t, map[string]string{})}, "holds no header"},
+		{"URL without host", plan.Samples{URLFile: filepath.Join(writeFiles(t, map[string]string{"url": "not a url " + token}), "url"), HeadersDir: writeFiles(t, map[string]string{"A": token})}, "not a valid http(s) URL"},
+	} {
+		_, err := sampleSource(&tc.samples)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), token) {
+			t.Errorf("%s: error %v, want one saying %q without the secret", tc.name, err, tc.want)
+		}
+	}
 }

@@ -43,6 +43,9 @@ const (
 	clientVolume   = "kafka-client-cert"
 	saslVolume     = "kafka-sasl"
 	controlVolume  = "control"
+	urlVolume      = "sample-url"
+	headersVolume  = "sample-headers"
+	urlFile        = "url"
 	nonRootUser    = 65532
 	secretFileMode = 0o440
 
@@ -192,8 +195,13 @@ func samplesPlan(s *streamreplayv1alpha1.SampleSet) plan.Samples {
 		out.Path = path.Join(plan.SamplesDir, samplesFile)
 	case s.PersistentVolumeClaim != nil:
 		out.Path = path.Join(plan.SamplesDir, s.PersistentVolumeClaim.Path)
+	case s.URLSecretRef != nil:
+		out.URLFile = path.Join(plan.SampleURLDir, urlFile)
 	default:
 		out.URL = s.URL
+	}
+	if s.HeadersSecretRef != nil {
+		out.HeadersDir = plan.SampleHeadersDir
 	}
 	return out
 }
@@ -365,11 +373,21 @@ func podVolumes(spec *streamreplayv1alpha1.LoadTestSpec) ([]corev1.Volume, []cor
 		mounts = append(mounts, corev1.VolumeMount{Name: samplesVolume, MountPath: plan.SamplesDir, ReadOnly: true})
 	}
 
-	addSecret := func(volume, secret string, items []corev1.KeyToPath) {
+	addSecretAt := func(volume, secret string, items []corev1.KeyToPath, dir string) {
 		volumes = append(volumes, corev1.Volume{Name: volume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: secret, Items: items, DefaultMode: ptr.To[int32](secretFileMode),
 		}}})
-		mounts = append(mounts, corev1.VolumeMount{Name: volume, MountPath: path.Join(plan.SecretsDir, volume), ReadOnly: true})
+		mounts = append(mounts, corev1.VolumeMount{Name: volume, MountPath: dir, ReadOnly: true})
+	}
+	addSecret := func(volume, secret string, items []corev1.KeyToPath) {
+		addSecretAt(volume, secret, items, path.Join(plan.SecretsDir, volume))
+	}
+	// The sample URL and its headers, when they come from Secrets: files, never env.
+	if ref := spec.SampleSet.URLSecretRef; ref != nil {
+		addSecretAt(urlVolume, ref.Name, []corev1.KeyToPath{{Key: ref.Key, Path: urlFile}}, plan.SampleURLDir)
+	}
+	if ref := spec.SampleSet.HeadersSecretRef; ref != nil {
+		addSecretAt(headersVolume, ref.Name, nil, plan.SampleHeadersDir)
 	}
 	if t := spec.Kafka.TLS; t != nil {
 		if t.CASecretRef != nil {

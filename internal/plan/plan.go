@@ -35,6 +35,10 @@ const (
 	SamplesDir = "/var/run/streamreplay/samples"
 	// SecretsDir is where the Kafka credentials are mounted, one folder per Secret.
 	SecretsDir = "/var/run/streamreplay/kafka" //nolint:gosec // a mount folder, not a credential
+	// SampleURLDir and SampleHeadersDir are where the sample URL's and its headers'
+	// Secrets are mounted.
+	SampleURLDir     = "/var/run/streamreplay/sample-url"
+	SampleHeadersDir = "/var/run/streamreplay/sample-headers"
 )
 
 // Role is the job of a pod.
@@ -81,10 +85,14 @@ type Stage struct {
 	TargetRate int64           `json:"targetRate"`
 }
 
-// Samples says where the sample set is: a mounted file or folder, or a URL.
+// Samples says where the sample set is: a mounted file or folder, or a URL, given as is
+// or in a mounted file (URLFile), with headers from a mounted folder (HeadersDir: one file
+// per header, named after it).
 type Samples struct {
-	Path   string `json:"path,omitempty"`
-	URL    string `json:"url,omitempty"`
+	Path       string `json:"path,omitempty"`
+	URL        string `json:"url,omitempty"`
+	URLFile    string `json:"urlFile,omitempty"`
+	HeadersDir string `json:"headersDir,omitempty"`
 	Format string `json:"format"`
 	Loop   bool   `json:"loop"`
 }
