@@ -176,6 +176,17 @@ deploy: manifests ## Deploy the operator with image IMG to the cluster of the cu
 undeploy: ## Remove the operator (CRDs included). ignore-not-found=true to ignore absent objects.
 	$(KUBECTL) kustomize config/default | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
 
+.PHONY: deploy-namespaced
+deploy-namespaced: manifests ## Deploy the operator for one namespace (config/namespaced: Role, not ClusterRole) with image IMG.
+	@$(MAKE) --no-print-directory render-namespaced | $(KUBECTL) apply --server-side -f -
+
+.PHONY: render-namespaced
+render-namespaced: ## Print config/namespaced with image IMG (what deploy-namespaced applies).
+	@$(MAKE) --no-print-directory render-default RENDER_DIR=namespaced
+
+# The kustomization render-default prints: default, or namespaced.
+RENDER_DIR ?= default
+
 .PHONY: render-default
 render-default: ## Print config/default with image IMG (what deploy applies).
 	@tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
@@ -187,7 +198,7 @@ render-default: ## Print config/default with image IMG (what deploy applies).
 	{ echo "images:"; echo "- name: controller"; echo "  newName: $$name"; \
 	  if [ -n "$$digest" ]; then echo "  digest: $$digest"; elif [ -n "$$tag" ]; then echo "  newTag: $$tag"; fi; \
 	} >> "$$tmp/config/manager/kustomization.yaml"; \
-	$(KUBECTL) kustomize "$$tmp/config/default"
+	$(KUBECTL) kustomize "$$tmp/config/$(RENDER_DIR)"
 
 ##@ Tools
 
