@@ -123,22 +123,23 @@ verify: ## Regenerate (manifests, generate, fmt) and fail if that changed or add
 
 ##@ Sandbox
 
-# Extra flags of `streamreplay sandbox`, e.g. DEMO_FLAGS=--keep to use kubectl afterwards.
+# Extra flags of `streamreplay-sandbox`, e.g. DEMO_FLAGS=--keep to use kubectl afterwards.
 DEMO_FLAGS ?=
 
 .PHONY: demo
 demo: build envtest ## Run the whole system on this machine with the CRM demo LoadTest; exits 0 on Pass.
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(LOCALBIN)/streamreplay sandbox $(DEMO_FLAGS)
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(LOCALBIN)/streamreplay-sandbox --pod-binary=$(LOCALBIN)/streamreplay $(DEMO_FLAGS)
 
 .PHONY: demo-fail
 demo-fail: build envtest ## The same against a pipeline capped at 300 records/s: ends in Fail naming the thresholds.
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(LOCALBIN)/streamreplay sandbox --fail $(DEMO_FLAGS)
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(LOCALBIN)/streamreplay-sandbox --pod-binary=$(LOCALBIN)/streamreplay --fail $(DEMO_FLAGS)
 
 ##@ Build
 
 .PHONY: build
-build: manifests generate fmt vet | $(LOCALBIN) ## Build bin/streamreplay.
+build: manifests generate fmt vet | $(LOCALBIN) ## Build bin/streamreplay (the product) and bin/streamreplay-sandbox (make demo).
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(LOCALBIN)/streamreplay .
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(LOCALBIN)/streamreplay-sandbox ./cmd/streamreplay-sandbox
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the current kubeconfig (pods it creates use IMG).

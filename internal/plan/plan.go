@@ -93,8 +93,8 @@ type Samples struct {
 	URL        string `json:"url,omitempty"`
 	URLFile    string `json:"urlFile,omitempty"`
 	HeadersDir string `json:"headersDir,omitempty"`
-	Format string `json:"format"`
-	Loop   bool   `json:"loop"`
+	Format     string `json:"format"`
+	Loop       bool   `json:"loop"`
 }
 
 // Kafka is how to reach the brokers. Credentials are file paths.

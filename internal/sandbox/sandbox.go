@@ -1,6 +1,6 @@
 // Package sandbox runs the whole system on one machine: a real kube-apiserver and etcd
 // (envtest), the operator, a local pod runner that plays the kubelet, an embedded Kafka
-// (kfake) and the example pipeline under test. `streamreplay sandbox` (make demo) and the
+// (kfake) and the example pipeline under test. `streamreplay-sandbox` (make demo) and the
 // end-to-end tests use it. Nothing in the product depends on it.
 package sandbox
 
