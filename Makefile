@@ -20,8 +20,9 @@ CONTROLLER_GEN ?= $(GO) tool controller-gen
 ENVTEST_ASSETS_FILE ?= $(LOCALBIN)/envtest-assets
 # Read when a recipe runs, that is after the envtest prerequisite has written the file.
 ENVTEST_ASSETS = $(shell cat $(ENVTEST_ASSETS_FILE) 2>/dev/null)
-# Paths whose regenerated content must be committed (see verify).
-VERIFY_PATHS ?= api config controllers internal main.go test
+# Paths whose regenerated, formatted or tidied content must be committed (see verify):
+# the generated code and manifests, every Go file (the root package's too), go.mod and go.sum.
+VERIFY_PATHS ?= api cmd config controllers internal test go.mod go.sum $(wildcard *.go)
 # In CI (a fresh clone) verify also requires the tree to match the commit, because
 # `make test` has already regenerated before `make verify` runs.
 VERIFY_AGAINST_HEAD ?= $(if $(filter true 1,$(CI)),true,false)
@@ -51,6 +52,10 @@ generate: ## Generate DeepCopy methods (zz_generated.deepcopy.go).
 .PHONY: fmt
 fmt: ## Run go fmt.
 	$(GO) fmt ./...
+
+.PHONY: tidy
+tidy: ## Run go mod tidy (go.mod lists what the module imports, direct and indirect apart).
+	$(GO) mod tidy
 
 .PHONY: vet
 vet: ## Run go vet.
@@ -97,7 +102,7 @@ lint-config: golangci-lint ## Check .golangci.yml against golangci-lint's schema
 	$(GOLANGCI_LINT) config verify
 
 .PHONY: verify
-verify: ## Regenerate (manifests, generate, fmt) and fail if that changed or added files.
+verify: ## Regenerate (manifests, generate, fmt, tidy) and fail if that changed or added files.
 	@snapshot() { \
 	  git ls-files -z --cached --others --exclude-standard -- $(VERIFY_PATHS) | \
 	    while IFS= read -r -d '' f; do \
@@ -105,11 +110,11 @@ verify: ## Regenerate (manifests, generate, fmt) and fail if that changed or add
 	    done | sort -u; \
 	}; \
 	before="$$(snapshot)"; \
-	$(MAKE) --no-print-directory manifests generate fmt; \
+	$(MAKE) --no-print-directory manifests generate fmt tidy; \
 	after="$$(snapshot)"; \
 	changed="$$(diff <(echo "$$before") <(echo "$$after") | sed -n 's/^[<>] [^ ]*  //p' | sort -u || true)"; \
 	if [ -n "$$changed" ]; then \
-	  echo "verify: regenerating changed these files; run 'make manifests generate fmt' and commit the result:" >&2; \
+	  echo "verify: regenerating changed these files; run 'make manifests generate fmt tidy' and commit the result:" >&2; \
 	  echo "$$changed" | sed 's/^/  /' >&2; exit 1; \
 	fi; \
 	if [ "$(VERIFY_AGAINST_HEAD)" = true ]; then \
@@ -119,7 +124,7 @@ verify: ## Regenerate (manifests, generate, fmt) and fail if that changed or add
 	    echo "$$dirty" | sed 's/^/  /' >&2; git --no-pager diff --stat -- $(VERIFY_PATHS) >&2; exit 1; \
 	  fi; \
 	fi; \
-	echo "verify: generated files and formatting are up to date"
+	echo "verify: generated files, formatting, go.mod and go.sum are up to date"
 
 ##@ Sandbox
 
