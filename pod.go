@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os/signal"
@@ -43,6 +44,9 @@ func (c podCommand) run(args []string) error {
 		c.flags(fs)
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // -h and --help printed the usage: not a failure
+		}
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -221,3 +221,18 @@ func TestSampleSourceErrorsShowNoSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestPodCommandsHelp: -h and --help print the usage and succeed (exit 0); an unknown flag
+// is still an error.
+func TestPodCommandsHelp(t *testing.T) {
+	for name, run := range map[string]func([]string) error{"worker": runWorker, "observer": runObserver} {
+		for _, arg := range []string{"-h", "--help"} {
+			if err := run([]string{arg}); err != nil {
+				t.Errorf("%s %s = %v, want nil", name, arg, err)
+			}
+		}
+		if err := run([]string{"--no-such-flag"}); err == nil {
+			t.Errorf("%s --no-such-flag succeeded", name)
+		}
+	}
+}

@@ -157,7 +157,9 @@ func BuildPlan(lt *streamreplayv1alpha1.LoadTest, role plan.Role, index int32) p
 		},
 	}
 	if role == plan.RoleObserver {
+		// The observer reads Kafka only: it gets neither the samples nor their volume.
 		p.Index = 0
+		p.Samples = plan.Samples{}
 	} else {
 		p.Scenario = scenarioShare(spec, workers, index)
 	}
@@ -193,10 +195,13 @@ func samplesPlan(s *streamreplayv1alpha1.SampleSet) plan.Samples {
 	switch {
 	case s.ConfigMapRef != nil:
 		out.Path = path.Join(plan.SamplesDir, samplesFile)
+		out.Name = fmt.Sprintf("ConfigMap %q, key %q", s.ConfigMapRef.Name, s.ConfigMapRef.Key)
 	case s.PersistentVolumeClaim != nil:
 		out.Path = path.Join(plan.SamplesDir, s.PersistentVolumeClaim.Path)
+		out.Name = fmt.Sprintf("PersistentVolumeClaim %q, path %q", s.PersistentVolumeClaim.ClaimName, s.PersistentVolumeClaim.Path)
 	case s.URLSecretRef != nil:
 		out.URLFile = path.Join(plan.SampleURLDir, urlFile)
+		out.Name = "the URL of spec.sampleSet.urlSecretRef"
 	default:
 		out.URL = s.URL
 	}
@@ -259,7 +264,7 @@ func buildPod(lt *streamreplayv1alpha1.LoadTest, name string, p plan.Plan, image
 	labels := map[string]string{}
 	maps.Copy(labels, tmpl.Labels)
 	maps.Copy(labels, childLabels(lt, string(p.Role)))
-	volumes, mounts := podVolumes(&lt.Spec)
+	volumes, mounts := podVolumes(&lt.Spec, p.Role)
 	// The run's control token, which the pod requires on every control call.
 	volumes = append(volumes, corev1.Volume{Name: controlVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 		SecretName: ControlSecretName(lt), Items: []corev1.KeyToPath{{Key: control.TokenKey, Path: control.TokenKey}}, DefaultMode: ptr.To[int32](secretFileMode),
@@ -353,13 +358,16 @@ func defaultResources() corev1.ResourceRequirements {
 	}
 }
 
-// podVolumes mounts the samples and every Secret the Kafka settings name. A writable
-// emptyDir at /tmp lets the root filesystem stay read-only.
-func podVolumes(spec *streamreplayv1alpha1.LoadTestSpec) ([]corev1.Volume, []corev1.VolumeMount) {
+// podVolumes mounts every Secret the Kafka settings name and, for workers only, the
+// samples: the observer never reads them, and a ReadWriteOnce claim mounted by it too
+// could keep a worker from starting. A writable emptyDir at /tmp lets the root
+// filesystem stay read-only.
+func podVolumes(spec *streamreplayv1alpha1.LoadTestSpec, role plan.Role) ([]corev1.Volume, []corev1.VolumeMount) {
 	volumes := []corev1.Volume{{Name: tmpVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	mounts := []corev1.VolumeMount{{Name: tmpVolume, MountPath: "/tmp"}}
 
 	switch s := spec.SampleSet; {
+	case role != plan.RoleWorker:
 	case s.ConfigMapRef != nil:
 		volumes = append(volumes, corev1.Volume{Name: samplesVolume, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: s.ConfigMapRef.Name},
@@ -382,11 +390,12 @@ func podVolumes(spec *streamreplayv1alpha1.LoadTestSpec) ([]corev1.Volume, []cor
 	addSecret := func(volume, secret string, items []corev1.KeyToPath) {
 		addSecretAt(volume, secret, items, path.Join(plan.SecretsDir, volume))
 	}
-	// The sample URL and its headers, when they come from Secrets: files, never env.
-	if ref := spec.SampleSet.URLSecretRef; ref != nil {
+	// The sample URL and its headers, when they come from Secrets: files, never env,
+	// and for the workers only, which load the samples.
+	if ref := spec.SampleSet.URLSecretRef; ref != nil && role == plan.RoleWorker {
 		addSecretAt(urlVolume, ref.Name, []corev1.KeyToPath{{Key: ref.Key, Path: urlFile}}, plan.SampleURLDir)
 	}
-	if ref := spec.SampleSet.HeadersSecretRef; ref != nil {
+	if ref := spec.SampleSet.HeadersSecretRef; ref != nil && role == plan.RoleWorker {
 		addSecretAt(headersVolume, ref.Name, nil, plan.SampleHeadersDir)
 	}
 	if t := spec.Kafka.TLS; t != nil {

@@ -254,7 +254,7 @@ func TestBuildWorkerPod(t *testing.T) {
 		Scenario: plan.Scenario{Type: "Constant", TargetRate: 1250},
 		Duration: metav1.Duration{Duration: 10 * time.Minute},
 		Drain:    metav1.Duration{Duration: 30 * time.Second},
-		Samples:  plan.Samples{Path: "/var/run/streamreplay/samples/samples", Format: "JSONLines", Loop: true},
+		Samples:  plan.Samples{Name: `ConfigMap "crm-cdc-samples", key "samples.jsonl.gz"`, Path: "/var/run/streamreplay/samples/samples", Format: "JSONLines", Loop: true},
 		Kafka:    plan.Kafka{BootstrapServers: []string{"kafka-0.kafka:9092", "kafka-1.kafka:9092"}, ClientID: "streamreplay"},
 		Target:   plan.Target{Topic: testTopic, Partitioning: "Key", Acks: "All", Compression: "None"},
 	}
@@ -416,7 +416,8 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 				if diff := cmp.Diff(append(wantMounts, wantControlMount), pod.Spec.Containers[0].VolumeMounts); diff != "" {
 					t.Errorf("mounts mismatch (-want +got):\n%s", diff)
 				}
-				wantSamples := plan.Samples{Path: "/var/run/streamreplay/samples/2024-05/customers", Format: "Kcat", Loop: false}
+				wantSamples := plan.Samples{Name: `PersistentVolumeClaim "crm-recordings", path "2024-05/customers"`,
+					Path: "/var/run/streamreplay/samples/2024-05/customers", Format: "Kcat", Loop: false}
 				if diff := cmp.Diff(wantSamples, p.Samples); diff != "" {
 					t.Errorf("plan samples mismatch (-want +got):\n%s", diff)
 				}
@@ -909,12 +910,14 @@ func TestBuildObserverPod(t *testing.T) {
 				t.Errorf("observer plan mismatch (-want +got):\n%s", diff)
 			}
 
-			// Apart from its name, labels, arguments and plan, the observer pod is a worker pod.
+			// Apart from its name, labels, arguments, plan and the samples it does not
+			// mount (TestPodVolumesByRole), the observer pod is a worker pod.
 			worker := withoutPlan(mustWorkerPod(t, lt, 0))
 			obs := withoutPlan(pod)
 			obs.Name, obs.Labels, obs.Spec.Containers[0].Args = worker.Name, worker.Labels, worker.Spec.Containers[0].Args
+			obs.Spec.Volumes, obs.Spec.Containers[0].VolumeMounts = worker.Spec.Volumes, worker.Spec.Containers[0].VolumeMounts
 			if diff := cmp.Diff(worker, obs); diff != "" {
-				t.Errorf("observer pod differs from a worker pod beyond name, labels, args and plan (-worker +observer):\n%s", diff)
+				t.Errorf("observer pod differs from a worker pod beyond name, labels, args, plan and volumes (-worker +observer):\n%s", diff)
 			}
 		})
 	}
@@ -929,9 +932,84 @@ func observerPlanBase() *plan.Plan {
 		Workers:  4,
 		Duration: metav1.Duration{Duration: 10 * time.Minute},
 		Drain:    metav1.Duration{Duration: 30 * time.Second},
-		Samples:  plan.Samples{Path: "/var/run/streamreplay/samples/samples", Format: "JSONLines", Loop: true},
 		Kafka:    plan.Kafka{BootstrapServers: []string{"kafka-0.kafka:9092", "kafka-1.kafka:9092"}, ClientID: "streamreplay"},
 		Target:   plan.Target{Topic: testTopic, Partitioning: "Key", Acks: "All", Compression: "None"},
+	}
+}
+
+// TestPodVolumesByRole: only workers mount the samples. The observer never reads them, and
+// with a ReadWriteOnce claim it would compete with the workers for the volume.
+func TestPodVolumesByRole(t *testing.T) {
+	tmp := corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+	tmpMount := corev1.VolumeMount{Name: "tmp", MountPath: "/tmp"}
+	samplesMount := corev1.VolumeMount{Name: "samples", MountPath: "/var/run/streamreplay/samples", ReadOnly: true}
+	sasl := corev1.Volume{Name: "kafka-sasl", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+		SecretName: "kafka-user", DefaultMode: ptr.To[int32](0o440),
+		Items: []corev1.KeyToPath{{Key: "username", Path: "username"}, {Key: "password", Path: "password"}},
+	}}}
+	saslMount := corev1.VolumeMount{Name: "kafka-sasl", MountPath: "/var/run/streamreplay/kafka/kafka-sasl", ReadOnly: true}
+	configMap := corev1.Volume{Name: "samples", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+		LocalObjectReference: corev1.LocalObjectReference{Name: "crm-cdc-samples"},
+		Items:                []corev1.KeyToPath{{Key: "samples.jsonl.gz", Path: "samples"}},
+	}}}
+	claim := corev1.Volume{Name: "samples", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{
+		ClaimName: "crm-recordings", ReadOnly: true,
+	}}}
+	pvc := func(lt *streamreplayv1alpha1.LoadTest) {
+		lt.Spec.SampleSet.ConfigMapRef = nil
+		lt.Spec.SampleSet.PersistentVolumeClaim = &streamreplayv1alpha1.SampleVolume{ClaimName: "crm-recordings"}
+	}
+	url := func(lt *streamreplayv1alpha1.LoadTest) {
+		lt.Spec.SampleSet.ConfigMapRef = nil
+		lt.Spec.SampleSet.URL = "https://samples.example.com/crm.jsonl"
+	}
+	withSASL := func(lt *streamreplayv1alpha1.LoadTest) {
+		lt.Spec.Kafka.SASL = &streamreplayv1alpha1.KafkaSASL{Mechanism: streamreplayv1alpha1.SASLScramSHA512, SecretRef: streamreplayv1alpha1.SecretRef{Name: "kafka-user"}}
+	}
+	for _, tc := range []struct {
+		name        string
+		mutate      []func(*streamreplayv1alpha1.LoadTest)
+		role        plan.Role
+		wantVolumes []corev1.Volume
+		wantMounts  []corev1.VolumeMount
+	}{
+		{name: "ConfigMap, worker", role: plan.RoleWorker, wantVolumes: []corev1.Volume{tmp, configMap}, wantMounts: []corev1.VolumeMount{tmpMount, samplesMount}},
+		{name: "ConfigMap, observer", role: plan.RoleObserver, wantVolumes: []corev1.Volume{tmp}, wantMounts: []corev1.VolumeMount{tmpMount}},
+		{name: "PVC, worker", mutate: []func(*streamreplayv1alpha1.LoadTest){pvc}, role: plan.RoleWorker, wantVolumes: []corev1.Volume{tmp, claim}, wantMounts: []corev1.VolumeMount{tmpMount, samplesMount}},
+		{name: "PVC, observer", mutate: []func(*streamreplayv1alpha1.LoadTest){pvc}, role: plan.RoleObserver, wantVolumes: []corev1.Volume{tmp}, wantMounts: []corev1.VolumeMount{tmpMount}},
+		{name: "URL, worker", mutate: []func(*streamreplayv1alpha1.LoadTest){url}, role: plan.RoleWorker, wantVolumes: []corev1.Volume{tmp}, wantMounts: []corev1.VolumeMount{tmpMount}},
+		{name: "URL, observer", mutate: []func(*streamreplayv1alpha1.LoadTest){url}, role: plan.RoleObserver, wantVolumes: []corev1.Volume{tmp}, wantMounts: []corev1.VolumeMount{tmpMount}},
+		{
+			name: "PVC and SASL, worker", mutate: []func(*streamreplayv1alpha1.LoadTest){pvc, withSASL}, role: plan.RoleWorker,
+			wantVolumes: []corev1.Volume{tmp, claim, sasl}, wantMounts: []corev1.VolumeMount{tmpMount, samplesMount, saslMount},
+		},
+		{
+			name: "PVC and SASL, observer keeps the Kafka credentials", mutate: []func(*streamreplayv1alpha1.LoadTest){pvc, withSASL}, role: plan.RoleObserver,
+			wantVolumes: []corev1.Volume{tmp, sasl}, wantMounts: []corev1.VolumeMount{tmpMount, saslMount},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lt := baseLoadTest()
+			lt.Spec.DeadLetterQueue = &streamreplayv1alpha1.DeadLetterQueue{Topic: "crm-pipeline.dlq"}
+			for _, m := range tc.mutate {
+				m(lt)
+			}
+			var pod *corev1.Pod
+			if tc.role == plan.RoleObserver {
+				pod = mustObserverPod(t, lt)
+			} else {
+				pod = mustWorkerPod(t, lt, 0)
+			}
+			if diff := cmp.Diff(append(tc.wantVolumes, wantControlVolume), pod.Spec.Volumes); diff != "" {
+				t.Errorf("volumes (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(append(tc.wantMounts, wantControlMount), pod.Spec.Containers[0].VolumeMounts); diff != "" {
+				t.Errorf("mounts (-want +got):\n%s", diff)
+			}
+			if p := podPlan(t, pod); tc.role == plan.RoleObserver && p.Samples != (plan.Samples{}) {
+				t.Errorf("observer plan names samples it never reads: %+v", p.Samples)
+			}
+		})
 	}
 }
 

@@ -51,7 +51,7 @@ func (r *heldRole) Run(ctx context.Context, start time.Time) (*results.Report, e
 	case <-ctx.Done():
 	}
 	lt := r.lt.DeepCopy()
-	lt.Status.StartTime = &metav1.Time{Time: start}
+	lt.Status.StartTime = streamreplayv1alpha1.NewPreciseTime(start)
 	msg, err := fakekubelet.WorkerReport(lt, fakekubelet.Worker{Pod: controllers.WorkerPodName(lt, 0), Scheduled: 1000, Acked: 1000, Latencies: []time.Duration{20 * time.Millisecond}})
 	if err != nil {
 		return nil, err
@@ -174,7 +174,7 @@ func TestOnlyTheOperatorCanSteerARun(t *testing.T) {
 	}
 
 	h.markReady(&pod, ip)
-	lt = h.waitPhase(name, streamreplayv1alpha1.PhaseRunning, 10*time.Second)
+	lt = h.waitPhase(name, streamreplayv1alpha1.PhaseRunning)
 	var started time.Time
 	select {
 	case started = <-role.started:
@@ -193,7 +193,7 @@ func TestOnlyTheOperatorCanSteerARun(t *testing.T) {
 	before := lt.Status.DeepCopy()
 
 	refused += attack("while running")
-	if got := h.get(name); got.Status.Phase != before.Phase || !got.Status.StartTime.Equal(before.StartTime) || conditionTrue(got, streamreplayv1alpha1.ConditionStopping) {
+	if got := h.get(name); got.Status.Phase != before.Phase || !got.Status.StartTime.Time.Equal(before.StartTime.Time) || conditionTrue(got, streamreplayv1alpha1.ConditionStopping) {
 		t.Errorf("the forged calls changed the run: phase %s, start %s, conditions %+v", got.Status.Phase, got.Status.StartTime, got.Status.Conditions)
 	}
 	code, metrics := send(http.MethodGet, metricsURL+control.PathMetrics, "", nil)
@@ -218,7 +218,7 @@ func TestOnlyTheOperatorCanSteerARun(t *testing.T) {
 		t.Fatalf("the pod's report: %v, stopped %v; a forged /stop must not have stopped it", err, r != nil && r.Stopped)
 	}
 	h.markTerminated(pod.Name, 0, string(msg))
-	lt = h.waitPhase(name, streamreplayv1alpha1.PhasePassed, 10*time.Second)
+	lt = h.waitPhase(name, streamreplayv1alpha1.PhasePassed)
 
 	// The token is in the Secret only: not in the pod, the status or the events.
 	var p corev1.Pod

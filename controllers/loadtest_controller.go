@@ -51,6 +51,10 @@ type LoadTestReconciler struct {
 	// NetworkPolicy, when set, makes a NetworkPolicy per run that lets only the operator
 	// reach the pods' control port and only the monitoring namespaces their metrics.
 	NetworkPolicy *NetworkPolicyConfig
+
+	// APIReader reads what the manager does not cache: the metadata of the sample
+	// ConfigMap or claim, and the kubelet's FailedMount events, while pods wait to start.
+	APIReader client.Reader
 }
 
 // maxRequeue bounds how long a running test goes unobserved when no pod changes.
@@ -63,7 +67,9 @@ const retrySignal = time.Second
 // +kubebuilder:rbac:groups=streamreplay.io,resources=loadtests/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=streamreplay.io,resources=loadtests/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;create;patch
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get
+// +kubebuilder:rbac:groups="",resources=events,verbs=list
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=create
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=create
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -72,7 +78,11 @@ const retrySignal = time.Second
 func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	lt := &streamreplayv1alpha1.LoadTest{}
 	if err := r.Get(ctx, req.NamespacedName, lt); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		if apierrors.IsNotFound(err) {
+			// Deleted: stop its pods now rather than when the garbage collector acts.
+			return ctrl.Result{}, r.stopOrphans(ctx, req.NamespacedName)
+		}
+		return ctrl.Result{}, fmt.Errorf("reading LoadTest %s: %w", req.NamespacedName, err)
 	}
 	var pods corev1.PodList
 	if err := r.List(ctx, &pods, client.InNamespace(lt.Namespace), client.MatchingLabels(selectorLabels(lt))); err != nil {
@@ -88,13 +98,24 @@ func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		}
 		return r.cleanup(ctx, lt, pods.Items)
 	}
-	run := &runStep{r: r, lt: lt, now: r.Clock.Now(), members: members(lt, pods.Items)}
+	run := &runStep{r: r, lt: lt, now: r.Clock.Now(), members: members(lt, pods.Items), previousMessage: before.Message}
 	if err := run.advance(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
+	if lt.Status.Phase.Finished() && !before.Phase.Finished() && lt.DeletionTimestamp == nil {
+		// The results ConfigMap ends with the outcome before the status says it, so that
+		// a reader of the status never finds a ConfigMap that still says "not finished".
+		if err := run.writeResults(ctx); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	if err := r.writeStatus(ctx, before, lt); err != nil {
-		if apierrors.IsConflict(err) {
+		switch {
+		case apierrors.IsConflict(err):
 			// Another write won; derive the state again from the newer object.
+			return ctrl.Result{RequeueAfter: time.Millisecond}, nil
+		case apierrors.IsNotFound(err):
+			// Deleted during this reconcile; the next one stops its pods.
 			return ctrl.Result{RequeueAfter: time.Millisecond}, nil
 		}
 		return ctrl.Result{}, err
@@ -152,6 +173,7 @@ func (r *LoadTestReconciler) cleanup(ctx context.Context, lt *streamreplayv1alph
 	}
 	expired := expire && !now.Before(finishedAt.Add(ttl))
 
+	r.stopRunning(ctx, pods)
 	var requeue time.Duration
 	for i := range pods {
 		pod := &pods[i]
@@ -185,6 +207,13 @@ type runStep struct {
 	members      []member
 	events       []event
 	requeueAfter time.Duration
+	// previousMessage is status.message as this reconcile found it: a warning is sent
+	// as an event only when it is news.
+	previousMessage string
+	// outcome is the merged results, once collected.
+	outcome *runOutcome
+	// finalReason is the reason finish gave.
+	finalReason string
 }
 
 func (s *runStep) advance(ctx context.Context) error {
@@ -193,6 +222,12 @@ func (s *runStep) advance(ctx context.Context) error {
 	st.ResultsConfigMap = ResultsConfigMapName(s.lt)
 	st.ReadyPods = s.readyPods()
 
+	if s.lt.DeletionTimestamp != nil {
+		// Being deleted (a finalizer of someone else's, or foreground deletion, holds
+		// it): create nothing more; cleanup stops the running pods.
+		s.finish(streamreplayv1alpha1.PhaseAborted, "Deleted", "the LoadTest is being deleted before it finished; its running pods are stopped", streamreplayv1alpha1.VerdictInconclusive)
+		return nil
+	}
 	switch st.Phase {
 	case "", streamreplayv1alpha1.PhasePending:
 		return s.create(ctx)
@@ -221,9 +256,9 @@ func (s *runStep) create(ctx context.Context) error {
 	}
 	cm := BuildResultsConfigMap(s.lt)
 	if err := s.createOwned(ctx, cm); err != nil {
-		return err
+		return s.creationFailed(cm, err)
 	}
-	if err := s.createMissingPods(ctx); err != nil {
+	if done, err := s.createMissingPods(ctx); !done || err != nil {
 		return err
 	}
 	s.setPhase(streamreplayv1alpha1.PhaseStarting, "WaitingForPods", fmt.Sprintf("created %d pods and ConfigMap %s; waiting for the pods to be Ready", len(s.members), cm.Name))
@@ -231,22 +266,26 @@ func (s *runStep) create(ctx context.Context) error {
 	return nil
 }
 
-func (s *runStep) createMissingPods(ctx context.Context) error {
+// createMissingPods creates the pods that do not exist, after the run's Secret (and
+// NetworkPolicy) they need. done is false when it stopped before the end: the LoadTest is
+// being deleted, or a child could not be created (the status then says why).
+func (s *runStep) createMissingPods(ctx context.Context) (done bool, err error) {
 	missing := false
 	for i := range s.members {
 		missing = missing || s.members[i].pod == nil
 	}
 	if !missing {
-		return nil
+		return true, nil
 	}
 	// The pods mount the token's Secret. Create only: the operator never reads Secrets,
 	// and computes the token again from its key when it signals the pods.
-	if err := s.createOwned(ctx, BuildControlSecret(s.lt, s.r.ControlKey.Token(string(s.lt.UID)))); err != nil {
-		return err
-	}
+	children := []client.Object{BuildControlSecret(s.lt, s.r.ControlKey.Token(string(s.lt.UID)))}
 	if s.r.NetworkPolicy != nil {
-		if err := s.createOwned(ctx, BuildNetworkPolicy(s.lt, s.r.NetworkPolicy)); err != nil {
-			return err
+		children = append(children, BuildNetworkPolicy(s.lt, s.r.NetworkPolicy))
+	}
+	for _, obj := range children {
+		if err := s.createOwned(ctx, obj); err != nil {
+			return false, s.creationFailed(obj, err)
 		}
 	}
 	for i := range s.members {
@@ -254,23 +293,27 @@ func (s *runStep) createMissingPods(ctx context.Context) error {
 		if m.pod != nil {
 			continue
 		}
-		var (
-			pod *corev1.Pod
-			err error
-		)
+		// A delete must stop a long creation loop at once, not after hundreds of pods:
+		// the cache sees it within milliseconds.
+		if s.r.deleted(ctx, s.lt) {
+			logf.FromContext(ctx).Info("LoadTest deleted while its pods were being created; stopped creating them", "created", i)
+			return false, nil
+		}
+		var pod *corev1.Pod
 		if m.role == plan.RoleObserver {
 			pod, err = BuildObserverPod(s.lt, s.r.PodImage)
 		} else {
 			pod, err = BuildWorkerPod(s.lt, m.index, s.r.PodImage)
 		}
 		if err != nil {
-			return err
+			s.finish(streamreplayv1alpha1.PhaseError, "InvalidSpec", err.Error(), streamreplayv1alpha1.VerdictInconclusive)
+			return false, nil
 		}
 		if err := s.createOwned(ctx, pod); err != nil {
-			return err
+			return false, s.creationFailed(pod, err)
 		}
 	}
-	return nil
+	return true, nil
 }
 
 func (s *runStep) createOwned(ctx context.Context, obj client.Object) error {
@@ -278,7 +321,7 @@ func (s *runStep) createOwned(ctx context.Context, obj client.Object) error {
 		return fmt.Errorf("setting owner of %s: %w", obj.GetName(), err)
 	}
 	if err := s.r.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating %T %s: %w", obj, obj.GetName(), err)
+		return fmt.Errorf("creating %s %s: %w", kindOf(obj), obj.GetName(), err)
 	}
 	return nil
 }
@@ -294,7 +337,7 @@ func (s *runStep) waitForReady(ctx context.Context) error {
 	}
 	// A pod missing before the start harms nothing (the cache may lag behind the
 	// create, or someone deleted it): create it again.
-	if err := s.createMissingPods(ctx); err != nil {
+	if done, err := s.createMissingPods(ctx); !done || err != nil {
 		return err
 	}
 	var notReady []member
@@ -303,17 +346,22 @@ func (s *runStep) waitForReady(ctx context.Context) error {
 			notReady = append(notReady, m)
 		}
 	}
+	if len(notReady) > 0 && s.blocked(ctx, notReady) {
+		return nil
+	}
 	deadline := s.lt.CreationTimestamp.Add(readyTimeout(&s.lt.Spec))
 	switch {
 	case len(notReady) == 0:
-		start := s.now.Add(s.r.StartLead)
-		s.lt.Status.StartTime = ptrTime(start)
+		// Cut to the microsecond here, so that the status, the events and every pod
+		// get the very same instant.
+		start := streamreplayv1alpha1.NewPreciseTime(s.now.Add(s.r.StartLead))
+		s.lt.Status.StartTime = start
 		s.setCondition(streamreplayv1alpha1.ConditionStarted, false, "Signalling", "sending the start time to every pod")
-		s.setPhase(streamreplayv1alpha1.PhaseRunning, "Running", fmt.Sprintf("all %d pods Ready; starting at %s", len(s.members), start.UTC().Format(time.RFC3339Nano)))
+		s.setPhase(streamreplayv1alpha1.PhaseRunning, "Running", fmt.Sprintf("all %d pods Ready; starting at %s", len(s.members), formatInstant(start.Time)))
 		s.requeueAfter = time.Millisecond
 	case !s.now.Before(deadline):
 		s.finish(streamreplayv1alpha1.PhaseError, "PodsNotReady",
-			fmt.Sprintf("pods not Ready within %s: %s", readyTimeout(&s.lt.Spec), describe(notReady, (*member).waitingReason, 5)),
+			fmt.Sprintf("pods not Ready within %s: %s", readyTimeout(&s.lt.Spec), describe(notReady, (*member).waitingReason)),
 			streamreplayv1alpha1.VerdictInconclusive)
 	default:
 		s.requeueAfter = min(deadline.Sub(s.now), maxRequeue)
@@ -374,7 +422,7 @@ func (s *runStep) run(ctx context.Context) error {
 	}
 	switch {
 	case allDone:
-		return s.collect(ctx)
+		return s.collect()
 	case workersDone && st.Phase != streamreplayv1alpha1.PhaseDraining:
 		s.setPhase(streamreplayv1alpha1.PhaseDraining, "Draining", "the workers finished; the observer drains the DLQ and the output topic")
 	}
@@ -395,7 +443,7 @@ func (s *runStep) signalStart(ctx context.Context) {
 	})
 	if len(unreached) == 0 {
 		s.setCondition(streamreplayv1alpha1.ConditionStarted, true, "AllPodsSignalled", "every pod accepted the start time")
-		s.events = append(s.events, event{kind: corev1.EventTypeNormal, reason: "Started", note: "Every pod accepted start time " + st.StartTime.UTC().Format(time.RFC3339Nano)})
+		s.events = append(s.events, event{kind: corev1.EventTypeNormal, reason: "Started", note: "Every pod accepted start time " + formatInstant(st.StartTime.Time)})
 		return
 	}
 	// The start time was recorded StartLead before it, so the timeout counts from then.
@@ -407,7 +455,7 @@ func (s *runStep) signalStart(ctx context.Context) {
 		}
 		s.finish(streamreplayv1alpha1.PhaseError, "StartTimeout", fmt.Sprintf(
 			"could not deliver the start signal within %s to %s; last error: %v; %s",
-			startTimeout(&s.lt.Spec), describe(unreached, (*member).podIP, 5), lastErr, hint),
+			startTimeout(&s.lt.Spec), describe(unreached, (*member).podIP), lastErr, hint),
 			streamreplayv1alpha1.VerdictInconclusive)
 		return
 	}
@@ -425,12 +473,12 @@ func (s *runStep) signalStop(ctx context.Context) {
 		s.events = append(s.events, event{kind: corev1.EventTypeNormal, reason: "Stopping", note: "Every running pod accepted the stop request"})
 		return
 	}
-	logf.FromContext(ctx).Info("Stop signal not delivered; retrying", "pods", describe(unreached, (*member).podIP, 5), "lastError", lastErr.Error())
+	logf.FromContext(ctx).Info("Stop signal not delivered; retrying", "pods", describe(unreached, (*member).podIP), "lastError", lastErr.Error())
 	s.requeueAfter = retrySignal
 }
 
 // collect reads every pod's results, writes the results ConfigMap and decides the verdict.
-func (s *runStep) collect(ctx context.Context) error {
+func (s *runStep) collect() error {
 	outcome, err := evaluateRun(s.lt, s.members)
 	var bad *badResultsError
 	switch {
@@ -438,27 +486,45 @@ func (s *runStep) collect(ctx context.Context) error {
 		s.finish(streamreplayv1alpha1.PhaseError, "BadResults", bad.Error(), streamreplayv1alpha1.VerdictInconclusive)
 		return nil
 	case err != nil:
-		return err
+		// Nothing a retry could change (admission checks the thresholds): say so.
+		s.finish(streamreplayv1alpha1.PhaseError, "InvalidSpec", err.Error(), streamreplayv1alpha1.VerdictInconclusive)
+		return nil
 	}
-	if err := s.writeResults(ctx, outcome); err != nil {
-		return err
-	}
+	s.outcome = outcome
 	st := &s.lt.Status
 	st.Results = outcome.summary
 	st.Thresholds = outcome.checks
 	switch {
 	case s.lt.Spec.Stop:
 		s.finish(streamreplayv1alpha1.PhaseAborted, "StopRequested", "stopped on request; the results are partial", streamreplayv1alpha1.VerdictInconclusive)
-	case outcome.failed != "":
-		s.finish(streamreplayv1alpha1.PhaseFailed, "ThresholdsNotMet", "thresholds not met: "+outcome.failed, streamreplayv1alpha1.VerdictFail)
+	case !outcome.passed:
+		s.finish(streamreplayv1alpha1.PhaseFailed, "ThresholdsNotMet", outcome.message, streamreplayv1alpha1.VerdictFail)
 	default:
-		s.finish(streamreplayv1alpha1.PhasePassed, "ThresholdsMet", outcome.passedMessage(), streamreplayv1alpha1.VerdictPass)
+		s.finish(streamreplayv1alpha1.PhasePassed, "ThresholdsMet", outcome.message, streamreplayv1alpha1.VerdictPass)
 	}
 	return nil
 }
 
-func (s *runStep) writeResults(ctx context.Context, o *runOutcome) error {
-	data := map[string]string{ResultsKeyJSON: o.document, ResultsKeySummary: o.text}
+// writeResults writes the outcome of a finished run into the results ConfigMap: the
+// merged results when there are some, and always the final phase and message. A
+// refusal that a retry cannot change is added to the status message instead of
+// holding the run in its last phase for ever.
+func (s *runStep) writeResults(ctx context.Context) error {
+	data := map[string]string{ResultsKeySummary: outcomeText(&s.lt.Status, "")}
+	if o := s.outcome; o != nil {
+		data[ResultsKeyJSON] = o.document
+		data[ResultsKeySummary] = outcomeText(&s.lt.Status, o.text)
+	}
+	err := s.patchResults(ctx, data)
+	if err != nil && permanent(err) {
+		message := fmt.Sprintf("%s; the results ConfigMap %s could not be written: %v", s.lt.Status.Message, ResultsConfigMapName(s.lt), err)
+		s.setPhase(s.lt.Status.Phase, s.finalReason, message)
+		return nil
+	}
+	return err
+}
+
+func (s *runStep) patchResults(ctx context.Context, data map[string]string) error {
 	patch, err := json.Marshal(map[string]any{"data": data})
 	if err != nil {
 		return fmt.Errorf("encoding results: %w", err)
@@ -481,6 +547,7 @@ func (s *runStep) writeResults(ctx context.Context, o *runOutcome) error {
 func (s *runStep) finish(phase streamreplayv1alpha1.Phase, reason, message string, verdict streamreplayv1alpha1.Verdict) {
 	s.lt.Status.Verdict = verdict
 	s.lt.Status.CompletionTime = ptrTime(s.now)
+	s.finalReason = reason
 	s.setPhase(phase, reason, message)
 	s.requeueAfter = time.Millisecond
 }
@@ -492,6 +559,12 @@ const signalParallelism = 32
 // signalAll calls send for every pod that has not ended, in parallel, and returns the pods
 // it failed for with the last error.
 func (s *runStep) signalAll(send func(*member) error) ([]member, error) {
+	return signalAll(s.members, send)
+}
+
+// signalAll calls send for every member whose pod has not ended, in parallel, and returns
+// those it failed for with the last error.
+func signalAll(ms []member, send func(*member) error) ([]member, error) {
 	var (
 		mu        sync.Mutex
 		wg        sync.WaitGroup
@@ -499,8 +572,8 @@ func (s *runStep) signalAll(send func(*member) error) ([]member, error) {
 		lastErr   error
 	)
 	slots := make(chan struct{}, signalParallelism)
-	for i := range s.members {
-		m := &s.members[i]
+	for i := range ms {
+		m := &ms[i]
 		if m.finished() {
 			continue
 		}

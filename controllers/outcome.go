@@ -2,8 +2,10 @@ package controllers
 
 import (
 	"fmt"
+	"math"
 	"strconv"
-	"strings"
+
+	"k8s.io/utils/ptr"
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/results"
@@ -15,7 +17,8 @@ type runOutcome struct {
 	text     string // summary.txt of the ConfigMap
 	summary  *streamreplayv1alpha1.ResultsSummary
 	checks   []streamreplayv1alpha1.ThresholdCheck
-	failed   string // the failed thresholds in words; empty when all passed
+	passed   bool
+	message  string // the verdict in words, errors and shortfalls always named (results.Judge)
 }
 
 // badResultsError is a termination message that is not a valid results report, or
@@ -57,7 +60,7 @@ func evaluateRun(lt *streamreplayv1alpha1.LoadTest, ms []member) (*runOutcome, e
 	if err != nil {
 		return nil, err
 	}
-	checks := results.Evaluate(doc, thresholds)
+	judged := results.Judge(doc, thresholds)
 	encoded, err := doc.JSON()
 	if err != nil {
 		return nil, fmt.Errorf("encoding results document: %w", err)
@@ -66,34 +69,32 @@ func evaluateRun(lt *streamreplayv1alpha1.LoadTest, ms []member) (*runOutcome, e
 		document: string(encoded),
 		text:     doc.Summary(),
 		summary:  summarize(doc),
-		failed:   results.FailedMessage(checks),
+		passed:   judged.Passed,
+		message:  judged.Message,
 	}
-	for _, c := range checks {
+	for _, c := range judged.Checks {
 		out.checks = append(out.checks, streamreplayv1alpha1.ThresholdCheck{Name: c.Name, Measured: c.Measured, Limit: c.Limit, Passed: c.Passed})
 	}
 	return out, nil
 }
 
-func (o *runOutcome) passedMessage() string {
-	if len(o.checks) == 0 {
-		return "the run completed; no thresholds were set"
-	}
-	parts := make([]string, 0, len(o.checks))
-	for _, c := range o.checks {
-		parts = append(parts, fmt.Sprintf("%s: measured %s, limit %s", c.Name, c.Measured, c.Limit))
-	}
-	return "all thresholds met: " + strings.Join(parts, "; ")
+// defaultRatios are the API's defaults of the ratio thresholds, by name.
+var defaultRatios = map[string]*string{
+	"minAchievedRateRatio": ptr.To(streamreplayv1alpha1.DefaultMinAchievedRateRatio),
+	"maxErrorRatio":        ptr.To(streamreplayv1alpha1.DefaultMaxErrorRatio),
 }
 
 // parseThresholds turns the spec's strings into numbers; admission already checked them.
 func parseThresholds(t *streamreplayv1alpha1.Thresholds) (results.Thresholds, error) {
 	var out results.Thresholds
 	if t == nil {
-		return out, nil
+		t = &streamreplayv1alpha1.Thresholds{}
 	}
+	// Admission writes the ratios' defaults; a LoadTest that somehow lacks them (built
+	// without defaulting) is judged by the same defaults, never by nothing.
 	ratio := func(name string, s *string) (*float64, error) {
 		if s == nil {
-			return nil, nil
+			s = defaultRatios[name]
 		}
 		v, err := strconv.ParseFloat(*s, 64)
 		if err != nil {
@@ -119,6 +120,14 @@ func parseThresholds(t *streamreplayv1alpha1.Thresholds) (results.Thresholds, er
 	return out, nil
 }
 
+// formatDown writes v with digits decimals, cut rather than rounded: an achieved rate of
+// 99.96/s or a ratio of 0.99996 must not read 100.0 or 1.0000, better than what happened.
+// The tiny allowance keeps 0.95, which floats hold as 0.9499999…, from reading 0.9499.
+func formatDown(v float64, digits int) string {
+	scale := math.Pow10(digits)
+	return strconv.FormatFloat(math.Floor(v*scale+1e-9)/scale, 'f', digits, 64)
+}
+
 // summarize is the short form of the document kept in status.
 func summarize(d *results.Document) *streamreplayv1alpha1.ResultsSummary {
 	s := &streamreplayv1alpha1.ResultsSummary{
@@ -126,8 +135,8 @@ func summarize(d *results.Document) *streamreplayv1alpha1.ResultsSummary {
 		Sent:              d.Totals.Sent,
 		Acknowledged:      d.Totals.Acked,
 		Errors:            d.Totals.Failed,
-		AchievedRate:      strconv.FormatFloat(d.AchievedRate, 'f', 1, 64),
-		AchievedRateRatio: strconv.FormatFloat(d.AchievedRateRatio, 'f', 4, 64),
+		AchievedRate:      formatDown(d.AchievedRate, 1),
+		AchievedRateRatio: formatDown(d.AchievedRateRatio, 4),
 	}
 	if l := d.Latency; l != nil {
 		s.P50Latency = results.FormatDuration(l.P50)

@@ -9,6 +9,7 @@ import (
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/plan"
+	"github.com/streamreplay/streamreplay/internal/results"
 )
 
 // member is one pod the run needs, as found in the cluster (pod is nil when it is missing).
@@ -104,7 +105,15 @@ func (m *member) waitingReason() string {
 	}
 	for _, cs := range m.pod.Status.ContainerStatuses {
 		if w := cs.State.Waiting; w != nil && w.Reason != "" {
+			if w.Message != "" {
+				return w.Reason + ": " + results.Shorten(w.Message, 300)
+			}
 			return w.Reason
+		}
+	}
+	for _, c := range m.pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Message != "" {
+			return c.Reason + ": " + results.Shorten(c.Message, 300)
 		}
 	}
 	if m.pod.Status.Phase == "" || m.pod.Status.Phase == corev1.PodPending {
@@ -121,15 +130,18 @@ func (m *member) podIP() string {
 	return m.pod.Status.PodIP
 }
 
-// describe lists members as "name (detail)" for messages, at most limit of them.
-func describe(ms []member, detail func(*member) string, limit int) string {
+// describeLimit is how many pods a message names.
+const describeLimit = 5
+
+// describe lists members as "name (detail)" for messages, at most describeLimit of them.
+func describe(ms []member, detail func(*member) string) string {
 	names := make([]string, 0, len(ms))
 	for i := range ms {
 		names = append(names, fmt.Sprintf("%s (%s)", ms[i].name, detail(&ms[i])))
 	}
 	sort.Strings(names)
-	if len(names) > limit {
-		return strings.Join(names[:limit], ", ") + fmt.Sprintf(" and %d more", len(names)-limit)
+	if len(names) > describeLimit {
+		return strings.Join(names[:describeLimit], ", ") + fmt.Sprintf(" and %d more", len(names)-describeLimit)
 	}
 	return strings.Join(names, ", ")
 }

@@ -43,11 +43,20 @@ func TestSampleURLAndHeadersFromSecrets(t *testing.T) {
 	if diff := cmp.Diff(wantMounts, pod.Spec.Containers[0].VolumeMounts); diff != "" {
 		t.Errorf("mounts (-want +got):\n%s", diff)
 	}
-	want := plan.Samples{URLFile: "/var/run/streamreplay/sample-url/url", HeadersDir: "/var/run/streamreplay/sample-headers", Format: "JSONLines", Loop: true}
+	want := plan.Samples{
+		Name: "the URL of spec.sampleSet.urlSecretRef", URLFile: "/var/run/streamreplay/sample-url/url",
+		HeadersDir: "/var/run/streamreplay/sample-headers", Format: "JSONLines", Loop: true,
+	}
 	if diff := cmp.Diff(want, podPlan(t, pod).Samples); diff != "" {
 		t.Errorf("plan samples (-want +got):\n%s", diff)
 	}
 	assertNoSecretInEnvOrArgs(t, pod, "samples-url", "samples-auth")
+
+	// The observer reads no samples: it mounts neither Secret.
+	lt.Spec.DeadLetterQueue = &streamreplayv1alpha1.DeadLetterQueue{Topic: "crm-pipeline.dlq"}
+	if obs := mustObserverPod(t, lt); !cmp.Equal(obs.Spec.Volumes, []corev1.Volume{wantVolumes[0], wantControlVolume}) {
+		t.Errorf("observer volumes = %+v, want tmp and the control token only", obs.Spec.Volumes)
+	}
 
 	// Headers with a plain URL: the URL in the plan, the headers mounted.
 	lt.Spec.SampleSet.URLSecretRef, lt.Spec.SampleSet.URL = nil, "https://samples.example.com/crm.jsonl.gz"

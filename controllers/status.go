@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -64,4 +66,22 @@ func (s *runStep) conditionTrue(condition string) bool {
 func ptrTime(t time.Time) *metav1.Time {
 	mt := metav1.NewTime(t)
 	return &mt
+}
+
+// formatInstant writes an instant as messages and events show it: RFC 3339 in UTC with
+// every fraction digit it has.
+func formatInstant(t time.Time) string {
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// outcomeText is the summary.txt of a finished run: the results' summary when the run
+// produced results, then always its phase, verdict and message.
+func outcomeText(st *streamreplayv1alpha1.LoadTestStatus, summary string) string {
+	var b strings.Builder
+	b.WriteString(summary)
+	if summary != "" && !strings.HasSuffix(summary, "\n") {
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "%-11s %s\n%-11s %s\n%-11s %s\n", "phase", st.Phase, "verdict", st.Verdict, "message", st.Message)
+	return b.String()
 }

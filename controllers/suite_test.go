@@ -12,7 +12,9 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
+	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -68,7 +70,7 @@ func zapLevel() zapcore.Level {
 	return zapcore.ErrorLevel
 }
 
-// harness is one test's namespace, manager and fake kubelet.
+// harness is one test's namespace, manager, clock and fake kubelet.
 type harness struct {
 	t         *testing.T
 	ctx       context.Context
@@ -81,6 +83,30 @@ type harness struct {
 	control *fakekubelet.ControlServer
 	// mutate changes the manager's options, when set.
 	mutate func(*operator.Options)
+	// clock is the controller's clock; it moves only when the test moves it.
+	clock *countingClock
+	pokes atomic.Int32
+}
+
+// countingClock is a fake clock that counts how often it is read. Every reconcile of a
+// LoadTest that exists reads it exactly once, so a test can tell when the controller has
+// acted on a time it set (see settle).
+type countingClock struct {
+	*clocktesting.FakeClock
+	reads atomic.Int64
+}
+
+func (c *countingClock) Now() time.Time {
+	c.reads.Add(1)
+	return c.FakeClock.Now()
+}
+
+func (c *countingClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+
+// clockStart is where a test's clock starts: now, with a fraction of a second that shows
+// whether sub-second precision survives.
+func clockStart() time.Time {
+	return time.Now().Truncate(time.Second).Add(123456789 * time.Nanosecond)
 }
 
 var (
@@ -103,7 +129,10 @@ func newHarnessWith(t *testing.T, mutate func(*operator.Options)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, ctx: ctx, namespace: fmt.Sprintf("test-%d", namespaceSeq.Add(1)), key: key, control: fakekubelet.NewControlServer(key), mutate: mutate}
+	h := &harness{
+		t: t, ctx: ctx, namespace: fmt.Sprintf("test-%d", namespaceSeq.Add(1)), key: key, control: fakekubelet.NewControlServer(key), mutate: mutate,
+		clock: &countingClock{FakeClock: clocktesting.NewFakeClock(clockStart())},
+	}
 	t.Cleanup(func() {
 		_ = h.control.Close()
 		if n := h.control.Refused(); n > 0 {
@@ -112,6 +141,9 @@ func newHarnessWith(t *testing.T, mutate func(*operator.Options)) *harness {
 	})
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: h.namespace}}); err != nil {
 		t.Fatalf("creating namespace: %v", err)
+	}
+	if err := k8s.Create(ctx, fakekubelet.SamplesConfigMap(h.namespace)); err != nil {
+		t.Fatalf("creating the sample ConfigMap: %v", err)
 	}
 	h.startManager()
 	t.Cleanup(h.stopManager)
@@ -129,6 +161,7 @@ func (h *harness) startManager() {
 		SignalTimeout:   500 * time.Millisecond,
 		Namespaces:      []string{h.namespace},
 		SeveralManagers: true,
+		Clock:           h.clock,
 	}
 	if h.mutate != nil {
 		h.mutate(&opts)
@@ -154,6 +187,39 @@ func (h *harness) stopManager() {
 	h.stopMgr = nil
 }
 
+// setClock moves the controller's clock to t.
+func (h *harness) setClock(t time.Time) {
+	h.clock.SetTime(t)
+}
+
+// settle waits until the controller has reconciled the LoadTest name at least once from
+// start to end since the call: it pokes the LoadTest (an annotation change wakes the
+// controller) until the clock was read twice more. Reconciles of one LoadTest run one at a
+// time, so the first of those reads belongs to a reconcile that has ended by the second.
+func (h *harness) settle(name string) {
+	h.t.Helper()
+	for range 2 {
+		before := h.clock.reads.Load()
+		h.poke(name)
+		fakekubelet.Eventually(h.t, "a reconcile of "+name, 10*time.Second, func() error {
+			if h.clock.reads.Load() == before {
+				return fmt.Errorf("no reconcile since the poke")
+			}
+			return nil
+		})
+	}
+}
+
+// poke changes an annotation of the LoadTest, which makes the controller reconcile it.
+func (h *harness) poke(name string) {
+	h.t.Helper()
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{"test.streamreplay.io/poke":"%d"}}}`, h.pokes.Add(1))
+	lt := &streamreplayv1alpha1.LoadTest{ObjectMeta: metav1.ObjectMeta{Namespace: h.namespace, Name: name}}
+	if err := k8s.Patch(h.ctx, lt, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+		h.t.Fatalf("poking LoadTest %s: %v", name, err)
+	}
+}
+
 func (h *harness) create(lt *streamreplayv1alpha1.LoadTest) {
 	h.t.Helper()
 	lt.Namespace = h.namespace
@@ -171,11 +237,11 @@ func (h *harness) get(name string) *streamreplayv1alpha1.LoadTest {
 	return lt
 }
 
-// waitPhase waits for a phase and returns the LoadTest as it then is.
-func (h *harness) waitPhase(name string, phase streamreplayv1alpha1.Phase, timeout time.Duration) *streamreplayv1alpha1.LoadTest {
+// waitPhase waits (10s at most) for a phase and returns the LoadTest as it then is.
+func (h *harness) waitPhase(name string, phase streamreplayv1alpha1.Phase) *streamreplayv1alpha1.LoadTest {
 	h.t.Helper()
 	var lt *streamreplayv1alpha1.LoadTest
-	fakekubelet.Eventually(h.t, "phase "+string(phase), timeout, func() error {
+	fakekubelet.Eventually(h.t, "phase "+string(phase), 10*time.Second, func() error {
 		lt = h.get(name)
 		if lt.Status.Phase != phase {
 			return fmt.Errorf("phase is %q (message %q)", lt.Status.Phase, lt.Status.Message)

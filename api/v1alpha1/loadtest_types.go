@@ -154,8 +154,8 @@ const (
 
 // Stage is one step of a Stages scenario.
 type Stage struct {
-	// duration is how long the rate takes to move linearly from the previous stage's
-	// target (0 for the first stage) to this stage's target. Between 1s and 24h.
+	// duration is how long the rate takes to move linearly from the previous stage's target (0 for the first stage) to this stage's target.
+	// Between 1s and 24h.
 	// +required
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
@@ -171,11 +171,11 @@ type Stage struct {
 
 // Scenario says how the offered load evolves over time.
 // +kubebuilder:validation:XValidation:rule="self.type == 'Stages' ? has(self.stages) && size(self.stages) > 0 : !has(self.stages)",message="stages must be set for type Stages and only for it"
+// +kubebuilder:validation:XValidation:rule="!has(self.stages) || self.stages.exists(s, s.targetRate > 0)",message="stages need at least one stage with a targetRate above 0: a run that sends nothing measures nothing",fieldPath=".stages"
 // +kubebuilder:validation:XValidation:rule="self.type == 'Replay' || !has(self.speed)",message="speed is only allowed with type Replay"
 // +kubebuilder:validation:XValidation:rule="self.type == 'Ramp' || !has(self.startRate)",message="startRate is only allowed with type Ramp"
 type Scenario struct {
-	// type is how the load evolves: Constant, Ramp (linear from startRate to targetRate),
-	// Stages (linear ramps between stage targets) or Replay (the recorded inter-arrival times, scaled by speed).
+	// type is how the load evolves: Constant, Ramp (linear from startRate to targetRate), Stages (linear ramps between stage targets) or Replay (the recorded inter-arrival times, scaled by speed).
 	// +optional
 	// +kubebuilder:default=Constant
 	Type ScenarioType `json:"type,omitempty"`
@@ -193,8 +193,8 @@ type Scenario struct {
 	// +kubebuilder:validation:MaxItems=50
 	Stages []Stage `json:"stages,omitempty"`
 
-	// speed scales the recorded inter-arrival times of a Replay scenario: "2.0" replays twice
-	// as fast as recorded. A decimal between 0.001 and 1000.
+	// speed scales the recorded inter-arrival times of a Replay scenario: "2.0" replays twice as fast as recorded.
+	// A decimal between 0.001 and 1000.
 	// +optional
 	// +kubebuilder:validation:MaxLength=12
 	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?$`
@@ -208,6 +208,7 @@ type ConfigMapKeyRef struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="name must be a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
 	Name string `json:"name"`
 
 	// key is the key that holds the samples (binaryData for gzipped sets).
@@ -224,6 +225,7 @@ type SampleVolume struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="claimName must be a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
 	ClaimName string `json:"claimName"`
 
 	// path is the sample file or folder inside the volume; the volume's root by default.
@@ -246,25 +248,21 @@ type SampleSet struct {
 	// +optional
 	PersistentVolumeClaim *SampleVolume `json:"persistentVolumeClaim,omitempty"`
 
-	// url is an HTTP(S) address the pods download the samples from. Anyone who can read
-	// the LoadTest reads it, and it reaches the pods in their plan: a URL that carries a
-	// credential (a signed URL, a token in the query) belongs in urlSecretRef, a header
-	// such as Authorization in headersSecretRef.
+	// url is an HTTP(S) address the pods download the samples from.
+	// Anyone who can read the LoadTest reads it, and it reaches the pods in their plan: a URL that carries a credential (a signed URL, a token in the query) belongs in urlSecretRef, a header such as Authorization in headersSecretRef.
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'https' || url(self).getScheme() == 'http')",message="url must be an http or https URL"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')",message="url must not carry a user or password: put the URL in a Secret and name it in urlSecretRef"
 	URL string `json:"url,omitempty"`
 
-	// urlSecretRef is a Secret key holding the HTTP(S) URL of the samples, for a URL that
-	// carries a credential. The pods read it from a mounted file; it is never in their
-	// environment, arguments, logs or status.
+	// urlSecretRef is a Secret key holding the HTTP(S) URL of the samples, for a URL that carries a credential.
+	// The workers read it from a mounted file; it is never in their environment, arguments, logs or status.
 	// +optional
 	URLSecretRef *SecretKeyRef `json:"urlSecretRef,omitempty"`
 
-	// headersSecretRef is a Secret whose keys are HTTP headers (key: header name, value:
-	// header value, such as Authorization: Bearer ...) sent with the download of url or
-	// urlSecretRef, to its host only, never to a host it redirects to. Mounted as files.
+	// headersSecretRef is a Secret whose keys are HTTP headers (key: header name, value: header value, such as Authorization: Bearer ...) sent with the download of url or urlSecretRef, to its host only, never to a host it redirects to.
+	// Mounted as files.
 	// +optional
 	HeadersSecretRef *SecretRef `json:"headersSecretRef,omitempty"`
 
@@ -273,8 +271,8 @@ type SampleSet struct {
 	// +kubebuilder:default=JSONLines
 	Format SampleFormat `json:"format,omitempty"`
 
-	// loop starts again at the beginning of the set when a worker reaches its end;
-	// without it a worker stops when its share of the samples is sent.
+	// loop starts again at the beginning of the set when a worker reaches its end.
+	// With loop false, every sample is sent once at the rate, until the samples or the duration run out: a worker whose share of the samples runs out first stops, and the results say so.
 	// +optional
 	// +kubebuilder:default=true
 	Loop *bool `json:"loop,omitempty"`
@@ -286,6 +284,7 @@ type SecretKeyRef struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="name must be a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
 	Name string `json:"name"`
 
 	// key is the key inside the Secret.
@@ -302,13 +301,13 @@ type SecretRef struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="name must be a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
 	Name string `json:"name"`
 }
 
 // KafkaTLS configures TLS to the brokers. Secrets reach the pods as mounted files only.
 type KafkaTLS struct {
-	// caSecretRef is a Secret key holding the PEM bundle of CAs that sign the brokers'
-	// certificates; the system's roots are used when unset.
+	// caSecretRef is a Secret key holding the PEM bundle of CAs that sign the brokers' certificates; the system's roots are used when unset.
 	// +optional
 	CASecretRef *SecretKeyRef `json:"caSecretRef,omitempty"`
 
@@ -331,9 +330,15 @@ type KafkaSASL struct {
 	// secretRef is a Secret with the keys `username` and `password`, mounted as files.
 	// +required
 	SecretRef SecretRef `json:"secretRef"`
+
+	// allowPlainWithoutTLS lets mechanism PLAIN run over a connection without TLS, which sends the password in clear text.
+	// Set it only for a test cluster on a network you trust; without it, PLAIN needs kafka.tls.
+	// +optional
+	AllowPlainWithoutTLS bool `json:"allowPlainWithoutTLS,omitempty"`
 }
 
 // Kafka is how the pods reach the cluster under test.
+// +kubebuilder:validation:XValidation:rule="!has(self.sasl) || self.sasl.mechanism != 'PLAIN' || has(self.tls) || (has(self.sasl.allowPlainWithoutTLS) && self.sasl.allowPlainWithoutTLS)",message="sasl mechanism PLAIN without tls sends the password in clear text: set tls, or set sasl.allowPlainWithoutTLS to true on a network you trust",fieldPath=".sasl"
 type Kafka struct {
 	// bootstrapServers are host:port addresses of brokers.
 	// +required
@@ -342,13 +347,14 @@ type Kafka struct {
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MaxLength=260
 	// +kubebuilder:validation:items:Pattern=`^[^\s:]+:[0-9]{1,5}$`
+	// +kubebuilder:validation:items:XValidation:rule="!self.matches('^.+:[0-9]{1,5}$') || (int(self.substring(self.lastIndexOf(':') + 1)) >= 1 && int(self.substring(self.lastIndexOf(':') + 1)) <= 65535)",message="the port of a bootstrap server must be between 1 and 65535"
 	BootstrapServers []string `json:"bootstrapServers"`
 
 	// tls enables TLS to the brokers.
 	// +optional
 	TLS *KafkaTLS `json:"tls,omitempty"`
 
-	// sasl enables SASL authentication (over TLS unless your brokers allow plaintext).
+	// sasl enables SASL authentication, over TLS (PLAIN without TLS needs sasl.allowPlainWithoutTLS).
 	// +optional
 	SASL *KafkaSASL `json:"sasl,omitempty"`
 
@@ -362,15 +368,15 @@ type Kafka struct {
 
 // Target is where and how records are produced.
 type Target struct {
-	// topic receives every sample that does not name its own topic.
+	// topic receives every replayed record.
+	// A topic recorded in the samples (every kcat -J line names one) is never written to.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=249
-	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9._-]+$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-zA-Z0-9._-]+$') && self != '.' && self != '..'",message="topic must be a Kafka topic name: up to 249 letters, digits, '.', '_' and '-', and not '.' or '..'"
 	Topic string `json:"topic"`
 
-	// partitioning is Key (murmur2 of the key, as the Java client), Recorded (the sample's
-	// partition) or RoundRobin.
+	// partitioning is Key (murmur2 of the key, as the Java client), Recorded (the sample's partition) or RoundRobin.
 	// +optional
 	// +kubebuilder:default=Key
 	Partitioning Partitioning `json:"partitioning,omitempty"`
@@ -388,20 +394,18 @@ type Target struct {
 
 // DeadLetterQueue is the pipeline's dead-letter topic, watched by the observer pod.
 type DeadLetterQueue struct {
-	// topic is the dead-letter topic.
+	// topic is the dead-letter topic; it must differ from target.topic and pipeline.outputTopic.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=249
-	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9._-]+$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-zA-Z0-9._-]+$') && self != '.' && self != '..'",message="topic must be a Kafka topic name: up to 249 letters, digits, '.', '_' and '-', and not '.' or '..'"
 	Topic string `json:"topic"`
 
-	// countAllRecords counts every dead letter written during the run, not only those that
-	// carry this run's id header (for pipelines that drop headers).
+	// countAllRecords counts every dead letter written during the run, not only those that carry this run's id header (for pipelines that drop headers).
 	// +optional
 	CountAllRecords bool `json:"countAllRecords,omitempty"`
 
-	// classifyHeader is a header whose value classifies dead letters, used before the
-	// Kafka Connect and Spring Kafka error headers.
+	// classifyHeader is a header whose value classifies dead letters, used before the Kafka Connect and Spring Kafka error headers.
 	// +optional
 	// +kubebuilder:validation:MaxLength=249
 	ClassifyHeader string `json:"classifyHeader,omitempty"`
@@ -410,12 +414,12 @@ type DeadLetterQueue struct {
 // Pipeline describes what the pipeline under test does with the replayed records.
 // +kubebuilder:validation:XValidation:rule="has(self.outputTopic) || has(self.consumerGroup)",message="pipeline needs outputTopic, consumerGroup or both"
 type Pipeline struct {
-	// outputTopic is where the pipeline writes its results; the observer reads it to
-	// measure end-to-end latency and delivery.
+	// outputTopic is where the pipeline writes its results; the observer reads it to measure end-to-end latency and delivery.
+	// It must differ from target.topic.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=249
-	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9._-]+$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-zA-Z0-9._-]+$') && self != '.' && self != '..'",message="outputTopic must be a Kafka topic name: up to 249 letters, digits, '.', '_' and '-', and not '.' or '..'"
 	OutputTopic string `json:"outputTopic,omitempty"`
 
 	// consumerGroup is the pipeline's consumer group on the input topic; its lag is sampled during the run.
@@ -425,20 +429,31 @@ type Pipeline struct {
 	ConsumerGroup string `json:"consumerGroup,omitempty"`
 }
 
-// Thresholds decide the verdict. Each is optional; a LoadTest without thresholds passes when it runs to the end.
+// The defaults that admission writes into spec.thresholds when they are left out, so that
+// a run with errors or a shortfall never passes silently and the record shows the limits
+// it was judged by. Keep them in step with the default markers of Thresholds.
+const (
+	DefaultMinAchievedRateRatio = "0.95"
+	DefaultMaxErrorRatio        = "0.001"
+)
+
+// Thresholds decide the verdict.
+// minAchievedRateRatio and maxErrorRatio are always set (admission writes their defaults); the others are optional.
 type Thresholds struct {
-	// minAchievedRateRatio is the least share of the scheduled records that must be
-	// acknowledged, a decimal between 0 and 1 such as "0.95".
+	// minAchievedRateRatio is the least share of the scheduled records that must be acknowledged, a decimal between 0 and 1.
+	// Defaults to "0.95"; "0" accepts any rate.
 	// +optional
+	// +kubebuilder:default="0.95"
 	// +kubebuilder:validation:MaxLength=12
-	// +kubebuilder:validation:Pattern=`^(0(\.[0-9]+)?|1(\.0+)?)$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0([.][0-9]+)?|1([.]0+)?)$')",message="minAchievedRateRatio must be a decimal between 0 and 1, such as \"0.95\""
 	MinAchievedRateRatio *string `json:"minAchievedRateRatio,omitempty"`
 
-	// maxErrorRatio is the largest share of records that may fail to be acknowledged, a
-	// decimal between 0 and 1 such as "0.001".
+	// maxErrorRatio is the largest share of the sent records that may fail to be acknowledged, a decimal between 0 and 1.
+	// Defaults to "0.001"; "1" accepts any share of errors.
 	// +optional
+	// +kubebuilder:default="0.001"
 	// +kubebuilder:validation:MaxLength=12
-	// +kubebuilder:validation:Pattern=`^(0(\.[0-9]+)?|1(\.0+)?)$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0([.][0-9]+)?|1([.]0+)?)$')",message="maxErrorRatio must be a decimal between 0 and 1, such as \"0.001\""
 	MaxErrorRatio *string `json:"maxErrorRatio,omitempty"`
 
 	// maxDLQRecords is the most dead letters of this run allowed; needs deadLetterQueue.
@@ -447,24 +462,21 @@ type Thresholds struct {
 	// +kubebuilder:validation:Maximum=1000000000000
 	MaxDLQRecords *int64 `json:"maxDLQRecords,omitempty"`
 
-	// maxP99Latency is the largest p99 of the produce acknowledgement latency, measured from
-	// each record's intended send time (so a producer that falls behind shows it).
+	// maxP99Latency is the largest p99 of the produce acknowledgement latency, measured from each record's intended send time (so a producer that falls behind shows it).
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|([0-9]+([.][0-9]+)?(h|m|s|ms|us|ns))+)$') && duration(self) > duration('0s') && duration(self) <= duration('1h')",message="maxP99Latency must be more than 0 and at most 1h, written like 250ms or 2s"
 	MaxP99Latency *metav1.Duration `json:"maxP99Latency,omitempty"`
 
-	// maxEndToEndP99Latency is the largest p99 from intended send time to the record's
-	// arrival on the pipeline's output topic; needs pipeline.outputTopic.
+	// maxEndToEndP99Latency is the largest p99 from intended send time to the record's arrival on the pipeline's output topic; needs pipeline.outputTopic.
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|([0-9]+([.][0-9]+)?(h|m|s|ms|us|ns))+)$') && duration(self) > duration('0s') && duration(self) <= duration('1h')",message="maxEndToEndP99Latency must be more than 0 and at most 1h, written like 500ms or 2s"
 	MaxEndToEndP99Latency *metav1.Duration `json:"maxEndToEndP99Latency,omitempty"`
 
-	// maxConsumerLag is the largest lag, in records, of the pipeline's consumer group seen
-	// during the run; needs pipeline.consumerGroup.
+	// maxConsumerLag is the largest lag, in records, of the pipeline's consumer group seen during the run; needs pipeline.consumerGroup.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=1000000000000
@@ -505,11 +517,13 @@ type WorkerTemplate struct {
 	// serviceAccountName the pods run as; its token is not mounted.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="serviceAccountName must be a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 
 	// priorityClassName of the pods.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="priorityClassName must be a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
 	PriorityClassName string `json:"priorityClassName,omitempty"`
 
 	// labels added to the pods (the operator's own labels win on conflict).
@@ -523,8 +537,8 @@ type WorkerTemplate struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
-// Cleanup says what happens to the pods of a finished LoadTest. The LoadTest and its
-// results ConfigMap always stay.
+// Cleanup says what happens to the pods of a finished LoadTest.
+// The LoadTest and its results ConfigMap always stay.
 type Cleanup struct {
 	// policy is Always, OnSuccess (keep the pods of a failed test for debugging) or Never.
 	// +optional
@@ -569,6 +583,10 @@ type Timeouts struct {
 // LoadTestSpec is one load-test run. It is immutable once created, except stop.
 // +kubebuilder:validation:XValidation:rule="self.scenario.type != 'Stages' || !has(self.duration)",message="duration must not be set for a Stages scenario: the stages' durations give the length"
 // +kubebuilder:validation:XValidation:rule="self.scenario.type == 'Stages' || self.scenario.type == 'Replay' || has(self.targetRate)",message="targetRate is required for Constant and Ramp scenarios"
+// +kubebuilder:validation:XValidation:rule="self.scenario.type != 'Stages' || !has(self.targetRate)",message="targetRate must not be set for a Stages scenario: the stages' targetRates give the rate",fieldPath=".targetRate"
+// +kubebuilder:validation:XValidation:rule="!has(self.deadLetterQueue) || self.deadLetterQueue.topic != self.target.topic",message="deadLetterQueue.topic must differ from target.topic: the observer would count the replayed records as dead letters",fieldPath=".deadLetterQueue.topic"
+// +kubebuilder:validation:XValidation:rule="!has(self.pipeline) || !has(self.pipeline.outputTopic) || self.pipeline.outputTopic != self.target.topic",message="pipeline.outputTopic must differ from target.topic: the observer would take the replayed records for the pipeline's output",fieldPath=".pipeline.outputTopic"
+// +kubebuilder:validation:XValidation:rule="!has(self.deadLetterQueue) || !has(self.pipeline) || !has(self.pipeline.outputTopic) || self.pipeline.outputTopic != self.deadLetterQueue.topic",message="deadLetterQueue.topic must differ from pipeline.outputTopic: the observer would count each record both as delivered and as a dead letter",fieldPath=".deadLetterQueue.topic"
 // +kubebuilder:validation:XValidation:rule="self.scenario.type == 'Stages' || has(self.duration)",message="duration is required unless the scenario is Stages"
 // +kubebuilder:validation:XValidation:rule="!has(self.thresholds) || !has(self.thresholds.maxDLQRecords) || has(self.deadLetterQueue)",message="thresholds.maxDLQRecords needs deadLetterQueue"
 // +kubebuilder:validation:XValidation:rule="!has(self.thresholds) || !has(self.thresholds.maxEndToEndP99Latency) || (has(self.pipeline) && has(self.pipeline.outputTopic))",message="thresholds.maxEndToEndP99Latency needs pipeline.outputTopic"
@@ -586,8 +604,8 @@ type LoadTestSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.type == oldSelf.type && has(self.startRate) == has(oldSelf.startRate) && (!has(self.startRate) || self.startRate == oldSelf.startRate) && has(self.speed) == has(oldSelf.speed) && (!has(self.speed) || self.speed == oldSelf.speed) && has(self.stages) == has(oldSelf.stages) && (!has(self.stages) || (self.stages.map(s, s.targetRate) == oldSelf.stages.map(s, s.targetRate) && self.stages.map(s, duration(s.duration)) == oldSelf.stages.map(s, duration(s.duration))))",message="scenario is immutable: create a new LoadTest to run again"
 	Scenario Scenario `json:"scenario,omitempty"`
 
-	// targetRate is the rate in records per second, all workers together (the end rate of a
-	// Ramp; for Replay an optional cap). Not used by Stages.
+	// targetRate is the rate in records per second, all workers together (the end rate of a Ramp; for Replay an optional cap).
+	// Stages scenarios take their rates from the stages and must not set it.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=10000000
@@ -639,7 +657,9 @@ type LoadTestSpec struct {
 	// client sends back "2m0s" for a stored "2m". Keep it in step with the fields of Thresholds.
 
 	// thresholds decide the verdict.
+	// When left out, admission writes the defaults of minAchievedRateRatio and maxErrorRatio.
 	// +optional
+	// +kubebuilder:default={}
 	// +kubebuilder:validation:XValidation:rule="has(self.minAchievedRateRatio) == has(oldSelf.minAchievedRateRatio) && (!has(self.minAchievedRateRatio) || self.minAchievedRateRatio == oldSelf.minAchievedRateRatio) && has(self.maxErrorRatio) == has(oldSelf.maxErrorRatio) && (!has(self.maxErrorRatio) || self.maxErrorRatio == oldSelf.maxErrorRatio) && has(self.maxDLQRecords) == has(oldSelf.maxDLQRecords) && (!has(self.maxDLQRecords) || self.maxDLQRecords == oldSelf.maxDLQRecords) && has(self.maxConsumerLag) == has(oldSelf.maxConsumerLag) && (!has(self.maxConsumerLag) || self.maxConsumerLag == oldSelf.maxConsumerLag) && has(self.maxP99Latency) == has(oldSelf.maxP99Latency) && (!has(self.maxP99Latency) || duration(self.maxP99Latency) == duration(oldSelf.maxP99Latency)) && has(self.maxEndToEndP99Latency) == has(oldSelf.maxEndToEndP99Latency) && (!has(self.maxEndToEndP99Latency) || duration(self.maxEndToEndP99Latency) == duration(oldSelf.maxEndToEndP99Latency))",message="thresholds are immutable: create a new LoadTest to run again"
 	Thresholds *Thresholds `json:"thresholds,omitempty"`
 
@@ -666,8 +686,8 @@ type LoadTestSpec struct {
 	// Note: the rule "stop cannot be undone" is on LoadTestSpec, not here, because a Go client
 	// omits stop=false, and a rule on an absent field is not evaluated.
 
-	// stop asks a running test to end early: pods finish cleanly, report partial results,
-	// and the LoadTest ends Aborted. It is the only field that may change, and only to true.
+	// stop asks a running test to end early: pods finish cleanly, report partial results, and the LoadTest ends Aborted.
+	// It is the only field that may change, and only to true.
 	// +optional
 	Stop bool `json:"stop,omitempty"`
 }
@@ -776,9 +796,10 @@ type LoadTestStatus struct {
 	// +kubebuilder:validation:MaxLength=64
 	RunID string `json:"runID,omitempty"`
 
-	// startTime is the instant every worker starts sending, agreed by the operator.
+	// startTime is the instant every worker starts sending, agreed by the operator, to the microsecond.
+	// The pods receive exactly this instant.
 	// +optional
-	StartTime *metav1.Time `json:"startTime,omitempty"`
+	StartTime *PreciseTime `json:"startTime,omitempty"`
 
 	// completionTime is when the test reached its final phase.
 	// +optional
@@ -826,7 +847,7 @@ type LoadTestStatus struct {
 // +kubebuilder:printcolumn:name="Pods",type=string,JSONPath=`.status.readyPods`,priority=1
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
-// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 50",message="metadata.name must be at most 50 characters so that the names of its pods (<name>-worker-<index>) stay within 63"
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 50",message="metadata.name must be at most 50 characters so that the names of its pods (<name>-worker-<index>) stay within 63",fieldPath=".metadata",reason="FieldValueInvalid"
 type LoadTest struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -835,8 +856,8 @@ type LoadTest struct {
 	// +required
 	Spec LoadTestSpec `json:"spec"`
 
-	// status is what the operator observed. observedGeneration starts at -1, so that kstatus
-	// (Flux) reads a LoadTest the operator has not seen yet as in progress, not as current.
+	// status is what the operator observed.
+	// observedGeneration starts at -1, so that kstatus (Flux) reads a LoadTest the operator has not seen yet as in progress, not as current.
 	// +optional
 	// +kubebuilder:default={}
 	Status LoadTestStatus `json:"status,omitempty"`

@@ -91,6 +91,9 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
+// topicRules ends the message of every topic rule.
+const topicRules = "must be a Kafka topic name: up to 249 letters, digits, '.', '_' and '-', and not '.' or '..'"
+
 func testContext(t *testing.T) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -163,6 +166,11 @@ func expectInvalid(t *testing.T, err error, wants ...string) {
 	// "<cel error> evaluating rule: <message>": the rule should guard against that input.
 	if strings.Contains(err.Error(), "evaluating rule") {
 		t.Errorf("a CEL rule failed at run time instead of answering:\n%v", err)
+	}
+	// A rule at the root without fieldPath reports the path "<nil>". (The API server's own
+	// note that it skipped the CEL rules of an object with schema errors has it too.)
+	if msg := strings.ReplaceAll(err.Error(), "<nil>: Invalid value: null: some validation rules were not checked", ""); strings.Contains(msg, "<nil>") {
+		t.Errorf("the error names no field:\n%v", err)
 	}
 	t.Logf("refused as expected: %v", err)
 }
@@ -305,6 +313,33 @@ func TestInvalidLoadTestsAreRefused(t *testing.T) {
 			wants: []string{"spec.scenario.speed", "should match"},
 		},
 		{
+			name: "Stages whose only stage has rate 0",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Scenario = v1alpha1.Scenario{Type: v1alpha1.ScenarioStages, Stages: []v1alpha1.Stage{{Duration: metav1.Duration{Duration: time.Minute}, TargetRate: 0}}}
+				lt.Spec.Duration, lt.Spec.TargetRate = nil, nil
+			},
+			wants: []string{"spec.scenario.stages", "stages need at least one stage with a targetRate above 0"},
+		},
+		{
+			name: "Stages whose stages all have rate 0",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Scenario = v1alpha1.Scenario{Type: v1alpha1.ScenarioStages, Stages: []v1alpha1.Stage{
+					{Duration: metav1.Duration{Duration: time.Minute}, TargetRate: 0},
+					{Duration: metav1.Duration{Duration: time.Minute}, TargetRate: 0},
+				}}
+				lt.Spec.Duration, lt.Spec.TargetRate = nil, nil
+			},
+			wants: []string{"spec.scenario.stages", "stages need at least one stage with a targetRate above 0"},
+		},
+		{
+			name: "Stages together with targetRate",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Scenario = v1alpha1.Scenario{Type: v1alpha1.ScenarioStages, Stages: []v1alpha1.Stage{{Duration: metav1.Duration{Duration: time.Minute}, TargetRate: 100}}}
+				lt.Spec.Duration = nil
+			},
+			wants: []string{"spec.targetRate", "targetRate must not be set for a Stages scenario"},
+		},
+		{
 			name:   "startRate with Constant",
 			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.Scenario.StartRate = ptr.To[int64](10) },
 			wants:  []string{"spec.scenario", "startRate is only allowed with type Ramp"},
@@ -320,6 +355,26 @@ func TestInvalidLoadTestsAreRefused(t *testing.T) {
 			name:   "two sample sources",
 			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.SampleSet.URL = "https://samples.example.com/crm.jsonl.gz" },
 			wants:  []string{"spec.sampleSet", "exactly one of configMapRef, persistentVolumeClaim and url must be set"},
+		},
+		{
+			name:   "configMapRef name not an object name",
+			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.SampleSet.ConfigMapRef.Name = "Bad_Name!" },
+			wants:  []string{"spec.sampleSet.configMapRef.name", "name must be a Kubernetes object name: lowercase letters, digits, '-' and '.'"},
+		},
+		{
+			name: "claimName not an object name",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.SampleSet.ConfigMapRef = nil
+				lt.Spec.SampleSet.PersistentVolumeClaim = &v1alpha1.SampleVolume{ClaimName: "-samples"}
+			},
+			wants: []string{"spec.sampleSet.persistentVolumeClaim.claimName", "claimName must be a Kubernetes object name"},
+		},
+		{
+			name: "serviceAccountName not an object name",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.WorkerTemplate = &v1alpha1.WorkerTemplate{ServiceAccountName: "Load Tester"}
+			},
+			wants: []string{"spec.workerTemplate.serviceAccountName", "serviceAccountName must be a Kubernetes object name"},
 		},
 		{
 			name: "url with ftp scheme",
@@ -366,6 +421,39 @@ func TestInvalidLoadTestsAreRefused(t *testing.T) {
 			wants:  []string{"spec.kafka.bootstrapServers", "should have at least 1 items"},
 		},
 		{
+			name: "bootstrap server port 99999",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Kafka.BootstrapServers = []string{"kafka-0.kafka:9092", "kafka-1.kafka:99999"}
+			},
+			wants: []string{"spec.kafka.bootstrapServers[1]", "the port of a bootstrap server must be between 1 and 65535"},
+		},
+		{
+			name:   "bootstrap server port 0",
+			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.Kafka.BootstrapServers = []string{"kafka-0.kafka:0"} },
+			wants:  []string{"spec.kafka.bootstrapServers[0]", "the port of a bootstrap server must be between 1 and 65535"},
+		},
+		{
+			name: "sasl PLAIN without tls",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Kafka.SASL = &v1alpha1.KafkaSASL{Mechanism: v1alpha1.SASLPlain, SecretRef: v1alpha1.SecretRef{Name: "kafka-user"}}
+			},
+			wants: []string{"spec.kafka.sasl", "sasl mechanism PLAIN without tls sends the password in clear text", "allowPlainWithoutTLS"},
+		},
+		{
+			name: "sasl secret name not an object name",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Kafka.SASL = &v1alpha1.KafkaSASL{Mechanism: v1alpha1.SASLScramSHA512, SecretRef: v1alpha1.SecretRef{Name: "Kafka_User"}}
+			},
+			wants: []string{"spec.kafka.sasl.secretRef.name", "name must be a Kubernetes object name"},
+		},
+		{
+			name: "tls CA secret name not an object name",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Kafka.TLS = &v1alpha1.KafkaTLS{CASecretRef: &v1alpha1.SecretKeyRef{Name: "ca!", Key: "ca.crt"}}
+			},
+			wants: []string{"spec.kafka.tls.caSecretRef.name", "name must be a Kubernetes object name"},
+		},
+		{
 			name:   "bootstrap server without port",
 			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.Kafka.BootstrapServers = []string{"kafka-0.kafka"} },
 			wants:  []string{"spec.kafka.bootstrapServers[0]", "should match"},
@@ -387,17 +475,59 @@ func TestInvalidLoadTestsAreRefused(t *testing.T) {
 		{
 			name:   "topic with a space",
 			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.Target.Topic = "crm customers" },
-			wants:  []string{"spec.target.topic", "should match"},
+			wants:  []string{"spec.target.topic", "topic " + topicRules},
 		},
 		{
 			name:   "topic with a slash",
 			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.Target.Topic = "crm/customers" },
-			wants:  []string{"spec.target.topic", "should match"},
+			wants:  []string{"spec.target.topic", "topic " + topicRules},
+		},
+		{
+			name:   `topic "."`,
+			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.Target.Topic = "." },
+			wants:  []string{"spec.target.topic", "topic " + topicRules},
+		},
+		{
+			name:   `topic ".."`,
+			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.Target.Topic = ".." },
+			wants:  []string{"spec.target.topic", "topic " + topicRules},
+		},
+		{
+			name:   "topic of 250 characters",
+			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.Target.Topic = strings.Repeat("t", 250) },
+			wants:  []string{"spec.target.topic", "Too long: may not be more than 249"},
 		},
 		{
 			name:   "dead-letter topic with a slash",
 			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.DeadLetterQueue.Topic = "crm/dlq" },
-			wants:  []string{"spec.deadLetterQueue.topic", "should match"},
+			wants:  []string{"spec.deadLetterQueue.topic", "topic " + topicRules},
+		},
+		{
+			name:   `dead-letter topic ".."`,
+			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.DeadLetterQueue.Topic = ".." },
+			wants:  []string{"spec.deadLetterQueue.topic", "topic " + topicRules},
+		},
+		{
+			name:   `output topic "."`,
+			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.Pipeline = &v1alpha1.Pipeline{OutputTopic: "."} },
+			wants:  []string{"spec.pipeline.outputTopic", "outputTopic " + topicRules},
+		},
+		{
+			name:   "dead-letter topic equal to the target topic",
+			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.DeadLetterQueue.Topic = lt.Spec.Target.Topic },
+			wants:  []string{"spec.deadLetterQueue.topic", "deadLetterQueue.topic must differ from target.topic"},
+		},
+		{
+			name:   "output topic equal to the target topic",
+			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.Pipeline = &v1alpha1.Pipeline{OutputTopic: lt.Spec.Target.Topic} },
+			wants:  []string{"spec.pipeline.outputTopic", "pipeline.outputTopic must differ from target.topic"},
+		},
+		{
+			name: "output topic equal to the dead-letter topic",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Pipeline = &v1alpha1.Pipeline{OutputTopic: lt.Spec.DeadLetterQueue.Topic}
+			},
+			wants: []string{"spec.deadLetterQueue.topic", "deadLetterQueue.topic must differ from pipeline.outputTopic"},
 		},
 		{
 			name:   "unknown partitioning",
@@ -419,17 +549,22 @@ func TestInvalidLoadTestsAreRefused(t *testing.T) {
 		{
 			name:   `minAchievedRateRatio "1.5"`,
 			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.Thresholds.MinAchievedRateRatio = ptr.To("1.5") },
-			wants:  []string{"spec.thresholds.minAchievedRateRatio", "should match"},
+			wants:  []string{"spec.thresholds.minAchievedRateRatio", `minAchievedRateRatio must be a decimal between 0 and 1, such as "0.95"`},
 		},
 		{
 			name:   `minAchievedRateRatio "abc"`,
 			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.Thresholds.MinAchievedRateRatio = ptr.To("abc") },
-			wants:  []string{"spec.thresholds.minAchievedRateRatio", "should match"},
+			wants:  []string{"spec.thresholds.minAchievedRateRatio", "minAchievedRateRatio must be a decimal between 0 and 1"},
 		},
 		{
 			name:   `maxErrorRatio "-0.1"`,
 			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.Thresholds.MaxErrorRatio = ptr.To("-0.1") },
-			wants:  []string{"spec.thresholds.maxErrorRatio", "should match"},
+			wants:  []string{"spec.thresholds.maxErrorRatio", `maxErrorRatio must be a decimal between 0 and 1, such as "0.001"`},
+		},
+		{
+			name:   `maxErrorRatio "1.01"`,
+			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.Thresholds.MaxErrorRatio = ptr.To("1.01") },
+			wants:  []string{"spec.thresholds.maxErrorRatio", "maxErrorRatio must be a decimal between 0 and 1"},
 		},
 		{
 			name:   "maxP99Latency 0s",
@@ -474,7 +609,7 @@ func TestInvalidLoadTestsAreRefused(t *testing.T) {
 		{
 			name:   "name longer than 50 characters",
 			mutate: func(lt *v1alpha1.LoadTest) { lt.Name = strings.Repeat("a", 51) },
-			wants:  []string{"metadata.name must be at most 50 characters"},
+			wants:  []string{"metadata: Invalid value", "metadata.name must be at most 50 characters"},
 		},
 		{
 			name:   "ttlSecondsAfterFinished negative",
@@ -535,6 +670,15 @@ func defaulted(spec v1alpha1.LoadTestSpec) v1alpha1.LoadTestSpec {
 		Start:     duration(30 * time.Second),
 		Drain:     duration(30 * time.Second),
 	}
+	if spec.Thresholds == nil {
+		spec.Thresholds = &v1alpha1.Thresholds{}
+	}
+	if spec.Thresholds.MinAchievedRateRatio == nil {
+		spec.Thresholds.MinAchievedRateRatio = ptr.To(v1alpha1.DefaultMinAchievedRateRatio)
+	}
+	if spec.Thresholds.MaxErrorRatio == nil {
+		spec.Thresholds.MaxErrorRatio = ptr.To(v1alpha1.DefaultMaxErrorRatio)
+	}
 	return spec
 }
 
@@ -579,6 +723,59 @@ func TestValidLoadTestsAreAccepted(t *testing.T) {
 				got.Scenario.Type = v1alpha1.ScenarioStages
 				return got
 			},
+		},
+		{
+			name:   "no thresholds: admission writes the ratio defaults",
+			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.Thresholds = nil },
+			want: func(sent v1alpha1.LoadTestSpec) v1alpha1.LoadTestSpec {
+				got := defaulted(sent)
+				got.Thresholds = &v1alpha1.Thresholds{MinAchievedRateRatio: ptr.To("0.95"), MaxErrorRatio: ptr.To("0.001")}
+				return got
+			},
+		},
+		{
+			name: "thresholds without the ratios get the ratio defaults",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Thresholds = &v1alpha1.Thresholds{MaxP99Latency: duration(time.Second)}
+			},
+			want: func(sent v1alpha1.LoadTestSpec) v1alpha1.LoadTestSpec {
+				got := defaulted(sent)
+				got.Thresholds = &v1alpha1.Thresholds{MinAchievedRateRatio: ptr.To("0.95"), MaxErrorRatio: ptr.To("0.001"), MaxP99Latency: duration(time.Second)}
+				return got
+			},
+		},
+		{
+			name: "the user's own ratios are kept",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Thresholds = &v1alpha1.Thresholds{MinAchievedRateRatio: ptr.To("0"), MaxErrorRatio: ptr.To("1")}
+			},
+			want: func(sent v1alpha1.LoadTestSpec) v1alpha1.LoadTestSpec {
+				got := defaulted(sent)
+				got.Thresholds = &v1alpha1.Thresholds{MinAchievedRateRatio: ptr.To("0"), MaxErrorRatio: ptr.To("1")}
+				return got
+			},
+		},
+		{
+			name: "sasl PLAIN over tls",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Kafka.TLS = &v1alpha1.KafkaTLS{}
+				lt.Spec.Kafka.SASL = &v1alpha1.KafkaSASL{Mechanism: v1alpha1.SASLPlain, SecretRef: v1alpha1.SecretRef{Name: "kafka-user"}}
+			},
+			want: defaulted,
+		},
+		{
+			name: "sasl PLAIN without tls, opted in",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Kafka.SASL = &v1alpha1.KafkaSASL{Mechanism: v1alpha1.SASLPlain, SecretRef: v1alpha1.SecretRef{Name: "kafka-user"}, AllowPlainWithoutTLS: true}
+			},
+			want: defaulted,
+		},
+		{
+			name: "sasl SCRAM without tls",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Kafka.SASL = &v1alpha1.KafkaSASL{Mechanism: v1alpha1.SASLScramSHA256, SecretRef: v1alpha1.SecretRef{Name: "kafka-user"}}
+			},
+			want: defaulted,
 		},
 		{
 			name: `Replay with speed "2.0"`,
@@ -702,7 +899,8 @@ func TestSpecIsImmutableExceptStop(t *testing.T) {
 		{"kafka", func(lt *v1alpha1.LoadTest) { lt.Spec.Kafka.BootstrapServers = []string{"kafka-1.kafka:9092"} }, "kafka is immutable"},
 		{"target", func(lt *v1alpha1.LoadTest) { lt.Spec.Target.Acks = v1alpha1.AcksNone }, "target is immutable"},
 		{"thresholds changed", func(lt *v1alpha1.LoadTest) { lt.Spec.Thresholds.MinAchievedRateRatio = ptr.To("0.5") }, "thresholds are immutable"},
-		{"thresholds removed", func(lt *v1alpha1.LoadTest) { lt.Spec.Thresholds = nil }, "spec is immutable except stop"},
+		// Removed thresholds come back as the defaults, which differ from what was set.
+		{"thresholds removed", func(lt *v1alpha1.LoadTest) { lt.Spec.Thresholds = nil }, "thresholds are immutable"},
 		{"pipeline added", func(lt *v1alpha1.LoadTest) {
 			lt.Spec.Pipeline = &v1alpha1.Pipeline{OutputTopic: "crm.customers.enriched"}
 		}, "spec is immutable except stop"},
@@ -795,7 +993,7 @@ func TestGoClientUpdateOfHandWrittenDurationsIsAccepted(t *testing.T) {
 		{Duration: metav1.Duration{Duration: 2 * time.Minute}, TargetRate: 1000},
 		{Duration: metav1.Duration{Duration: time.Hour}, TargetRate: 2000},
 	}}
-	lt.Spec.Duration = nil
+	lt.Spec.Duration, lt.Spec.TargetRate = nil, nil
 	lt.Spec.Thresholds.MaxP99Latency = duration(time.Second)
 	lt.Spec.Pipeline = &v1alpha1.Pipeline{OutputTopic: "crm.customers.enriched"}
 	lt.Spec.Thresholds.MaxEndToEndP99Latency = duration(time.Minute)

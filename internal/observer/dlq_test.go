@@ -76,6 +76,24 @@ func TestClassify(t *testing.T) {
 			wantClass: "E42",
 			wantEx:    self,
 		},
+		// An empty value is no class: the next source names it.
+		"classify header empty falls back to Connect": {
+			headers:   hdrs("x-error-code", "", connectClass, "Boom", connectStage, "CONVERTER"),
+			classify:  "x-error-code",
+			wantClass: "Boom (CONVERTER)",
+			wantEx:    self,
+		},
+		"classify header empty falls back to Spring": {
+			headers:   hdrs("x-error-code", "", springClass, "org.example.Boom"),
+			classify:  "x-error-code",
+			wantClass: "org.example.Boom",
+			wantEx:    self,
+		},
+		"empty Connect class falls back to Spring": {
+			headers:   hdrs(connectClass, "", springClass, "org.example.Boom"),
+			wantClass: "org.example.Boom",
+			wantEx:    self,
+		},
 		"classify header missing falls back": {
 			headers:   hdrs(connectClass, "Boom"),
 			classify:  "x-error-code",

@@ -63,7 +63,10 @@
 // Duplicates the further copies, kept in a sparse bitmap per worker (64 Ki
 // sequences per 8 KiB chunk); a record whose worker or sequence header is
 // missing counts as delivered without a duplicate check. Compared with what
-// the workers had acknowledged, Delivered shows loss. When the
+// the workers had acknowledged, Delivered shows what the pipeline has not
+// delivered (results.Merge): records its consumer lag still counts at the end,
+// or all of them when the observer was stopped before the drain ended, are in
+// flight, not lost; loss is what is missing once it drained. When the
 // pipeline drops the headers, nothing can be matched: Delivered stays 0, no
 // latency is recorded, and the observer says so in its log and progress lines
 // (outputRecordsWithoutRunHeaders).

@@ -317,10 +317,11 @@ func (o *Observer) Progress() []any {
 
 // lagTally keeps the lag samples' figures.
 type lagTally struct {
-	mu      sync.Mutex
-	max     int64
-	last    int64
-	samples int
+	mu         sync.Mutex
+	max        int64
+	last       int64
+	samples    int
+	lastFailed bool // the latest attempt failed: last is older than the end
 }
 
 func (l *lagTally) record(lag int64) {
@@ -329,14 +330,23 @@ func (l *lagTally) record(lag int64) {
 	l.max = max(l.max, lag)
 	l.last = lag
 	l.samples++
+	l.lastFailed = false
 }
 
-// result reports Drained when the last sample, taken at the end of the
-// drain, found no lag.
+// fail notes an attempt that measured nothing.
+func (l *lagTally) fail() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lastFailed = true
+}
+
+// result reports Drained when the last sample, taken at the end of the drain, found no
+// lag. A lag of 0 measured earlier does not count when the last attempt failed: the
+// pipeline may have fallen behind since.
 func (l *lagTally) result() *results.LagResult {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return &results.LagResult{Max: l.max, Final: l.last, Drained: l.samples > 0 && l.last == 0, Samples: l.samples}
+	return &results.LagResult{Max: l.max, Final: l.last, Drained: l.samples > 0 && !l.lastFailed && l.last == 0, Samples: l.samples}
 }
 
 // sampleLag samples every lagInterval until ctx ends, then once more, so the
@@ -345,6 +355,7 @@ func (o *Observer) sampleLag(ctx context.Context, partitions []int, startOffsets
 	sample := func(ctx context.Context) {
 		lag, err := o.lagSample(ctx, partitions, startOffsets)
 		if err != nil {
+			o.lag.fail()
 			if ctx.Err() == nil {
 				o.log.Error(err, "Sampling the pipeline's consumer lag failed")
 			}

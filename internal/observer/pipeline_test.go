@@ -284,6 +284,12 @@ func produce(t testing.TB, brokers []string, topic string, c producerConfig) {
 // newCluster starts an in-process Kafka with the given topics (name: partitions).
 func newCluster(t testing.TB, brokers int, topics map[string]int32) []string {
 	t.Helper()
+	return newFakeCluster(t, brokers, topics).ListenAddrs()
+}
+
+// newFakeCluster is newCluster for tests that control the brokers' answers.
+func newFakeCluster(t testing.TB, brokers int, topics map[string]int32) *kfake.Cluster {
+	t.Helper()
 	opts := []kfake.Opt{kfake.NumBrokers(brokers)}
 	for name, n := range topics {
 		opts = append(opts, kfake.SeedTopics(n, name))
@@ -293,7 +299,7 @@ func newCluster(t testing.TB, brokers int, topics map[string]int32) []string {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	return c.ListenAddrs()
+	return c
 }
 
 var errTimeout = errors.New("timed out")

@@ -116,6 +116,7 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	reconciler := &controllers.LoadTestReconciler{
 		Client:        mgr.GetClient(),
+		APIReader:     mgr.GetAPIReader(),
 		Scheme:        scheme,
 		Recorder:      mgr.GetEventRecorder("streamreplay-operator"),
 		Clock:         opts.Clock,

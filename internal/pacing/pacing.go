@@ -44,9 +44,10 @@ const (
 var ErrNoTimestamp = errors.New("no recorded timestamp")
 
 // New builds the schedule of a scenario for a run of the given length.
-// For Replay, recorded are the recorded timestamps of this worker's samples in send order (the
-// schedule replays their inter-arrival times divided by speed; with loop, the set repeats,
-// the next pass starting one mean inter-arrival gap after the previous one's last record);
+// For Replay, recorded are the recorded timestamps of the samples in send order (the
+// schedule replays their offsets from the first (earliest) timestamp divided by speed; with
+// loop, the set repeats, the next pass starting one mean inter-arrival gap after the previous
+// one's last record);
 // records with no timestamp make Replay an error naming the first such index. If sc.TargetRate > 0
 // for Replay, it caps the rate: a record is never due earlier than n/targetRate.
 // loop says whether Replay repeats the set (false: the run ends after the last sample).
@@ -58,6 +59,14 @@ var ErrNoTimestamp = errors.New("no recorded timestamp")
 // samples all fall within length ends with its last sample: Length is then 1ns past that
 // record's Offset, so that every record of a run is due before Length.
 func New(sc plan.Scenario, length time.Duration, recorded []time.Time, loop bool) (Schedule, error) {
+	return NewShard(sc, length, recorded, loop, TimelineOf(recorded))
+}
+
+// NewShard is New for one worker's shard of a sample set whose timeline is set: a Replay
+// counts offsets from the set's first timestamp, and loops with the set's period, so that
+// the shards' schedules merge into the recording divided by speed. recorded must lie
+// within set. Other scenarios ignore set.
+func NewShard(sc plan.Scenario, length time.Duration, recorded []time.Time, loop bool, set Timeline) (Schedule, error) {
 	if length < 0 {
 		return nil, fmt.Errorf("run length %v is negative", length)
 	}
@@ -83,7 +92,7 @@ func New(sc plan.Scenario, length time.Duration, recorded []time.Time, loop bool
 	case TypeStages:
 		return newStages(sc.Stages, length)
 	case TypeReplay:
-		return newReplay(sc, int64(length), recorded, loop)
+		return newReplay(sc, int64(length), recorded, loop, set)
 	default:
 		return nil, fmt.Errorf("unknown scenario type %q: want %s, %s, %s or %s", sc.Type, TypeConstant, TypeRamp, TypeStages, TypeReplay)
 	}

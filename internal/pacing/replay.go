@@ -12,10 +12,10 @@ import (
 	"github.com/streamreplay/streamreplay/internal/plan"
 )
 
-// replay sends the samples at their recorded times, relative to the first sample and
-// divided by speed. Pass p of a looping replay starts at floor(p·P) with P = span·m/(m−1)
-// (the span plus one mean gap) kept as an exact fraction, so passes do not drift; an
-// optional rate cap delays record n to at least n/rate.
+// replay sends the samples at their recorded times, relative to the whole set's first
+// timestamp and divided by speed. Pass p of a looping replay starts at floor(p·P) with
+// P = span·M/(M−1) (the set's span plus one mean gap of its M records) kept as an exact
+// fraction, so passes do not drift; an optional rate cap delays record n to at least n/rate.
 type replay struct {
 	off  []int64 // offset of each sample within a pass, ns, non-decreasing
 	m    int64
@@ -31,7 +31,34 @@ type replay struct {
 	total  int64
 }
 
-func newReplay(sc plan.Scenario, length int64, recorded []time.Time, loop bool) (*replay, error) {
+// Timeline is the recorded time of a whole sample set. Every worker's shard of a Replay
+// shares it: offsets count from First, and the passes of a looping replay last the set's
+// span plus one mean gap of the set, so that the workers' schedules merge into the
+// recording divided by speed, whatever the split.
+type Timeline struct {
+	First, Last time.Time // the earliest and the latest recorded timestamp of the set
+	Records     int64     // the set's records
+}
+
+// TimelineOf is the timeline of a whole set's timestamps; zero ones are skipped.
+func TimelineOf(recorded []time.Time) Timeline {
+	var tl Timeline
+	for _, t := range recorded {
+		if t.IsZero() {
+			continue
+		}
+		if tl.Records == 0 || t.Before(tl.First) {
+			tl.First = t
+		}
+		if tl.Records == 0 || t.After(tl.Last) {
+			tl.Last = t
+		}
+		tl.Records++
+	}
+	return tl
+}
+
+func newReplay(sc plan.Scenario, length int64, recorded []time.Time, loop bool, set Timeline) (*replay, error) {
 	num, den, err := parseSpeed(sc.Speed)
 	if err != nil {
 		return nil, fmt.Errorf("scenario Replay: %w", err)
@@ -40,9 +67,16 @@ func newReplay(sc plan.Scenario, length int64, recorded []time.Time, loop bool) 
 		return nil, fmt.Errorf("scenario Replay: targetRate %d is negative", sc.TargetRate)
 	}
 	for i, t := range recorded {
-		if t.IsZero() {
+		switch {
+		case t.IsZero():
 			return nil, fmt.Errorf("scenario Replay: sample %d: %w", i, ErrNoTimestamp)
+		case t.Before(set.First) || t.After(set.Last):
+			return nil, fmt.Errorf("scenario Replay: sample %d, recorded at %s, is outside the set's timeline %s to %s",
+				i, t.Format(time.RFC3339Nano), set.First.Format(time.RFC3339Nano), set.Last.Format(time.RFC3339Nano))
 		}
+	}
+	if set.Records < int64(len(recorded)) {
+		return nil, fmt.Errorf("scenario Replay: the set has %d records, fewer than the %d of this shard", set.Records, len(recorded))
 	}
 	r := &replay{m: int64(len(recorded)), loop: loop, rate: sc.TargetRate, length: length, pd: 1}
 	if r.m == 0 {
@@ -52,10 +86,12 @@ func newReplay(sc plan.Scenario, length int64, recorded []time.Time, loop bool) 
 		return r, nil
 	}
 
-	// Gaps come from the latest timestamp so far, so a sample recorded out of order is due
-	// with the one before it (gap 0) and the ones after keep the recording's clock.
+	// Offsets count from the set's first timestamp, so that every worker's shard keeps its
+	// place in the merged timeline. They come from the latest timestamp so far, so a sample
+	// recorded out of order is due with the one before it (gap 0) and the ones after keep
+	// the recording's clock.
 	r.off = make([]int64, len(recorded))
-	first, latest := recorded[0], recorded[0]
+	first, latest := set.First, set.First
 	for k, t := range recorded {
 		if t.After(latest) {
 			latest = t
@@ -68,7 +104,7 @@ func newReplay(sc plan.Scenario, length int64, recorded []time.Time, loop bool) 
 	}
 
 	if loop {
-		r.setPeriod(int64(latest.Sub(first)), num, den)
+		r.setPeriod(int64(set.Last.Sub(set.First)), set.Records, num, den)
 		if r.pq == 0 && r.pr == 0 && r.rate == 0 {
 			return nil, errors.New("scenario Replay: the samples' timestamps span no time, so a looping replay would send without end at time 0; set a targetRate to cap it")
 		}
@@ -86,14 +122,15 @@ func newReplay(sc plan.Scenario, length int64, recorded []time.Time, loop bool) 
 	return r, nil
 }
 
-// setPeriod sets P = span·den·m / (num·(m−1)): the scaled span plus one scaled mean gap.
-func (r *replay) setPeriod(span, num, den int64) {
-	if r.m < 2 || span == 0 {
+// setPeriod sets P = span·den·m / (num·(m−1)): the scaled span plus one scaled mean gap of
+// the set's m records.
+func (r *replay) setPeriod(span, m, num, den int64) {
+	if m < 2 || span == 0 {
 		return // P = 0
 	}
 	n := new(big.Int).Mul(big.NewInt(span), big.NewInt(den))
-	n.Mul(n, big.NewInt(r.m))
-	d := new(big.Int).Mul(big.NewInt(num), big.NewInt(r.m-1))
+	n.Mul(n, big.NewInt(m))
+	d := new(big.Int).Mul(big.NewInt(num), big.NewInt(m-1))
 	p := new(big.Rat).SetFrac(n, d)
 	r.pf, _ = p.Float64()
 

@@ -148,3 +148,53 @@ func TestReplayDueCountsAcrossPasses(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayShardsShareTheSetsTimeline splits a recording between two shards, one key
+// recorded from 0 to 9.9 s and another from 5.05 s to 9.95 s: each record is due at
+// (ts − ts₀)/speed, ts₀ being the whole set's first timestamp, so the shards merge into
+// the recording divided by speed. Each shard's own first timestamp would send both at +0.
+func TestReplayShardsShareTheSetsTimeline(t *testing.T) {
+	var a, b []time.Duration
+	for i := range 100 {
+		a = append(a, time.Duration(i)*100*ms) // 0 .. 9.9 s
+	}
+	for i := range 50 {
+		b = append(b, 5050*ms+time.Duration(i)*100*ms) // 5.05 .. 9.95 s
+	}
+	set := TimelineOf(recorded(append(append([]time.Duration{}, a...), b...)...))
+	if set.Records != 150 || !set.First.Equal(recordedAt) || !set.Last.Equal(recordedAt.Add(9950*ms)) {
+		t.Fatalf("TimelineOf = %+v", set)
+	}
+	sc := plan.Scenario{Type: TypeReplay, Speed: "2"}
+	for name, shard := range map[string][]time.Duration{"a": a, "b": b} {
+		s, err := NewShard(sc, time.Minute, recorded(shard...), false, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := offsets(t, s, s.Total())
+		for i, ts := range shard {
+			if want := ts / 2; got[i] != want {
+				t.Fatalf("shard %s: record %d recorded at +%v is due at %v, want %v", name, i, ts, got[i], want)
+			}
+		}
+	}
+
+	// Looping, both shards repeat with the set's period: its span (9.95 s) plus one mean
+	// gap of its 150 records, 9.95·150/149 s, at speed 2.
+	period := time.Duration(int64(9950*ms) * 150 / 149 / 2)
+	for name, shard := range map[string][]time.Duration{"a": a, "b": b} {
+		s, err := NewShard(sc, 20*time.Second, recorded(shard...), true, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := int64(len(shard))
+		if got, _ := s.Offset(m); got != period+shard[0]/2 {
+			t.Errorf("shard %s: the second pass's first record is due at %v, want %v", name, got, period+shard[0]/2)
+		}
+	}
+
+	// A shard's timestamp outside the set's timeline is a caller's mistake.
+	if _, err := NewShard(sc, time.Minute, recorded(-time.Second), false, set); err == nil {
+		t.Error("NewShard accepted a timestamp before the set's first")
+	}
+}

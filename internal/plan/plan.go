@@ -89,6 +89,9 @@ type Stage struct {
 // or in a mounted file (URLFile), with headers from a mounted folder (HeadersDir: one file
 // per header, named after it).
 type Samples struct {
+	// Name is how the LoadTest names the source, for messages, such as
+	// `ConfigMap "crm-cdc-samples", key "samples.jsonl.gz"`: Path is a mount point in the pod.
+	Name       string `json:"name,omitempty"`
 	Path       string `json:"path,omitempty"`
 	URL        string `json:"url,omitempty"`
 	URLFile    string `json:"urlFile,omitempty"`

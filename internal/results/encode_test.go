@@ -294,7 +294,8 @@ func TestEncodeWorstCaseFits(t *testing.T) {
 
 	worker := base
 	worker.Role = RoleWorker
-	worker.Worker = &WorkerResult{Scheduled: big, Sent: big, Acked: big / 2, Failed: big / 2, Bytes: big, MaxBehind: math.MaxInt64,
+	worker.Worker = &WorkerResult{Scheduled: big, ScheduledFor: math.MaxInt64, Samples: big, SamplesExhausted: true,
+		Sent: big, Acked: big / 2, Failed: big / 2, Bytes: big, MaxBehind: math.MaxInt64,
 		Errors: map[string]int64{escaped: big / 2}, Latency: incompressible(1), SendLatency: incompressible(2)}
 	observer := base
 	observer.Role, observer.Index = RoleObserver, 0

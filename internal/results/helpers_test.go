@@ -56,7 +56,8 @@ func workerReport(index int, seed uint64) Report {
 		End:       t0.Add(10*time.Minute + time.Duration(index)*time.Millisecond),
 		LateStart: time.Duration(index) * time.Millisecond,
 		Worker: &WorkerResult{
-			Scheduled: 750_000, Sent: 749_990, Acked: 749_900, Failed: 60, Bytes: 1_234_567_890,
+			Scheduled: 750_000, ScheduledFor: 10 * time.Minute, Samples: 12_345,
+			Sent: 749_990, Acked: 749_900, Failed: 60, Bytes: 1_234_567_890,
 			MaxBehind:   42 * time.Millisecond,
 			Errors:      map[string]int64{"TimeoutException": 45, "NotLeaderOrFollowerException": 15},
 			Latency:     histOf(latencies(seed, 20_000, 8*time.Millisecond, 0.8)),

@@ -26,7 +26,12 @@ type Document struct {
 	Window  Window          `json:"window"`
 	// AchievedRate is acked records per second over Window.
 	AchievedRate float64 `json:"achievedRate"`
-	// AchievedRateRatio is acked / scheduled; 0 when nothing was scheduled.
+	// ScheduledRate is the rate the user asked for: scheduled records per second of the
+	// schedule they cover (the run's length, or until the stop), all workers together.
+	ScheduledRate float64 `json:"scheduledRate"`
+	// AchievedRateRatio is acked / scheduled; 0 when nothing was scheduled. Scheduled is
+	// what the user asked for, never lowered to what the workers could send, so samples
+	// that ran out or a worker that fell behind show here.
 	AchievedRateRatio float64 `json:"achievedRateRatio"`
 	// ErrorRatio is failed / (acked + failed); 0 when neither.
 	ErrorRatio float64 `json:"errorRatio"`
@@ -68,6 +73,10 @@ type WorkerSummary struct {
 	Sent      int64  `json:"sent"`
 	Acked     int64  `json:"acked"`
 	Failed    int64  `json:"failed"`
+	// Samples is how many samples the worker's shard had; SamplesExhausted says it ran
+	// out of them before the end of its schedule (loop: false).
+	Samples          int64 `json:"samples,omitempty"`
+	SamplesExhausted bool  `json:"samplesExhausted,omitempty"`
 	// AchievedRate is acked records per second over the worker's own window.
 	AchievedRate float64       `json:"achievedRate"`
 	P50          time.Duration `json:"p50,omitempty"`
@@ -109,11 +118,13 @@ type Percentiles struct {
 type EndToEndSummary struct {
 	Delivered  int64 `json:"delivered"`
 	Duplicates int64 `json:"duplicates"`
-	// Loss is acked - delivered - dead-lettered when positive: records the
-	// pipeline took but neither delivered nor dead-lettered by the end of the
-	// drain period.
-	Loss    int64        `json:"loss"`
-	Latency *Percentiles `json:"latency,omitempty"`
+	// Loss is the records the pipeline took but neither delivered nor
+	// dead-lettered by the end of the drain period, less those still in flight.
+	Loss int64 `json:"loss"`
+	// InFlight is records still in the pipeline when the observer stopped: acknowledged,
+	// neither delivered nor dead-lettered, and not yet consumed. They are not lost.
+	InFlight int64        `json:"inFlight,omitempty"`
+	Latency  *Percentiles `json:"latency,omitempty"`
 }
 
 // Merge builds the results document from the reports of all pods of one run:
@@ -181,11 +192,14 @@ func Merge(reports []Report) (*Document, error) {
 
 func (d *Document) addWorkers(workers []*Report) error {
 	var lat, send *Histogram
+	var scheduledFor time.Duration
 	for _, r := range workers {
 		w := r.Worker
+		scheduledFor = max(scheduledFor, w.ScheduledFor)
 		d.Workers = append(d.Workers, WorkerSummary{
 			Pod: r.Pod, Index: r.Index,
 			Scheduled: w.Scheduled, Sent: w.Sent, Acked: w.Acked, Failed: w.Failed,
+			Samples: w.Samples, SamplesExhausted: w.SamplesExhausted,
 			AchievedRate: perSecond(w.Acked, r.End.Sub(r.Start)),
 			P50:          w.Latency.Quantile(0.5),
 			P99:          w.Latency.Quantile(0.99),
@@ -229,6 +243,10 @@ func (d *Document) addWorkers(workers []*Report) error {
 	window := d.Window.End.Sub(d.Window.Start)
 	d.Window.Seconds = window.Seconds()
 	d.AchievedRate = perSecond(d.Totals.Acked, window)
+	if scheduledFor == 0 { // reports of older workers: the window is the best guess
+		scheduledFor = window
+	}
+	d.ScheduledRate = perSecond(d.Totals.Scheduled, scheduledFor)
 	d.AchievedRateRatio = ratio(d.Totals.Acked, d.Totals.Scheduled)
 	d.ErrorRatio = ratio(d.Totals.Failed, d.Totals.Acked+d.Totals.Failed) // cannot overflow: both <= sent
 	d.Latency = percentilesOf(lat)
@@ -255,10 +273,23 @@ func (d *Document) addObserver(r *Report) {
 		if d.DLQ != nil {
 			deadLettered = d.DLQ.Records
 		}
+		// Acknowledged records neither delivered nor dead-lettered are lost only once the
+		// pipeline drained: those its consumer lag still counts are in flight, and so are
+		// all of them when the observer was stopped before the drain ended and measured no
+		// lag. Undrained is not lost.
+		unaccounted := max(0, d.Totals.Acked-e.Delivered-deadLettered)
+		var inFlight int64
+		switch {
+		case d.Lag != nil && d.Lag.Samples > 0:
+			inFlight = min(unaccounted, d.Lag.Final)
+		case r.Stopped:
+			inFlight = unaccounted
+		}
 		d.EndToEnd = &EndToEndSummary{
 			Delivered:  e.Delivered,
 			Duplicates: e.Duplicates,
-			Loss:       max(0, d.Totals.Acked-e.Delivered-deadLettered),
+			Loss:       unaccounted - inFlight,
+			InFlight:   inFlight,
 		}
 		if e.Latency != nil {
 			d.EndToEnd.Latency = percentilesOf(e.Latency)

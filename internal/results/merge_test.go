@@ -2,6 +2,7 @@ package results
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -51,6 +52,7 @@ func TestMergeSumsWorkersAndObserver(t *testing.T) {
 			Bytes: 3 * 1_234_567_890},
 		Window:            Window{Start: w0.Start, End: w1.End, Seconds: window.Seconds()},
 		AchievedRate:      3 * 749_900 / window.Seconds(),
+		ScheduledRate:     3 * 750_000 / 600, // over the 10 minutes scheduled, not the window
 		AchievedRateRatio: 749_900.0 / 750_000,
 		ErrorRatio:        60.0 / (749_900 + 60),
 		Errors:            map[string]int64{"TimeoutException": 45 + 50 + 45, "NotLeaderOrFollowerException": 30, "RecordTooLargeException": 10},
@@ -64,7 +66,7 @@ func TestMergeSumsWorkersAndObserver(t *testing.T) {
 	}
 	for i, w := range []Report{w0, w1, w2} {
 		want.Workers = append(want.Workers, WorkerSummary{
-			Pod: w.Pod, Index: i, Scheduled: 750_000, Sent: 749_990, Acked: 749_900, Failed: 60,
+			Pod: w.Pod, Index: i, Scheduled: 750_000, Sent: 749_990, Acked: 749_900, Failed: 60, Samples: 12_345,
 			AchievedRate: 749_900 / w.End.Sub(w.Start).Seconds(),
 			P50:          w.Worker.Latency.Quantile(0.5), P99: w.Worker.Latency.Quantile(0.99),
 			LateStart: w.LateStart, MaxBehind: 42 * time.Millisecond, Stopped: w.Stopped,
@@ -243,5 +245,105 @@ func TestDocumentJSON(t *testing.T) {
 	}
 	if diff := cmp.Diff(doc, &back); diff != "" {
 		t.Errorf("JSON round trip (-want +got)\n%s", diff)
+	}
+}
+
+// TestMergeUndrainedIsNotLoss: acknowledged records that the pipeline has neither
+// delivered nor dead-lettered are in flight while its consumer lag counts them, or when
+// the observer was stopped before the drain ended; they are lost only once it drained.
+func TestMergeUndrainedIsNotLoss(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		stopped        bool
+		lag            *LagResult
+		loss, inFlight int64
+		summary        string
+	}{
+		{"aborted, lag not drained", true, &LagResult{Max: 40, Final: 4, Samples: 3}, 0, 4,
+			"delivered 96  duplicates 0  loss 0, not drained, 4 records in flight"},
+		{"aborted, no lag measured", true, nil, 0, 4,
+			"delivered 96  duplicates 0  loss 0, not drained, 4 records in flight"},
+		{"drained: what is missing is lost", false, &LagResult{Max: 40, Final: 0, Drained: true, Samples: 9}, 4, 0,
+			"delivered 96  duplicates 0  loss 4"},
+		{"part still queued, part lost", false, &LagResult{Max: 40, Final: 1, Samples: 9}, 3, 1,
+			"delivered 96  duplicates 0  loss 3, not drained, 1 record in flight"},
+		{"drain period over, no lag measured: lost", false, nil, 4, 0,
+			"delivered 96  duplicates 0  loss 4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := workerReport(0, 1)
+			w.Worker.Scheduled, w.Worker.Sent, w.Worker.Acked, w.Worker.Failed, w.Worker.Errors = 100, 100, 100, 0, nil
+			obs := observerReport()
+			obs.Stopped = tc.stopped
+			obs.Observer.DLQ = nil
+			obs.Observer.Lag = tc.lag
+			obs.Observer.EndToEnd.Delivered, obs.Observer.EndToEnd.Duplicates = 96, 0
+			doc, err := Merge(decoded(t, w, obs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e := doc.EndToEnd; e.Loss != tc.loss || e.InFlight != tc.inFlight {
+				t.Errorf("loss %d, in flight %d; want %d and %d", e.Loss, e.InFlight, tc.loss, tc.inFlight)
+			}
+			summary := doc.Summary()
+			if !strings.Contains(summary, "end-to-end  "+tc.summary+";") {
+				t.Errorf("summary does not say %q:\n%s", tc.summary, summary)
+			}
+			findings := strings.Join(doc.Findings(), "; ")
+			if tc.inFlight > 0 && !strings.Contains(findings, fmt.Sprintf("not drained, %d record", tc.inFlight)) {
+				t.Errorf("findings %q do not say the pipeline had not drained", findings)
+			}
+			if lost := strings.Contains(findings, "lost in the pipeline"); lost != (tc.loss > 0) {
+				t.Errorf("findings %q: loss named %v, want %v", findings, lost, tc.loss > 0)
+			}
+		})
+	}
+}
+
+// TestMergePercentilesAreLiteral checks the merged percentiles against values worked out
+// by hand, not against the histogram code under test: worker 0 measured 1µs to 500µs and
+// worker 1 501µs to 1000µs, one value each (below 2048µs a 3-digit histogram is exact).
+// The q-quantile of the 1000 values is the ⌈1000·q⌉-th smallest.
+func TestMergePercentilesAreLiteral(t *testing.T) {
+	var reports []Report
+	for i := range 2 {
+		r := workerReport(i, 1)
+		h := NewHistogram()
+		for v := 1; v <= 500; v++ {
+			h.Record(time.Duration(i*500+v) * time.Microsecond)
+		}
+		r.Worker.Latency, r.Worker.SendLatency = h, nil
+		reports = append(reports, r)
+	}
+	obs := observerReport()
+	e2e := NewHistogram()
+	for range 99 {
+		e2e.Record(100 * time.Microsecond)
+	}
+	e2e.Record(1900 * time.Microsecond)
+	obs.Observer.EndToEnd.Latency = e2e
+	for _, through := range []string{"directly", "through termination messages"} {
+		in := append(slices.Clone(reports), obs)
+		if through != "directly" {
+			in = decoded(t, in...)
+		}
+		doc, err := Merge(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		us := time.Microsecond
+		want := &Percentiles{Count: 1000, P50: 500 * us, P90: 900 * us, P95: 950 * us, P99: 990 * us, P999: 999 * us, Max: 1000 * us}
+		if diff := cmp.Diff(want, doc.Latency); diff != "" {
+			t.Errorf("%s: latency percentiles (-want +got)\n%s", through, diff)
+		}
+		wantE2E := &Percentiles{Count: 100, P50: 100 * us, P90: 100 * us, P95: 100 * us, P99: 100 * us, P999: 1900 * us, Max: 1900 * us}
+		if diff := cmp.Diff(wantE2E, doc.EndToEnd.Latency); diff != "" {
+			t.Errorf("%s: end-to-end percentiles (-want +got)\n%s", through, diff)
+		}
+		for i, w := range doc.Workers {
+			if p50, p99 := time.Duration(i*500+250)*us, time.Duration(i*500+495)*us; w.P50 != p50 || w.P99 != p99 {
+				t.Errorf("%s: worker %d p50 %v p99 %v, want %v and %v", through, i, w.P50, w.P99, p50, p99)
+			}
+		}
 	}
 }

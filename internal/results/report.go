@@ -60,11 +60,21 @@ type Report struct {
 
 // WorkerResult is what a replay worker measured.
 type WorkerResult struct {
-	Scheduled int64 `json:"scheduled"` // records the schedule intended to send by the end
-	Sent      int64 `json:"sent"`
-	Acked     int64 `json:"acked"`
-	Failed    int64 `json:"failed"`
-	Bytes     int64 `json:"bytes"`
+	// Scheduled is the records the schedule intended to send by the end: the whole
+	// schedule, or until the stop. It is what the user asked for, never lowered to what
+	// the worker could send (samples that ran out, a worker that fell behind).
+	Scheduled int64 `json:"scheduled"`
+	// ScheduledFor is the part of the schedule that Scheduled covers: the run's length,
+	// or until the stop. 0 in reports of older workers.
+	ScheduledFor time.Duration `json:"scheduledFor,omitempty"`
+	// Samples is how many samples the worker's shard had; SamplesExhausted says that it
+	// ran out of them before the schedule's end (loop: false).
+	Samples          int64 `json:"samples,omitempty"`
+	SamplesExhausted bool  `json:"samplesExhausted,omitempty"`
+	Sent             int64 `json:"sent"`
+	Acked            int64 `json:"acked"`
+	Failed           int64 `json:"failed"`
+	Bytes            int64 `json:"bytes"`
 	// MaxBehind is how far sends fell behind the schedule at worst.
 	MaxBehind time.Duration `json:"maxBehind,omitempty"`
 	// Errors counts failed records by error class.
@@ -231,7 +241,8 @@ func (r *Report) validate() error {
 }
 
 func (w *WorkerResult) validate() error {
-	if err := nonNegative("worker", counters{{"scheduled", w.Scheduled}, {"sent", w.Sent}, {"acked", w.Acked},
+	if err := nonNegative("worker", counters{{"scheduled", w.Scheduled}, {"scheduledFor", int64(w.ScheduledFor)},
+		{"samples", w.Samples}, {"sent", w.Sent}, {"acked", w.Acked},
 		{"failed", w.Failed}, {"bytes", w.Bytes}, {"maxBehind", int64(w.MaxBehind)}}); err != nil {
 		return err
 	}
@@ -422,7 +433,8 @@ type (
 	workerFields WorkerResult
 	workerJSON   struct {
 		*workerFields
-		MaxBehind jsonDuration `json:"maxBehind,omitempty"`
+		ScheduledFor jsonDuration `json:"scheduledFor,omitempty"`
+		MaxBehind    jsonDuration `json:"maxBehind,omitempty"`
 	}
 )
 
@@ -443,7 +455,7 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON writes durations as strings.
 func (w WorkerResult) MarshalJSON() ([]byte, error) {
-	return marshalJSON(workerJSON{(*workerFields)(&w), jsonDuration(w.MaxBehind)})
+	return marshalJSON(workerJSON{(*workerFields)(&w), jsonDuration(w.ScheduledFor), jsonDuration(w.MaxBehind)})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -452,7 +464,7 @@ func (w *WorkerResult) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
 	}
-	w.MaxBehind = time.Duration(aux.MaxBehind)
+	w.ScheduledFor, w.MaxBehind = time.Duration(aux.ScheduledFor), time.Duration(aux.MaxBehind)
 	return nil
 }
 

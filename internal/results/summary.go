@@ -35,9 +35,12 @@ func (d *Document) Summary() string {
 	line("window", "%s", w)
 	t := d.Totals
 	line("records", "scheduled %s  sent %s  acked %s  failed %s", count(t.Scheduled), count(t.Sent), count(t.Acked), count(t.Failed))
-	line("rate", "achieved %s/s of %s/s scheduled (ratio %s), error ratio %s",
-		rate(d.AchievedRate), rate(d.scheduledRate()),
-		formatRatio(d.AchievedRateRatio, 4), formatRatio(d.ErrorRatio, 4))
+	achieved, asked := ratePair(d.AchievedRate, d.askedRate())
+	line("rate", "achieved %s of %s asked (ratio %s), error ratio %s", achieved, asked,
+		FormatRatio(d.AchievedRateRatio, t.Acked != t.Scheduled), formatRatio(d.ErrorRatio, 4))
+	if s := d.samplesLine(); s != "" {
+		line("samples", "%s", s)
+	}
 	if d.Latency != nil {
 		line("latency", "%s", percentiles(d.Latency))
 	}
@@ -70,10 +73,20 @@ func (d *Document) Summary() string {
 	}
 	if e := d.EndToEnd; e != nil {
 		s := fmt.Sprintf("delivered %s  duplicates %s  loss %s", count(e.Delivered), count(e.Duplicates), count(e.Loss))
+		if e.InFlight > 0 {
+			s += fmt.Sprintf(", not drained, %s record%s in flight", count(e.InFlight), plural(e.InFlight))
+		}
 		if e.Latency != nil {
 			s += "; " + percentiles(e.Latency)
 		}
 		line("end-to-end", "%s", s)
+	}
+	for i, f := range d.Findings() {
+		label := ""
+		if i == 0 {
+			label = "findings"
+		}
+		line(label, "%s", f)
 	}
 	for i, n := range d.Degraded {
 		label := ""
@@ -134,18 +147,40 @@ func count(n int64) string {
 	return b.String()
 }
 
-// rate writes records per second with one decimal: 4,999.8.
-func rate(v float64) string {
-	whole, frac, _ := strings.Cut(strconv.FormatFloat(v, 'f', 1, 64), ".")
-	n, _ := strconv.ParseInt(whole, 10, 64)
-	return count(n) + "." + frac
-}
-
-func (d *Document) scheduledRate() float64 {
-	if d.Window.Seconds <= 0 {
-		return 0
+// askedRate is ScheduledRate, or for documents written before it, scheduled over the window.
+func (d *Document) askedRate() float64 {
+	if d.ScheduledRate > 0 || d.Window.Seconds <= 0 {
+		return d.ScheduledRate
 	}
 	return float64(d.Totals.Scheduled) / d.Window.Seconds
+}
+
+// samplesLine sums the workers' shards: "2,000 in 2 shards (881 to 1,119), worker 0 ran
+// out of them (loop: false)"; empty when no worker reported its samples.
+func (d *Document) samplesLine() string {
+	var total, smallest, largest int64
+	var exhausted []string
+	for i, w := range d.Workers {
+		if i == 0 || w.Samples < smallest {
+			smallest = w.Samples
+		}
+		largest = max(largest, w.Samples)
+		total += w.Samples
+		if w.SamplesExhausted {
+			exhausted = append(exhausted, strconv.Itoa(w.Index))
+		}
+	}
+	if total == 0 {
+		return ""
+	}
+	s := count(total)
+	if n := len(d.Workers); n > 1 {
+		s += fmt.Sprintf(" in %d shards (%s to %s)", n, count(smallest), count(largest))
+	}
+	if len(exhausted) > 0 {
+		s += fmt.Sprintf("; ran out before the schedule's end (loop: false): worker %s", andMore(exhausted))
+	}
+	return s
 }
 
 func pluralEs(n int) string {

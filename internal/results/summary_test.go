@@ -31,12 +31,17 @@ func TestSummary(t *testing.T) {
 	want := `run         5b0c9f4e
 window      2026-11-25T10:00:00Z .. 2026-11-25T10:10:00Z, 10m0s (4 workers), stopped early: partial results
 records     scheduled 3,000,000  sent 2,999,950  acked 2,999,900  failed 50
-rate        achieved 4,999.8/s of 5,000.0/s scheduled (ratio 1), error ratio 1.667e-05
-latency     p50 1.23ms  p90 3ms  p95 4ms  p99 12.3ms  p99.9 40ms  max 1.25s (2,999,900 records)
+rate        achieved 4,999.8/s of 5,000/s asked (ratio 0.99997), error ratio 1.667e-05
+latency     p50 1.234ms  p90 3ms  p95 4ms  p99 12.35ms  p99.9 40ms  max 1.25s (2,999,900 records)
 errors      TimeoutException 40, NotLeaderOrFollowerException 10
 dlq         17 records of this run (+3 of others): DataException 12, ValidationException 4, +1 more class (1)
 lag         max 1,200  final 0, drained (60 samples)
 end-to-end  delivered 2,999,800  duplicates 2  loss 100; p50 150ms  p90 300ms  p95 400ms  p99 800ms  p99.9 1.5s  max 2s (2,999,800 records)
+findings    50 of 2,999,950 records failed (0.0017%): TimeoutException 40, NotLeaderOrFollowerException 10
+            achieved 4,999.8/s of 5,000/s asked: 2,999,900 of 3,000,000 scheduled records acknowledged
+            50 scheduled records never sent: the run was stopped early
+            17 records dead-lettered
+            100 acknowledged records lost in the pipeline (neither delivered nor dead-lettered by the end of the drain)
 degraded    w-1: latency: 2 significant digits
             w-2: send latency: dropped
 `
@@ -52,7 +57,7 @@ degraded    w-1: latency: 2 significant digits
 	want = `run         r
 window      0s (0 workers)
 records     scheduled 0  sent 0  acked 0  failed 0
-rate        achieved 0.0/s of 0.0/s scheduled (ratio 0), error ratio 0
+rate        achieved 0/s of 0/s asked (ratio 0), error ratio 0
 errors      E7 8, E6 7, E5 6, E4 5, E3 4, +3 more classes (6)
 `
 	if diff := cmp.Diff(want, d.Summary()); diff != "" {

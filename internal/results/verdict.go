@@ -72,13 +72,75 @@ func Evaluate(d *Document, t Thresholds) []Check {
 	return checks
 }
 
+// Implied are the thresholds of a run whose spec sets none at all: every scheduled record
+// acknowledged and none failed. Admission writes safe defaults into every new spec, so a
+// spec without any is one written before them, or one whose author removed them; a run
+// measured against nothing must not pass with errors or a shortfall (see Judge).
+var Implied = Thresholds{MinAchievedRateRatio: ptrTo(1.0), MaxErrorRatio: ptrTo(0.0)}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// Outcome is a finished run's verdict in words.
+type Outcome struct {
+	// Checks are the thresholds' outcomes, in the order of the spec's fields.
+	Checks []Check
+	// Passed is true when every check passed.
+	Passed bool
+	// Message names the failed checks (or, on a pass, every check), then every finding:
+	// errors and shortfalls are always named, even when the thresholds allow them.
+	Message string
+}
+
+// Judge checks the thresholds against the document and words the verdict. A ratio, count
+// or latency equal to its limit passes. With no threshold set at all, the run is held to
+// Implied, and the message says so: a gate that was told nothing must not pass a run with
+// failed records or a shortfall. Every finding of the document (Findings) follows, on a
+// pass too, e.g. "all thresholds met: ...; findings: 3 of 100,000 records failed
+// (0.003%): Timeout 3; achieved 188/s of 200/s asked: ...".
+func Judge(d *Document, t Thresholds) Outcome {
+	implied := t == Thresholds{}
+	if implied {
+		t = Implied
+	}
+	checks := Evaluate(d, t)
+	o := Outcome{Checks: checks, Passed: true}
+	for _, c := range checks {
+		o.Passed = o.Passed && c.Passed
+	}
+	var b strings.Builder
+	switch {
+	case implied && o.Passed:
+		b.WriteString("no thresholds were set; every scheduled record was acknowledged and none failed")
+	case implied:
+		b.WriteString("no thresholds were set, so every scheduled record must be acknowledged and none may fail: ")
+		b.WriteString(FailedMessage(checks))
+	case o.Passed:
+		b.WriteString("all thresholds met: ")
+		b.WriteString(checkList(checks, true))
+	default:
+		b.WriteString("thresholds not met: ")
+		b.WriteString(FailedMessage(checks))
+	}
+	if f := d.Findings(); len(f) > 0 {
+		b.WriteString("; findings: ")
+		b.WriteString(strings.Join(f, "; "))
+	}
+	o.Message = b.String()
+	return o
+}
+
 // FailedMessage lists the failed checks, e.g.
 // "maxP99Latency: measured 312ms, limit 250ms; maxDLQRecords: measured 17, limit 0".
 // It is empty when every check passed.
 func FailedMessage(checks []Check) string {
+	return checkList(checks, false)
+}
+
+// checkList lists the checks that passed or the ones that failed.
+func checkList(checks []Check, passed bool) string {
 	var parts []string
 	for _, c := range checks {
-		if !c.Passed {
+		if c.Passed == passed {
 			parts = append(parts, c.Name+": measured "+c.Measured+", limit "+c.Limit)
 		}
 	}
@@ -93,7 +155,14 @@ func ratioCheck(name string, v float64, ok bool, limit float64, atLeast bool) Ch
 	if atLeast {
 		passed = v >= limit
 	}
-	m, l := distinct(passed, 4, func(p int) (string, string) { return formatRatio(v, p), formatRatio(limit, p) })
+	m, l := distinct(passed, 4, func(p int) (string, string) {
+		// A measurement that is not whole never reads as one: 0.99997 is not "1".
+		m := formatRatio(v, p)
+		if v != math.Trunc(v) {
+			m = formatSignificant(v, p)
+		}
+		return m, formatRatio(limit, p)
+	})
 	return Check{Name: name, Measured: m, Limit: l, Passed: passed}
 }
 
@@ -110,11 +179,13 @@ func latencyCheck(name string, p *Percentiles, limit time.Duration) Check {
 		return Check{Name: name, Measured: NoData, Limit: limit.String()}
 	}
 	passed := p.P99 <= limit
-	m, l := distinct(passed, 3, func(digits int) (string, string) {
-		// The limit reads as the user wrote it.
-		return roundDuration(p.P99, digits).String(), limit.String()
-	})
-	return Check{Name: name, Measured: m, Limit: l, Passed: passed}
+	// A failed check shows as many digits as it takes to read above its limit: a near
+	// miss reads "250.4ms", not "250ms". The limit reads as the user wrote it.
+	m := roundDuration(p.P99, 3)
+	for digits := 4; !passed && m <= limit && digits <= 19; digits++ {
+		m = roundDuration(p.P99, digits)
+	}
+	return Check{Name: name, Measured: m.String(), Limit: limit.String(), Passed: passed}
 }
 
 // distinct formats a measurement and its limit at the default precision,
@@ -133,18 +204,32 @@ func formatRatio(v float64, digits int) string {
 	return strconv.FormatFloat(v, 'g', digits, 64)
 }
 
-// FormatDuration writes d rounded to 3 significant digits, such as "312ms",
-// "1.25s" or "48.2µs".
+// FormatDuration writes d with 3 significant digits, or more when rounding would move it
+// by more than the histograms' precision (a thousandth): "400ms" for the 400.127ms that a
+// histogram keeps of 400ms, but "250.4ms" for 250.4ms, so that a latency never reads
+// lower than what was measured, to the measurement's precision.
 func FormatDuration(d time.Duration) string {
 	return roundDuration(d, 3).String()
 }
 
+// roundDuration rounds d to the nearest at digits significant digits, and to more digits
+// while that moves it by more than a thousandth.
 func roundDuration(d time.Duration, digits int) time.Duration {
 	if d == 0 {
 		return 0
 	}
-	abs := math.Abs(float64(d))
-	exp := int(math.Floor(math.Log10(abs))) + 1 - digits
+	tolerance := (d / 1000).Abs()
+	for ; ; digits++ {
+		r := roundDigits(d, digits)
+		if (r - d).Abs() <= tolerance {
+			return r
+		}
+	}
+}
+
+// roundDigits rounds d to the nearest at digits significant digits.
+func roundDigits(d time.Duration, digits int) time.Duration {
+	exp := int(math.Floor(math.Log10(math.Abs(float64(d))))) + 1 - digits
 	if exp <= 0 {
 		return d
 	}

@@ -8,8 +8,13 @@ import (
 	"time"
 )
 
-// fieldKey is the "key" field of records and of headers in both formats.
-const fieldKey = "key"
+// fieldKey is the "key" field of records and of headers in both formats; fieldValue and
+// fieldValueBase64 are fields of JSON Lines records and headers.
+const (
+	fieldKey         = "key"
+	fieldValue       = "value"
+	fieldValueBase64 = "valueBase64"
+)
 
 // Fields of a record line, as bits to catch duplicates and exclusive pairs.
 const (
@@ -27,6 +32,18 @@ const (
 	fBroker
 )
 
+// unknownFieldError is a record field that the format does not have.
+type unknownFieldError struct{ name string }
+
+func (e *unknownFieldError) Error() string { return fmt.Sprintf("unknown field %q", e.name) }
+
+// Fields that only one of the two formats has: a record with one of them was written for
+// the other format.
+var (
+	kcatOnly      = map[string]bool{"payload": true, "offset": true, "tstype": true, "broker": true, "ts": true}
+	jsonLinesOnly = map[string]bool{fieldValue: true, fieldValueBase64: true, "keyBase64": true, "timestamp": true}
+)
+
 // jsonLine decodes a JSON Lines record. Unknown and duplicate fields are
 // errors: a typo must not replay wrong data silently.
 func (p *parser) jsonLine(rec *Record) error {
@@ -39,9 +56,9 @@ func (p *parser) jsonLine(rec *Record) error {
 			bit = fKey
 		case "keyBase64":
 			bit = fKeyBase64
-		case "value":
+		case fieldValue:
 			bit = fValue
-		case "valueBase64":
+		case fieldValueBase64:
 			bit = fValueBase64
 		case "headers":
 			bit = fHeaders
@@ -52,7 +69,7 @@ func (p *parser) jsonLine(rec *Record) error {
 		case "partition":
 			bit = fPartition
 		default:
-			return fmt.Errorf("unknown field %q", name)
+			return &unknownFieldError{name: string(name)}
 		}
 		if err := see(&seen, bit, name); err != nil {
 			return err
@@ -143,7 +160,7 @@ func (p *parser) kcatLine(rec *Record) error {
 			// that were on the topic.
 			return fmt.Errorf("field %q: kcat decoded this record with -s; record it without -s so that its bytes are replayed as they were", name)
 		default:
-			return fmt.Errorf("unknown field %q", name)
+			return &unknownFieldError{name: string(name)}
 		}
 		if err := see(&seen, bit, name); err != nil {
 			return err
@@ -341,9 +358,9 @@ func (p *parser) jsonHeader() (Header, error) {
 		switch string(name) {
 		case fieldKey:
 			bit = hKey
-		case "value":
+		case fieldValue:
 			bit = hValue
-		case "valueBase64":
+		case fieldValueBase64:
 			bit = hValueBase64
 		default:
 			return fmt.Errorf("unknown field %q", name)

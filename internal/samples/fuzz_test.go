@@ -3,8 +3,6 @@ package samples
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
-	"strings"
 	"testing"
 )
 
@@ -62,8 +60,8 @@ func checkParse(t *testing.T, data []byte, format Format) {
 	ls := bytes.Split(data, []byte("\n"))
 	last := 0
 	for _, r := range set.Records {
-		n, err := strconv.Atoi(strings.TrimPrefix(r.Source, "f:"))
-		if !strings.HasPrefix(r.Source, "f:") || err != nil || n <= last {
+		n := r.Source.Line
+		if r.Source.File != "f" || n <= last {
 			t.Fatalf("record Source %q does not name a line after line %d", r.Source, last)
 		}
 		last = n

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,9 +28,11 @@ func gz(t testing.TB, b []byte) []byte {
 
 func ms(n int64) time.Time { return time.UnixMilli(n).UTC() }
 
-// rec returns a record as Parse would, before the test's changes.
+// rec returns a record as Parse would, before the test's changes; source is "file:line".
 func rec(source string, change func(*Record)) Record {
-	r := Record{Partition: -1, Source: source}
+	file, line, _ := strings.Cut(source, ":")
+	n, _ := strconv.Atoi(line)
+	r := Record{Partition: -1, Source: Position{File: file, Line: n}}
 	if change != nil {
 		change(&r)
 	}

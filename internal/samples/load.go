@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -17,6 +18,11 @@ import (
 
 // Source says where a sample set is.
 type Source struct {
+	// Name is how the user knows the source, such as `ConfigMap "crm-cdc-samples", key
+	// "samples.jsonl.gz"`: messages show it instead of Path, a mount point in the pod that
+	// means nothing to the user. A single file's records and lines are named by it; the
+	// files of a folder keep their own names.
+	Name     string
 	Path     string // a file, or a folder of files read in name order (hidden entries and the ..data/..timestamp entries of ConfigMap mounts skipped, symlinks followed)
 	URL      string // http or https
 	Format   Format
@@ -67,28 +73,36 @@ func Load(ctx context.Context, src Source) (*Set, error) {
 	case src.Path != "" && src.URL != "":
 		return nil, errors.New("sample source: both path and URL are set")
 	case src.Path != "":
-		return loadPath(ctx, src.Path, src.Format, maxBytes)
+		return loadPath(ctx, src.Path, src.Name, src.Format, maxBytes)
 	case src.URL != "":
 		return loadURL(ctx, src, maxBytes)
 	}
 	return nil, errors.New("sample source: neither path nor URL is set")
 }
 
-func loadPath(ctx context.Context, path string, format Format, maxBytes int64) (*Set, error) {
+func loadPath(ctx context.Context, path, name string, format Format, maxBytes int64) (*Set, error) {
 	p, err := newParser(format, maxBytes)
 	if err != nil {
 		return nil, err
 	}
+	shown := path
+	if name != "" {
+		shown = name
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("sample set: %w", err)
+		return nil, sourceError(name, err)
 	}
 	if !fi.IsDir() {
-		return p.finish(path, p.parseFile(ctx, path))
+		fileName := filepath.Base(path)
+		if name != "" {
+			fileName = name
+		}
+		return p.finish(shown, p.parseFile(ctx, path, fileName))
 	}
 	entries, err := os.ReadDir(path) // sorted by name
 	if err != nil {
-		return nil, fmt.Errorf("sample set: %w", err)
+		return nil, sourceError(name, err)
 	}
 	files := 0
 	for _, e := range entries {
@@ -100,31 +114,41 @@ func loadPath(ctx context.Context, path string, format Format, maxBytes int64) (
 		file := filepath.Join(path, e.Name())
 		fi, err := os.Stat(file) // follows a ConfigMap key's symlink
 		if err != nil {
-			return p.finish(path, fmt.Errorf("sample set: %w", err))
+			return p.finish(shown, sourceError(name, err))
 		}
 		if !fi.Mode().IsRegular() {
 			continue
 		}
 		files++
-		if err := p.parseFile(ctx, file); err != nil {
-			return p.finish(path, err)
+		if err := p.parseFile(ctx, file, e.Name()); err != nil {
+			return p.finish(shown, err)
 		}
 	}
 	if files == 0 {
-		return nil, fmt.Errorf("%s: no sample files in the folder", path)
+		return nil, fmt.Errorf("%s: no sample files in the folder", shown)
 	}
-	return p.finish(path, nil)
+	return p.finish(shown, nil)
 }
 
-// parseFile parses one file, named by its base name in records and errors
-// as a ConfigMap key would be.
-func (p *parser) parseFile(ctx context.Context, file string) error {
+// sourceError is a file system error of the source: with a name, the name and the cause
+// without the path, a mount point in the pod.
+func sourceError(name string, err error) error {
+	var pe *fs.PathError
+	if name != "" && errors.As(err, &pe) {
+		return fmt.Errorf("sample set %s: %s: %w", name, pe.Op, pe.Err)
+	}
+	return fmt.Errorf("sample set: %w", err)
+}
+
+// parseFile parses one file, named as given in records and errors: its base name, as a
+// ConfigMap key would be, or the source's name.
+func (p *parser) parseFile(ctx context.Context, file, name string) error {
 	f, err := os.Open(file) //nolint:gosec // reading the files the LoadTest names is the point
 	if err != nil {
-		return fmt.Errorf("sample set: %w", err)
+		return sourceError(name, err)
 	}
 	defer f.Close()
-	return p.parse(ctxReader{ctx: ctx, r: f}, filepath.Base(file))
+	return p.parse(ctxReader{ctx: ctx, r: f}, name)
 }
 
 // ctxReader stops reading once ctx is done.

@@ -29,7 +29,7 @@ func writeFile(t *testing.T, path string, data []byte) {
 func sources(set *Set) []string {
 	var s []string
 	for _, r := range set.Records {
-		s = append(s, r.Source+"="+string(r.Value))
+		s = append(s, r.Source.String()+"="+string(r.Value))
 	}
 	return s
 }
@@ -87,6 +87,7 @@ func TestLoadPathErrors(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "none"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	const cmName, pvcName = `ConfigMap "crm-cdc-samples", key "samples.jsonl"`, `PersistentVolumeClaim "crm-data", path "cdc"`
 	tests := []struct {
 		name string
 		src  Source
@@ -102,6 +103,13 @@ func TestLoadPathErrors(t *testing.T) {
 		{"path and URL", Source{Path: dir, URL: "http://x"}, "sample source: both path and URL are set"},
 		{"neither", Source{}, "sample source: neither path nor URL is set"},
 		{"format", Source{Path: dir, Format: "Avro"}, `unknown sample format "Avro" (want "JSONLines" or "Kcat")`},
+		// A named source (a mounted ConfigMap key) is named as the user knows it, never by
+		// its path in the pod.
+		{"named: empty file", Source{Name: cmName, Path: filepath.Join(dir, "empty", "1.jsonl")}, cmName + ": no records"},
+		{"named: bad line", Source{Name: cmName, Path: filepath.Join(dir, "bad", "2.jsonl")},
+			cmName + ": line 1: invalid JSON at column 11: unexpected 'x', ',' or '}' expected"},
+		{"named: missing", Source{Name: cmName, Path: filepath.Join(dir, "missing")}, "sample set " + cmName + ": stat: no such file or directory"},
+		{"named: empty folder", Source{Name: pvcName, Path: filepath.Join(dir, "empty")}, pvcName + ": no records"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -207,7 +207,7 @@ func TestParseGeneratedBothFormatsAndGzip(t *testing.T) {
 				t.Fatalf("got %d records, want %d", len(set.Records), n)
 			}
 			for i, r := range set.Records {
-				if want := fmt.Sprintf("%s:%d", tc.name, i+1); r.Source != want {
+				if want := fmt.Sprintf("%s:%d", tc.name, i+1); r.Source.String() != want {
 					t.Fatalf("record %d: Source %q, want %q", i, r.Source, want)
 				}
 				var env struct{ Op string }
@@ -292,7 +292,11 @@ func TestParseErrors(t *testing.T) {
 		{"header with bad base64", FormatJSONLines, lines(`{"headers":[{"key":"a","valueBase64":"%"}]}`), []string{`"valueBase64": invalid base64`}},
 		{"kcat: payload decoded by -s", FormatKcat, lines(`{"topic":"t","partition":0,"offset":0,"key":null,"payload":{"a":1},"value_schema_id":3}`), []string{`"payload": a string or null expected, found an object`}},
 		{"kcat: schema id", FormatKcat, lines(`{"topic":"t","partition":0,"key_schema_id":3,"key":"k"}`), []string{`field "key_schema_id": kcat decoded this record with -s`}},
-		{"kcat: unknown field", FormatKcat, lines(`{"topic":"t","partition":0,"value":"x"}`), []string{`unknown field "value"`}},
+		{"kcat: unknown field", FormatKcat, lines(`{"topic":"t","partition":0,"payload":"x"}`, `{"topic":"t","partition":0,"vaule":"x"}`), []string{`line 2: unknown field "vaule"`}},
+		{"kcat: a JSON Lines field after kcat records", FormatKcat, lines(`{"topic":"t","partition":0,"payload":"x"}`, `{"topic":"t","partition":0,"value":"x"}`),
+			[]string{`e.jsonl looks like JSON Lines, not kcat -J output (it has the field "value"): set sampleSet.format: JSONLines`, `line 2: unknown field "value"`}},
+		{"kcat output read as JSON Lines, first line broken", FormatJSONLines, lines(`{"topic":"t","partition":0,"offset":1,"payload":}`, `{"topic":"t","partition":0,"offset":2,"payload":"x"}`),
+			[]string{`e.jsonl looks like kcat -J output, not JSON Lines (it has the field "offset"): set sampleSet.format: Kcat`, `line 2: unknown field "offset"`}},
 		{"kcat: headers odd", FormatKcat, lines(`{"topic":"t","headers":["a","1","b"]}`), []string{`"headers": header "b" has no value`}},
 		{"kcat: header name null", FormatKcat, lines(`{"topic":"t","headers":[null,"1"]}`), []string{`"headers": element 1 (a name): a string expected, found null`}},
 		{"kcat: fractional ts", FormatKcat, lines(`{"topic":"t","ts":1.5}`), []string{`"ts": an integer expected`}},
@@ -405,5 +409,44 @@ func TestParseTimestampKeepsInstant(t *testing.T) {
 	want := time.Date(2024, 5, 1, 19, 0, 0, 123456789, time.UTC)
 	if got := set.Records[0].Timestamp; !got.Equal(want) || got.Location() != time.UTC {
 		t.Errorf("timestamp %v, want %v in UTC", got, want)
+	}
+}
+
+// TestParseDetectsTheOtherFormat: a file whose first record is refused for a field that
+// only the other format has, and is valid in that format, is read in it, with a note;
+// the records are the same as when the right format is asked.
+func TestParseDetectsTheOtherFormat(t *testing.T) {
+	kcat := lines(
+		`{"topic":"dbserver1.crm.dbo.customers","partition":1,"offset":10,"tstype":"create","ts":1714564800123,"broker":0,"headers":["op","c"],"key":"{\"id\":1}","payload":"{\"n\":1}"}`,
+		`{"topic":"dbserver1.crm.dbo.customers","partition":0,"offset":11,"tstype":"create","ts":1714564800456,"broker":0,"headers":null,"key":"{\"id\":2}","payload":null}`)
+	jsonl := lines(`{"key":"a","value":{"n":1},"timestamp":"2024-05-01T12:00:00Z"}`, `{"keyBase64":"YQ==","value":"x"}`)
+	for _, tc := range []struct {
+		name        string
+		in          string
+		asked, real Format
+	}{
+		{"kcat -J output read as JSON Lines", kcat, FormatJSONLines, FormatKcat},
+		{"JSON Lines read as kcat", jsonl, FormatKcat, FormatJSONLines},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := Parse(strings.NewReader(tc.in), tc.real, "s.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Parse(strings.NewReader(tc.in), tc.asked, "s.json")
+			if err != nil {
+				t.Fatalf("Parse as %s: %v", tc.asked, err)
+			}
+			if diff := cmp.Diff(want.Records, got.Records); diff != "" {
+				t.Errorf("records (-as %s +detected)\n%s", tc.real, diff)
+			}
+			wantNote := fmt.Sprintf("s.json: read as %s: its records are of that format, not %s", tc.real, tc.asked)
+			if len(got.Notes) != 1 || got.Notes[0] != wantNote {
+				t.Errorf("notes %q, want [%q]", got.Notes, wantNote)
+			}
+			if len(want.Notes) != 0 {
+				t.Errorf("notes %q when the format was right", want.Notes)
+			}
+		})
 	}
 }

@@ -38,10 +38,19 @@ type Record struct {
 	Value     []byte // nil: a tombstone
 	Headers   []Header
 	Timestamp time.Time // zero when not recorded
-	Topic     string    // "" : the LoadTest's target topic
-	Partition int32     // -1 when not recorded
-	Source    string    // file name (or URL) and line, e.g. "samples.jsonl:12", for messages
+	Topic     string    // the topic it was recorded on, "" when not recorded; never written to: the worker writes to the LoadTest's target topic
+	Partition int32     // -1 when not recorded; used with partitioning Recorded
+	Source    Position  // where it was read, for messages: "samples.jsonl:12"
 }
+
+// Position is a line of a sample file. Records of one file share its name, so a record's
+// position costs no allocation.
+type Position struct {
+	File string // the file's name as messages show it (a folder's file, a URL, or Source.Name)
+	Line int
+}
+
+func (p Position) String() string { return p.File + ":" + strconv.Itoa(p.Line) }
 
 // Set is a loaded sample set. The keys, values and header values of its
 // records share a few large backing arrays; each slice's capacity is its
@@ -49,6 +58,9 @@ type Record struct {
 type Set struct {
 	Records []Record
 	Bytes   int64 // uncompressed bytes parsed
+	// Notes say what the loader decided on its own, such as a file read in the other
+	// format than the one asked because its first record is plainly of that format.
+	Notes []string
 }
 
 // maxReported is how many bad lines an error lists before "and N more".
@@ -73,6 +85,7 @@ func Parse(r io.Reader, format Format, name string) (*Set, error) {
 
 // parser reads the files of one set, collecting their records and bad lines.
 type parser struct {
+	format   Format
 	decode   func(*parser, *Record) error
 	maxBytes int64 // limit on the uncompressed bytes of all files
 	set      Set
@@ -81,20 +94,57 @@ type parser struct {
 	arena    arena
 	hdrs     headerArena
 	names    map[string]string // interned topics and header keys
-	src      []byte            // scratch for Record.Source
 }
 
 func newParser(format Format, maxBytes int64) (*parser, error) {
-	p := &parser{maxBytes: maxBytes, names: make(map[string]string)}
-	switch format {
-	case FormatJSONLines:
-		p.decode = (*parser).jsonLine
-	case FormatKcat:
-		p.decode = (*parser).kcatLine
-	default:
+	p := &parser{format: format, maxBytes: maxBytes, names: make(map[string]string)}
+	p.decode = decoderOf(format)
+	if p.decode == nil {
 		return nil, fmt.Errorf("unknown sample format %q (want %q or %q)", format, FormatJSONLines, FormatKcat)
 	}
 	return p, nil
+}
+
+func decoderOf(f Format) func(*parser, *Record) error {
+	switch f {
+	case FormatJSONLines:
+		return (*parser).jsonLine
+	case FormatKcat:
+		return (*parser).kcatLine
+	}
+	return nil
+}
+
+// other is the format a file asked to be read as f may really have.
+func other(f Format) Format {
+	if f == FormatKcat {
+		return FormatJSONLines
+	}
+	return FormatKcat
+}
+
+// wrongFormat tells whether err, a record of format f refused, names a field that only
+// the other format has; it returns that field.
+func wrongFormat(f Format, err error) (string, bool) {
+	var uf *unknownFieldError
+	if !errors.As(err, &uf) {
+		return "", false
+	}
+	if f == FormatKcat {
+		return uf.name, jsonLinesOnly[uf.name]
+	}
+	return uf.name, kcatOnly[uf.name]
+}
+
+// formatHint is what a parse error says first when the file's records are of the other
+// format than the one asked.
+func formatHint(name string, asked Format, field string) string {
+	if asked == FormatKcat {
+		return fmt.Sprintf("%s looks like JSON Lines, not kcat -J output (it has the field %q): set sampleSet.format: %s",
+			name, field, FormatJSONLines)
+	}
+	return fmt.Sprintf("%s looks like kcat -J output, not JSON Lines (it has the field %q): set sampleSet.format: %s",
+		name, field, FormatKcat)
 }
 
 var gzipMagic = []byte{0x1f, 0x8b}
@@ -120,6 +170,11 @@ func (p *parser) parse(r io.Reader, name string) error {
 		limErr: &sizeError{limit: p.maxBytes},
 	}
 	defer func() { p.set.Bytes += lr.total }()
+	// The format asked is tried first. When a file's first record is refused for a field
+	// that only the other format has, and is valid in that format, the file is read in
+	// it: the two formats share no such field, so no valid file is misread.
+	format, decode := p.format, p.decode
+	first := true
 	for {
 		line, err := lr.next()
 		switch {
@@ -142,15 +197,30 @@ func (p *parser) parse(r io.Reader, name string) error {
 		}
 		rec := Record{Partition: -1}
 		p.dec.reset(line)
-		if err := p.decode(p, &rec); err != nil {
+		err = decode(p, &rec)
+		if field, wrong := wrongFormat(format, err); wrong {
+			alt := other(format)
+			if first {
+				rec = Record{Partition: -1}
+				p.dec.reset(line)
+				if decoderOf(alt)(p, &rec) == nil {
+					format, decode, err = alt, decoderOf(alt), nil
+					p.set.Notes = append(p.set.Notes, fmt.Sprintf("%s: read as %s: its records are of that format, not %s", name, alt, p.format))
+				}
+			}
+			if err != nil && p.errs.hint == "" {
+				p.errs.hint = formatHint(name, format, field)
+			}
+		}
+		first = false
+		if err != nil {
 			p.errs.add(name, lr.line, err)
 			continue
 		}
 		if p.errs.count > 0 {
 			continue // the set is lost anyway
 		}
-		p.src = append(append(append(p.src[:0], name...), ':'), strconv.Itoa(lr.line)...)
-		rec.Source = string(p.src)
+		rec.Source = Position{File: name, Line: lr.line}
 		p.set.Records = append(p.set.Records, rec)
 	}
 }
@@ -217,6 +287,7 @@ func (e *lineError) Unwrap() error { return e.err }
 
 // parseError lists the bad lines of a set, one per line of text.
 type parseError struct {
+	hint  string       // said first: the likely cause of every bad line (a wrong format)
 	lines []*lineError // the first maxReported
 	count int          // all bad lines
 	fatal error        // what stopped reading early, if anything
@@ -231,6 +302,10 @@ func (e *parseError) add(name string, line int, err error) {
 
 func (e *parseError) Error() string {
 	var b strings.Builder
+	if e.hint != "" {
+		b.WriteString(e.hint)
+		b.WriteByte('\n')
+	}
 	for i, l := range e.lines {
 		if i > 0 {
 			b.WriteByte('\n')

@@ -13,7 +13,7 @@ import (
 func shardRecords() []Record {
 	var rs []Record
 	for i := range 1000 {
-		r := Record{Source: fmt.Sprintf("s:%d", i+1), Partition: -1}
+		r := Record{Source: Position{File: "s", Line: i + 1}, Partition: -1}
 		switch {
 		case i%3 == 0: // keyless
 		case i%17 == 0:
@@ -30,7 +30,7 @@ func TestShard(t *testing.T) {
 	records := shardRecords()
 	for workers := 1; workers <= 7; workers++ {
 		t.Run(fmt.Sprint(workers), func(t *testing.T) {
-			owner := map[string]int{}    // record source -> worker
+			owner := map[Position]int{}  // record source -> worker
 			keyOwner := map[string]int{} // key -> worker
 			var keyless []int
 			for w := range workers {

@@ -138,6 +138,12 @@ func run(ctx context.Context, t testing.TB, p *plan.Plan, opts Options) (*result
 // runTracked is run that also returns the sequence numbers of the acknowledged records.
 func runTracked(ctx context.Context, t testing.TB, p *plan.Plan, opts Options) (*results.WorkerResult, *Worker, map[int64]bool) {
 	t.Helper()
+	return runTrackedWith(ctx, t, p, opts, nil)
+}
+
+// runTrackedWith is runTracked that calls prepared, when not nil, between Prepare and Run.
+func runTrackedWith(ctx context.Context, t testing.TB, p *plan.Plan, opts Options, prepared func(*Worker)) (*results.WorkerResult, *Worker, map[int64]bool) {
+	t.Helper()
 	acked := map[int64]bool{}
 	if opts.Log.GetSink() == nil {
 		opts.Log = testLog(t)
@@ -164,6 +170,9 @@ func runTracked(ctx context.Context, t testing.TB, p *plan.Plan, opts Options) (
 	}
 	if err := w.Prepare(ctx); err != nil {
 		t.Fatalf("Prepare: %v", err)
+	}
+	if prepared != nil {
+		prepared(w)
 	}
 	r, err := w.Run(ctx, time.Now())
 	if err != nil {
@@ -245,41 +254,56 @@ func consumeAll(t testing.TB, k *kafkaEnv, want int64, topics ...string) []consu
 	return out
 }
 
-// arrivals counts the records that reach the kfake brokers, by arrival time; the
-// cluster still stores them.
+// batchArrival is a record batch as it reached a kfake broker: when, and the largest
+// record timestamp in it (milliseconds; the worker stamps each record with its intended
+// send time).
+type batchArrival struct {
+	at           time.Time
+	maxTimestamp int64
+	records      int
+}
+
+// arrivals records every record batch that reaches the kfake brokers; the cluster still
+// stores them.
 type arrivals struct {
-	mu    sync.Mutex
-	times []time.Time
-	count []int
+	mu      sync.Mutex
+	batches []batchArrival
 }
 
 func watchArrivals(c *kfake.Cluster) *arrivals {
 	a := &arrivals{}
 	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
-		n := 0
+		now := time.Now()
+		a.mu.Lock()
+		defer a.mu.Unlock()
 		for _, topic := range req.(*kmsg.ProduceRequest).Topics {
 			for _, p := range topic.Partitions {
-				n += countRecords(p.Records)
+				for b := p.Records; len(b) >= 61; {
+					length := int(int32(binary.BigEndian.Uint32(b[8:12])))
+					a.batches = append(a.batches, batchArrival{at: now,
+						maxTimestamp: int64(binary.BigEndian.Uint64(b[35:43])), records: countRecords(b[:min(len(b), 12+max(length, 0))])})
+					if length <= 0 || 12+length > len(b) {
+						break
+					}
+					b = b[12+length:]
+				}
 			}
 		}
-		a.mu.Lock()
-		a.times = append(a.times, time.Now())
-		a.count = append(a.count, n)
-		a.mu.Unlock()
 		return nil, nil, false
 	})
 	return a
 }
 
-// perWindow counts arrivals in consecutive windows of the given width from start.
-func (a *arrivals) perWindow(start time.Time, width time.Duration, windows int) []int {
+// early lists the batches that reached a broker before the intended send time of one of
+// their records.
+func (a *arrivals) early() []batchArrival {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out := make([]int, windows)
-	for i, at := range a.times {
-		if w := int(at.Sub(start) / width); w >= 0 && w < windows {
-			out[w] += a.count[i]
+	var out []batchArrival
+	for _, b := range a.batches {
+		if b.at.UnixMilli() < b.maxTimestamp {
+			out = append(out, b)
 		}
 	}
 	return out

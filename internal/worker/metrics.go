@@ -87,7 +87,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if elapsed >= 0 && elapsed < sched.Length() && !st.runEnded.Load() {
 			rate = float64(sched.Due(elapsed+time.Second/2) - sched.Due(elapsed-time.Second/2))
 		}
-		scheduled = min(sched.Due(min(elapsed, sched.Length())), c.w.limit)
+		// What the schedule asks, not lowered to what the samples allow (loop: false).
+		scheduled = sched.Due(min(elapsed, sched.Length()))
 	}
 	ch <- prometheus.MustNewConstMetric(c.targetRate, prometheus.GaugeValue, rate)
 	ch <- prometheus.MustNewConstMetric(c.sched, prometheus.CounterValue, float64(scheduled))

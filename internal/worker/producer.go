@@ -134,12 +134,18 @@ type sendLoop struct {
 	w      *Worker
 	writer *kafka.Writer
 	start  time.Time
-	// scheduled is what the schedule intended to send by the end, set by run.
+	// scheduled is what the schedule intended to send by the end, set by run: the whole
+	// schedule, or until the stop. It is never lowered to what the samples allow.
 	scheduled int64
+	// scheduledFor is the part of the schedule that scheduled covers.
+	scheduledFor time.Duration
+	// exhausted is set when the run ended because the shard ran out (loop: false).
+	exhausted bool
 }
 
 func (l *sendLoop) run(ctx context.Context) {
 	w, st, sched := l.w, &l.w.st, l.w.sched
+	topic := w.plan.Target.Topic
 	length, limit := sched.Length(), w.limit
 	// Elapsed time is measured on the monotonic clock from the agreed wall-clock start.
 	base := time.Now()
@@ -233,7 +239,7 @@ loop:
 				data = &c.meta[i]
 			}
 			c.msgs = append(c.msgs, kafka.Message{
-				Topic: s.topic, Key: s.key, Value: s.value, Headers: hs, WriterData: data,
+				Topic: topic, Key: s.key, Value: s.value, Headers: hs, WriterData: data,
 				Time: time.Unix(0, intended),
 			})
 			bytes += s.size + int64(end-b)
@@ -251,7 +257,17 @@ loop:
 	elapsed = skew + time.Since(base)
 	st.behind.Store(0)
 	st.runEnded.Store(true)
-	l.scheduled = min(sched.Due(min(elapsed, length)), limit)
+	if n == limit {
+		// Every record the run may send was handed over. When the shard ran out first
+		// (loop: false), the user still asked for the whole schedule: that is what was
+		// scheduled, and the report says why less was sent.
+		l.scheduled, l.scheduledFor = sched.Total(), length
+		l.exhausted = limit < sched.Total()
+		return
+	}
+	// Stopped, or too far behind: what was due by then.
+	l.scheduledFor = min(max(elapsed, 0), length)
+	l.scheduled = sched.Due(l.scheduledFor)
 }
 
 // noteBehind records how late record n is when it is handed to the writer.

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,6 +69,10 @@ type Options struct {
 	Transport *kafka.Transport
 	// BatchSize overrides the producer's records per batch; 0 derives it from the peak rate.
 	BatchSize int
+	// MaxInFlight overrides the bound on records handed to the writer and not yet
+	// completed; 0 derives it from the record size (tests: a small bound makes a worker
+	// fall behind as soon as the broker stops answering).
+	MaxInFlight int64
 }
 
 // Worker is the podrun.Role of a replay-worker pod. Prepare, then Run once.
@@ -80,7 +85,7 @@ type Worker struct {
 	transport   *kafka.Transport
 	sched       pacing.Schedule
 	samples     []sample
-	limit       int64 // records the run may send: the schedule's total, capped at the shard without loop
+	limit       int64 // records the run may send: the schedule's total, capped at the shard without loop (never lowers what is reported as scheduled)
 	partitions  map[string]int
 	batchSize   int
 	batchBytes  int64
@@ -98,7 +103,6 @@ type Worker struct {
 
 // sample is one record of the shard, ready to become a kafka.Message.
 type sample struct {
-	topic     string
 	key       []byte
 	value     []byte
 	headers   []kafka.Header // its own, then the run headers
@@ -139,30 +143,33 @@ func (w *Worker) Prepare(ctx context.Context) error {
 	}
 	began := time.Now()
 	set, err := samples.Load(ctx, samples.Source{
-		Path: p.Samples.Path, URL: p.Samples.URL, Format: sampleFormat(p.Samples.Format),
+		Name: p.Samples.Name, Path: p.Samples.Path, URL: p.Samples.URL, Format: sampleFormat(p.Samples.Format),
 		MaxBytes: w.opts.MaxSampleBytes, Client: w.opts.HTTPClient,
 	})
 	if err != nil {
 		return fmt.Errorf("loading the samples: %w", err)
 	}
+	for _, note := range set.Notes {
+		w.log.Info("Sample set", "note", note)
+	}
 	shard := samples.Shard(set.Records, int(p.Workers), int(p.Index))
 	w.log.Info("Samples loaded", "records", len(set.Records), "bytes", set.Bytes, "shard", len(shard),
 		"seconds", time.Since(began).Seconds())
 
-	if err := w.schedule(shard); err != nil {
+	if err := w.schedule(set.Records, shard); err != nil {
 		return err
 	}
 
-	seen := map[string]bool{p.Target.Topic: true}
+	// The target topic is the only topic written to: a topic recorded in the samples (every
+	// kcat -J line names one) is where the recording came from, often production, and
+	// writing there would be a record sent where the user did not ask.
+	if p.Target.Topic == "" {
+		return errors.New("the plan names no target topic")
+	}
 	topics := []string{p.Target.Topic}
-	for i := range shard {
-		switch t := shard[i].Topic; {
-		case t == "" && p.Target.Topic == "":
-			return fmt.Errorf("sample %s has no topic and the LoadTest names no target topic", shard[i].Source)
-		case t != "" && !seen[t]:
-			seen[t] = true
-			topics = append(topics, t)
-		}
+	if recorded := recordedTopics(shard, p.Target.Topic); len(recorded) > 0 {
+		w.log.Info("Samples name their recorded topics; every record goes to the target topic", "target", p.Target.Topic,
+			"recordedTopics", recorded)
 	}
 	if w.opts.Transport != nil {
 		w.transport = w.opts.Transport
@@ -246,20 +253,28 @@ func sampleFormat(f string) samples.Format {
 	}
 }
 
-// schedule builds the pacing schedule and checks that the shard can serve it.
-func (w *Worker) schedule(shard []samples.Record) error {
+// schedule builds the pacing schedule of the shard of set and checks that the shard can
+// serve it. A Replay schedule takes its origin and period from the whole set, which every
+// worker loads, so that the workers' shards merge into the recording divided by speed.
+func (w *Worker) schedule(set, shard []samples.Record) error {
 	p := w.plan
 	var recorded []time.Time
+	var timeline pacing.Timeline
 	if p.Scenario.Type == pacing.TypeReplay {
+		all := make([]time.Time, len(set))
+		for i := range set {
+			if set[i].Timestamp.IsZero() {
+				return fmt.Errorf("scenario Replay needs recorded timestamps, and sample %s has none", set[i].Source)
+			}
+			all[i] = set[i].Timestamp
+		}
+		timeline = pacing.TimelineOf(all)
 		recorded = make([]time.Time, len(shard))
 		for i := range shard {
-			if shard[i].Timestamp.IsZero() {
-				return fmt.Errorf("scenario Replay needs recorded timestamps, and sample %s has none", shard[i].Source)
-			}
 			recorded[i] = shard[i].Timestamp
 		}
 	}
-	sched, err := pacing.New(p.Scenario, p.Duration.Duration, recorded, p.Samples.Loop)
+	sched, err := pacing.NewShard(p.Scenario, p.Duration.Duration, recorded, p.Samples.Loop, timeline)
 	if err != nil {
 		return fmt.Errorf("building the schedule: %w", err)
 	}
@@ -271,7 +286,11 @@ func (w *Worker) schedule(shard []samples.Record) error {
 			p.Index, p.Workers, w.limit)
 	}
 	if !p.Samples.Loop && int64(len(shard)) < w.limit {
-		w.limit = int64(len(shard)) // the run ends with the shard
+		// loop: false sends every sample once, at the rate, until the samples or the
+		// schedule run out; the report then says that the samples ran out.
+		w.limit = int64(len(shard))
+		w.log.Info("The shard has fewer samples than the schedule asks and loop is false: the worker will run out of samples",
+			"samples", len(shard), "scheduled", sched.Total())
 	}
 	return nil
 }
@@ -284,10 +303,7 @@ func (w *Worker) buildSamples(shard []samples.Record) error {
 	for i := range shard {
 		r := &shard[i]
 		s := &w.samples[i]
-		s.topic, s.key, s.value, s.partition = r.Topic, r.Key, r.Value, r.Partition
-		if s.topic == "" {
-			s.topic = target
-		}
+		s.key, s.value, s.partition = r.Key, r.Value, r.Partition
 		s.size = int64(len(r.Key)+len(r.Value)) + w.headers.fixedSize
 		// The sample's own headers, then the run headers; the send loop copies these and
 		// fills in the last two values.
@@ -306,13 +322,13 @@ func (w *Worker) buildSamples(shard []samples.Record) error {
 			kafka.Header{Key: runheaders.Intended},
 		)
 		if w.recorded {
-			n := w.partitions[s.topic]
+			n := w.partitions[target]
 			switch {
 			case r.Partition < 0:
 				return fmt.Errorf("partitioning Recorded needs each sample's partition, and sample %s has none", r.Source)
 			case int(r.Partition) >= n:
-				return fmt.Errorf("partitioning Recorded: sample %s was recorded on partition %d, but topic %q has %d partitions",
-					r.Source, r.Partition, s.topic, n)
+				return fmt.Errorf("partitioning Recorded: sample %s was recorded on partition %d, but the target topic %q has %d partitions",
+					r.Source, r.Partition, target, n)
 			}
 		}
 		total += s.size
@@ -334,7 +350,23 @@ func (w *Worker) buildSamples(shard []samples.Record) error {
 	w.batchBytes = max(defaultBatchBytes, largest+recordOverhead+int64(64*len(w.headers.runID)))
 	// Bound the records queued in the writer (kafka-go's queues are unbounded).
 	w.maxInFlight = min(max(maxInFlightBytes/(avg+recordOverhead), minInFlight), maxInFlight)
+	if w.opts.MaxInFlight > 0 {
+		w.maxInFlight = w.opts.MaxInFlight
+	}
 	return nil
+}
+
+// recordedTopics lists, up to 5, the topics other than target that samples were recorded on.
+func recordedTopics(shard []samples.Record, target string) []string {
+	var out []string
+	for i := range shard {
+		if t := shard[i].Topic; t != "" && t != target && !slices.Contains(out, t) {
+			if out = append(out, t); len(out) == 5 {
+				break
+			}
+		}
+	}
+	return out
 }
 
 func isRunHeader(key string) bool {
@@ -376,10 +408,14 @@ func (w *Worker) Run(ctx context.Context, start time.Time) (*results.Report, err
 
 	flushed := w.flush(wr)
 	w.st.finish()
-	report := &results.Report{Worker: w.st.result(loop.scheduled)}
-	w.log.Info("Run finished", "scheduled", report.Worker.Scheduled, "sent", report.Worker.Sent,
-		"acked", report.Worker.Acked, "failed", report.Worker.Failed, "maxBehind", report.Worker.MaxBehind.String(),
-		"flushed", flushed)
+	res := w.st.result(loop.scheduled)
+	res.ScheduledFor = loop.scheduledFor
+	res.Samples = int64(len(w.samples))
+	res.SamplesExhausted = loop.exhausted
+	report := &results.Report{Worker: res}
+	w.log.Info("Run finished", "scheduled", res.Scheduled, "sent", res.Sent,
+		"acked", res.Acked, "failed", res.Failed, "maxBehind", res.MaxBehind.String(),
+		"samples", res.Samples, "samplesExhausted", res.SamplesExhausted, "flushed", flushed)
 	return report, nil
 }
 

@@ -161,6 +161,9 @@ func newDriver(ctx context.Context, t *testing.T, c client.Client, namespacePref
 	}
 	d := &driver{t: t, ctx: ctx, c: c, namespace: createNamespace(ctx, t, c, namespacePrefix), key: key, control: fakekubelet.NewControlServer(key)}
 	t.Cleanup(func() { _ = d.control.Close() })
+	if err := c.Create(ctx, fakekubelet.SamplesConfigMap(d.namespace)); err != nil {
+		t.Fatalf("creating the sample ConfigMap: %v", err)
+	}
 	return d
 }
 

@@ -95,3 +95,24 @@ func MarkTerminated(ctx context.Context, c client.Client, namespace, name string
 	}
 	return UpdateStatus(ctx, c, &pod, func(p *corev1.Pod) { SetTerminated(p, exitCode, message) })
 }
+
+// RecordFailedMount plays the kubelet when it cannot mount a volume of pod: it records a
+// FailedMount event on the pod with message, such as
+// `MountVolume.SetUp failed for volume "kafka-sasl" : secret "kafka-user" not found`.
+// The pod's status shows nothing of it: its container just waits in ContainerCreating.
+func RecordFailedMount(ctx context.Context, c client.Client, pod *corev1.Pod, message string) error {
+	now := metav1.Now()
+	e := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: pod.Name + ".", Namespace: pod.Namespace},
+		InvolvedObject: corev1.ObjectReference{
+			APIVersion: "v1", Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID,
+		},
+		Reason: "FailedMount", Message: message, Type: corev1.EventTypeWarning,
+		Source:         corev1.EventSource{Component: "kubelet", Host: "fake-node"},
+		FirstTimestamp: now, LastTimestamp: now, Count: 1,
+	}
+	if err := c.Create(ctx, e); err != nil {
+		return fmt.Errorf("recording a FailedMount event for pod %s: %w", pod.Name, err)
+	}
+	return nil
+}

@@ -211,6 +211,10 @@ func (r *round) run() phaseTimes {
 	if err := r.k8s.Create(r.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: r.namespace}}); err != nil {
 		b.Fatalf("creating namespace %s: %v", r.namespace, err)
 	}
+	// The LoadTests name this ConfigMap; without it the controller ends them Error.
+	if err := r.k8s.Create(r.ctx, fakekubelet.SamplesConfigMap(r.namespace)); err != nil {
+		b.Fatalf("creating the sample ConfigMap in %s: %v", r.namespace, err)
+	}
 
 	// 1. Every LoadTest at once; the controller creates the children.
 	begin := time.Now()

@@ -304,8 +304,12 @@ func TestPipeline(t *testing.T) {
 	}
 }
 
-// TestPipelineMaxRate: a capped pipeline processes MaxRate records per
-// second, and its lag grows when more arrive.
+// TestPipelineMaxRate: a capped pipeline never processes more than MaxRate records per
+// second, however fast its input arrives, and its lag grows. Only the cap is asserted: a
+// busy machine can make the pipeline slower than its cap, never faster, so the test holds
+// under load (it once asserted the rate within 10% and failed at 201/s of 250 on a loaded
+// machine). The window measured can only be longer than the one the records were
+// processed in: the clock is read before the first count and after the second.
 func TestPipelineMaxRate(t *testing.T) {
 	addr := cluster(t)
 	const rate = 250.0
@@ -322,13 +326,18 @@ func TestPipelineMaxRate(t *testing.T) {
 	p := start(t, cfg)
 	waitFor(t, 20*time.Second, "the first record", func() bool { return p.Stats().Processed > 0 })
 
-	t0, n0 := time.Now(), p.Stats().Processed
-	time.Sleep(2 * time.Second)
-	n1, elapsed := p.Stats().Processed, time.Since(t0)
-	got := float64(n1-n0) / elapsed.Seconds()
-	t.Logf("%d records in %v: %.0f records/s (cap %.0f)", n1-n0, elapsed, got, rate)
-	if got < 0.85*rate || got > 1.1*rate {
-		t.Errorf("throughput %.0f records/s, want %.0f ±10%%", got, rate)
+	t0 := time.Now()
+	n0 := p.Stats().Processed
+	waitFor(t, time.Minute, "500 more records", func() bool { return p.Stats().Processed >= n0+500 })
+	n1 := p.Stats().Processed
+	elapsed := time.Since(t0)
+	// The token bucket allows rate × elapsed plus its burst (a twentieth of a second's
+	// worth); a batch taken before t0, at most a burst, may be counted after it.
+	burst := rate / 20
+	allowed := rate*elapsed.Seconds() + 2*burst
+	t.Logf("%d records in %v: %.0f records/s (cap %.0f, at most %.0f allowed)", n1-n0, elapsed, float64(n1-n0)/elapsed.Seconds(), rate, allowed)
+	if float64(n1-n0) > allowed {
+		t.Errorf("%d records processed in %v, more than the %.0f that a cap of %.0f/s allows", n1-n0, elapsed, allowed, rate)
 	}
 	if l := lag(t, addr); l < 500 {
 		t.Errorf("lag %d: a capped pipeline should fall behind", l)
