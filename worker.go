@@ -105,7 +105,8 @@ func validHeaderName(name string) bool {
 		return false
 	}
 	for _, c := range name {
-		if c > 127 || !(c == '-' || c == '_' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+		ok := c == '-' || c == '_' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !ok {
 			return false
 		}
 	}

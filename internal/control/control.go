@@ -41,7 +41,7 @@ const (
 // TokenDir (so the file is TokenFile).
 const (
 	TokenKey  = "token"
-	TokenDir  = "/var/run/streamreplay/control"
+	TokenDir  = "/var/run/streamreplay/control" //nolint:gosec // a mount folder, not a credential
 	TokenFile = TokenDir + "/" + TokenKey
 )
 

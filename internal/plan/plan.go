@@ -35,9 +35,9 @@ const (
 	SamplesDir = "/var/run/streamreplay/samples"
 	// SecretsDir is where the Kafka credentials are mounted, one folder per Secret.
 	SecretsDir = "/var/run/streamreplay/kafka" //nolint:gosec // a mount folder, not a credential
-	// SampleURLDir and SampleHeadersDir are where the sample URL's and its headers'
-	// Secrets are mounted.
-	SampleURLDir     = "/var/run/streamreplay/sample-url"
+	// SampleURLDir is where the Secret of the sample URL is mounted.
+	SampleURLDir = "/var/run/streamreplay/sample-url"
+	// SampleHeadersDir is where the Secret of the sample URL's headers is mounted.
 	SampleHeadersDir = "/var/run/streamreplay/sample-headers"
 )
 

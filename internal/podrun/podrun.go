@@ -139,21 +139,16 @@ func Main(ctx context.Context, role Role, opts Options) (err error) {
 	}
 	opts = p.opts
 
-	for _, port := range []struct {
-		name     string
-		addr     string
-		onListen func(net.Addr)
-		handler  http.Handler
-	}{
-		{"control", opts.ControlAddr, opts.OnListen, p.controlHandler()},
-		{"metrics", opts.MetricsAddr, opts.OnMetricsListen, p.metricsHandler()},
-	} {
-		closeServer, err := p.serve(port.name, port.addr, port.onListen, port.handler)
-		if err != nil {
-			return err
-		}
-		defer closeServer()
+	closeControl, err := p.serve("control", opts.ControlAddr, opts.OnListen, p.controlHandler())
+	if err != nil {
+		return err
 	}
+	defer closeControl()
+	closeMetrics, err := p.serve("metrics", opts.MetricsAddr, opts.OnMetricsListen, p.metricsHandler())
+	if err != nil {
+		return err
+	}
+	defer closeMetrics()
 
 	report, err := p.live(ctx, role)
 	if err != nil {

@@ -137,8 +137,9 @@ func TestDefaultConfigOnAPIServer(t *testing.T) {
 			for _, v := range []string{"get", "list", "watch", "update", "patch", "delete"} {
 				cases = append(cases, access{ns, permission{"", "secrets", v}, "", false, ""})
 			}
-			cases = append(cases, access{ns, permission{"", "secrets", "get"}, "", ns == own, controlKeySecret})
-			cases = append(cases, access{ns, permission{"", "secrets", "get"}, "", false, "kafka-user"})
+			cases = append(cases,
+				access{ns, permission{"", "secrets", "get"}, "", ns == own, controlKeySecret},
+				access{ns, permission{"", "secrets", "get"}, "", false, "kafka-user"})
 		}
 		for _, v := range []string{"get", "create", "update"} {
 			cases = append(cases, access{own, permission{"coordination.k8s.io", "leases", v}, "", true, ""})

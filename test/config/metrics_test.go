@@ -146,7 +146,7 @@ func TestManagerMetricsNeedAnAuthorisedToken(t *testing.T) {
 	fakekubelet.Eventually(t, "metrics for the bound account", time.Minute, func() error {
 		code, b, err := scrape(prometheus)
 		if err != nil || code != http.StatusOK {
-			return fmt.Errorf("GET /metrics = %d, %v", code, err)
+			return fmt.Errorf("GET /metrics = %d: %w", code, err)
 		}
 		body = b
 		return nil

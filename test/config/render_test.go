@@ -219,13 +219,19 @@ var managerRules = []struct {
 		}
 		raw, _ := flagValue(r.manager.Args, "operator-pod-labels")
 		podLabels, err := labels.ConvertSelectorToLabelsMap(raw)
-		if err != nil || len(podLabels) == 0 || !labels.SelectorFromSet(podLabels).Matches(labels.Set(r.deployment.Spec.Template.Labels)) {
-			return fmt.Errorf("--operator-pod-labels=%q does not select the manager's pods %v (%v): the runs would refuse the operator", raw, r.deployment.Spec.Template.Labels, err)
+		if err != nil {
+			return fmt.Errorf("--operator-pod-labels=%q: %w", raw, err)
+		}
+		if len(podLabels) == 0 || !labels.SelectorFromSet(podLabels).Matches(labels.Set(r.deployment.Spec.Template.Labels)) {
+			return fmt.Errorf("--operator-pod-labels=%q does not select the manager's pods %v: the runs would refuse the operator", raw, r.deployment.Spec.Template.Labels)
 		}
 		raw, _ = flagValue(r.manager.Args, "metrics-namespace-selector")
+		if raw == "" {
+			return errors.New("--metrics-namespace-selector is not set: every namespace could scrape the runs")
+		}
 		runs, err := metav1.ParseToLabelSelector(raw)
-		if err != nil || raw == "" {
-			return fmt.Errorf("--metrics-namespace-selector=%q: %v", raw, err)
+		if err != nil {
+			return fmt.Errorf("--metrics-namespace-selector=%q: %w", raw, err)
 		}
 		// The manager's own metrics are open to the same namespaces.
 		for _, obj := range r.ofKind("NetworkPolicy") {

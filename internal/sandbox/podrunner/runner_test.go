@@ -185,7 +185,7 @@ func TestSecretFilesAsThePodsUserReachesThem(t *testing.T) {
 			}
 			file := filepath.Join(dir, "volumes", "token", "token")
 			st, err := os.Stat(file)
-			if err != nil || fmt.Sprintf("%#o", st.Mode().Perm()) != tc.wantMode && !(tc.wantMode == "0000" && st.Mode().Perm() == 0) {
+			if err != nil || fmt.Sprintf("%04o", st.Mode().Perm()) != tc.wantMode {
 				t.Errorf("%s: mode %v (%v), want %s", file, st.Mode().Perm(), err, tc.wantMode)
 			}
 			if !tc.readable {
