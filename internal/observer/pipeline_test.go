@@ -103,7 +103,11 @@ func (p *testPipeline) loop(ctx context.Context, r *kafka.Reader, w *kafka.Write
 			}
 			next = time.Now().Add(time.Duration(float64(time.Second) / p.rate))
 		}
-		meta, _ := runheaders.Parse(func(k string) ([]byte, bool) { return header(m.Headers, k) })
+		var f runheaders.Fields
+		for _, h := range m.Headers {
+			f.Set(h.Key, h.Value)
+		}
+		meta, _ := f.Meta()
 		if p.delay > 0 && !meta.Intended.IsZero() && !sleepUntil(ctx, meta.Intended.Add(p.delay)) {
 			return
 		}

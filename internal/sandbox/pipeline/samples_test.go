@@ -359,11 +359,11 @@ func TestShippedSampleSetThroughPipeline(t *testing.T) {
 		t.Errorf("%d dead letters, want %d", len(dead), sum.Expected.DeadLettered)
 	}
 	for _, m := range dead {
-		lookup := func(k string) ([]byte, bool) {
-			v, ok := header(m.Headers, k)
-			return []byte(v), ok
+		var f runheaders.Fields
+		for _, h := range m.Headers {
+			f.Set(h.Key, h.Value)
 		}
-		meta, ok := runheaders.Parse(lookup)
+		meta, ok := f.Meta()
 		class, _ := header(m.Headers, HeaderExceptionClass)
 		stage, _ := header(m.Headers, HeaderStage)
 		if !ok || meta.RunID != "5d1f7a0e-run" || class != DataException || (stage != StageValueConverter && stage != StageTransformation) {
