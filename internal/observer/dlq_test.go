@@ -240,4 +240,3 @@ func TestSeqSet(t *testing.T) {
 func classify(m *kafka.Message, classifyHeader string) (string, results.DLQExample) {
 	return className(classSource(m.Headers, classifyHeader)), exampleOf(m)
 }
-

@@ -25,8 +25,8 @@ const (
 // A pipeline may drop or rewrite headers and a dead letter must still count, so a missing
 // or malformed number is only marked absent.
 type Fields struct {
-	RunID                                []byte // empty: not a record of any run
-	Worker, Sequence, Intended           int64  // Intended: Unix nanoseconds
+	RunID                               []byte // empty: not a record of any run
+	Worker, Sequence, Intended          int64  // Intended: Unix nanoseconds
 	HasWorker, HasSequence, HasIntended bool
 }
 

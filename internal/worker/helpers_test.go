@@ -117,7 +117,7 @@ func testPlan(k *kafkaEnv, topic, samplesPath string, sc plan.Scenario, d time.D
 		Scenario: sc, Duration: metav1.Duration{Duration: d},
 		Samples: plan.Samples{Path: samplesPath, Format: "JSONLines", Loop: true},
 		Kafka:   plan.Kafka{BootstrapServers: k.brokers},
-		Target:  plan.Target{Topic: topic, Partitioning: PartitioningKey, Acks: AcksAll, Compression: "None"},
+		Target:  plan.Target{Topic: topic, Partitioning: "Key", Acks: "All", Compression: "None"},
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/runheaders"
 	"github.com/streamreplay/streamreplay/internal/samples"
 )
@@ -310,7 +311,7 @@ func TestShippedSampleSetThroughPipeline(t *testing.T) {
 		t.Skip("replays 18 MB through kfake")
 	}
 	gz, sum := loadShipped(t)
-	set, err := samples.Parse(bytes.NewReader(gz), samples.FormatJSONLines, "samples.jsonl.gz")
+	set, err := samples.Parse(bytes.NewReader(gz), streamreplayv1alpha1.SampleFormatJSONLines, "samples.jsonl.gz")
 	if err != nil {
 		t.Fatal(err)
 	}
