@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"sync"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/streamreplay/streamreplay/internal/runheaders"
 )
@@ -306,16 +306,8 @@ func newFakeCluster(t testing.TB, brokers int, topics map[string]int32) *kfake.C
 	return c
 }
 
-var errTimeout = errors.New("timed out")
-
 // eventually polls cond every 20ms until it holds or d passes.
 func eventually(d time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return errTimeout
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return nil
+	return wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, d, true,
+		func(context.Context) (bool, error) { return cond(), nil })
 }
