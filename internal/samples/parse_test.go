@@ -355,7 +355,7 @@ func TestParseLongLines(t *testing.T) {
 		return `{"value":"` + strings.Repeat("x", lineLen-len(frame)) + `"}`
 	}
 	atLimit, overLimit := value(maxLine), value(maxLine+1)
-	big := value(3 << 20) // well over bufio.Scanner's 64 KB
+	big := value(3 << 20) // the buffer grows from minReadBuf several times
 
 	set, err := Parse(strings.NewReader(lines(big, atLimit, `{"value":"after"}`)), streamreplayv1alpha1.SampleFormatJSONLines, "l.jsonl")
 	if err != nil {
