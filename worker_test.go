@@ -57,11 +57,10 @@ func TestWorkerCommand(t *testing.T) {
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	if err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
 		resp, err := http.Get(base + control.PathReady)
-		if err != nil {
-			return false, nil
+		if err == nil {
+			_ = resp.Body.Close()
 		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
+		return err == nil && resp.StatusCode == http.StatusOK, nil // not yet listening: poll again
 	}); err != nil {
 		t.Fatal("the worker never became Ready")
 	}

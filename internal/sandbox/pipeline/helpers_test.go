@@ -169,13 +169,14 @@ func consume(t *testing.T, addr, topic string) []kafka.Message {
 	return out
 }
 
-func header(hs []kafka.Header, key string) (string, bool) {
+// header is the value of the last header named key, "" when there is none.
+func header(hs []kafka.Header, key string) string {
 	for i := len(hs) - 1; i >= 0; i-- {
 		if hs[i].Key == key {
-			return string(hs[i].Value), true
+			return string(hs[i].Value)
 		}
 	}
-	return "", false
+	return ""
 }
 
 // runHeaders are the headers a replay worker adds, plus a header of the recorded sample.

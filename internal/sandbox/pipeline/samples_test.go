@@ -365,8 +365,8 @@ func TestShippedSampleSetThroughPipeline(t *testing.T) {
 			f.Set(h.Key, h.Value)
 		}
 		meta, ok := f.Meta()
-		class, _ := header(m.Headers, HeaderExceptionClass)
-		stage, _ := header(m.Headers, HeaderStage)
+		class := header(m.Headers, HeaderExceptionClass)
+		stage := header(m.Headers, HeaderStage)
 		if !ok || meta.RunID != "5d1f7a0e-run" || class != DataException || (stage != StageValueConverter && stage != StageTransformation) {
 			t.Errorf("dead letter %d: run %+v, class %q, stage %q", m.Offset, meta, class, stage)
 		}
