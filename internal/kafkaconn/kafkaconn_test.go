@@ -193,7 +193,7 @@ func TestDialer(t *testing.T) {
 // TestSASLUsernameGiven: a Strimzi KafkaUser's Secret holds no username key; the plan then
 // carries the user name (the KafkaUser's name) and only the password is read from a file.
 func TestSASLUsernameGiven(t *testing.T) {
-	brokers := cluster(t, kfake.EnableSASL(), kfake.Superuser(MechanismScramSHA512, "loadgen", "strimzi-pass"))
+	brokers := cluster(t, kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "loadgen", "strimzi-pass"))
 	for _, tc := range []struct {
 		user, wantErr string
 	}{
@@ -202,7 +202,7 @@ func TestSASLUsernameGiven(t *testing.T) {
 	} {
 		t.Run(tc.user, func(t *testing.T) {
 			k := plan.Kafka{BootstrapServers: brokers, SASL: &plan.SASL{
-				Mechanism: MechanismScramSHA512, Username: tc.user, PasswordFile: secretFile(t, "password", "strimzi-pass"),
+				Mechanism: "SCRAM-SHA-512", Username: tc.user, PasswordFile: secretFile(t, "password", "strimzi-pass"),
 			}}
 			_, err := check(t, k, "in")
 			switch {
