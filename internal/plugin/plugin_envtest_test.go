@@ -322,7 +322,7 @@ func TestCompare(t *testing.T) {
 		"verdict":                 {"Pass", "Fail", "", report.Same},
 		"threshold maxP99Latency": {"pass: 100ms (limit 250ms)", "fail: 400ms (limit 250ms)", "", report.Same},
 		"acknowledged":            {"10,000", "9,000", "-1,000", report.Worse},
-		"achieved rate":           {"1000.0/s", "900.0/s", "-100.0/s", report.Worse},
+		"achieved rate":           {"1,000.0/s", "900.0/s", "-100.0/s", report.Worse},
 		"latency p99":             {"100ms", "400ms", "+300ms", report.Worse},
 		"dead letters":            {"0", "30", "+30", report.Worse},
 	}

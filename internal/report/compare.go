@@ -259,7 +259,7 @@ func format(k kind, v float64) string {
 	case kindCount:
 		return groupThousands(strconv.FormatFloat(v, 'f', 0, 64))
 	case kindRate:
-		return strconv.FormatFloat(v, 'f', 1, 64) + "/s"
+		return rateText(v)
 	case kindRatio:
 		return results.FormatRatio(v, v != math.Trunc(v))
 	default:
@@ -275,6 +275,17 @@ func signed(k kind, v float64) string {
 		return "-" + format(k, -v)
 	}
 	return "0"
+}
+
+// rateText writes records per second cut, not rounded, to one decimal, as the status does:
+// 4,999.96 reads 4,999.9/s, never 5,000/s; a rate below 0.1 keeps two significant digits.
+func rateText(v float64) string {
+	cut := math.Trunc(v*10) / 10
+	if cut == 0 && v != 0 {
+		return strconv.FormatFloat(v, 'g', 2, 64) + "/s"
+	}
+	whole, frac, _ := strings.Cut(strconv.FormatFloat(cut, 'f', 1, 64), ".")
+	return groupThousands(whole) + "." + frac + "/s"
 }
 
 // groupThousands puts separators in an integer: 2,999,950.

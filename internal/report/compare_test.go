@@ -93,7 +93,7 @@ func TestCompare(t *testing.T) {
 			{"scheduled", "10,000", "10,000", "0", "0.0%", Same},
 			{"acknowledged", "10,000", "9,000", "-1,000", "-10.0%", Worse},
 			{"failed", "0", "1,000", "+1,000", "n/a", Worse},
-			{"achieved rate", "1000.0/s", "900.0/s", "-100.0/s", "-10.0%", Worse},
+			{"achieved rate", "1,000.0/s", "900.0/s", "-100.0/s", "-10.0%", Worse},
 			{"achieved rate ratio", "1", "0.9", "-0.1", "-10.0%", Worse},
 			{"error ratio", "0", "0.1", "+0.1", "n/a", Worse},
 			{"dead letters", "0", "25", "+25", "n/a", Worse},
@@ -136,6 +136,17 @@ func TestPercentTextNeverReadsZeroForAChange(t *testing.T) {
 	got := Row{Delta: &d, DeltaPercent: &p}.PercentText()
 	if got == "+0.0%" || got == "0%" {
 		t.Errorf("a change of 0.0004%% reads %q", got)
+	}
+}
+
+func TestRateIsCutNotRounded(t *testing.T) {
+	for _, tc := range []struct {
+		v    float64
+		want string
+	}{{4999.96, "4,999.9/s"}, {5000, "5,000.0/s"}, {0.04, "0.04/s"}, {-100, "-100.0/s"}, {0, "0.0/s"}} {
+		if got := format(kindRate, tc.v); got != tc.want {
+			t.Errorf("rate %v reads %q, want %q", tc.v, got, tc.want)
+		}
 	}
 }
 
