@@ -38,11 +38,11 @@ const (
 type Change string
 
 const (
-	// Worse: B is worse than A.
+	// Worse means B is worse than A.
 	Worse Change = "Worse"
-	// Better: B is better than A.
+	// Better means B is better than A.
 	Better Change = "Better"
-	// Same: no change, or a neutral figure.
+	// Same means no change, or a neutral figure.
 	Same Change = ""
 )
 
@@ -331,7 +331,8 @@ func (r Row) PercentText() string {
 // Text writes the comparison as an aligned table; the last column marks the figures where
 // B is worse than A.
 func (c Comparison) Text() string {
-	rows := [][]string{{"FIGURE", c.A, c.B, "CHANGE", "%", ""}}
+	rows := make([][]string, 0, 1+len(c.Rows))
+	rows = append(rows, []string{"FIGURE", c.A, c.B, "CHANGE", "%", ""})
 	for _, r := range c.Rows {
 		mark := ""
 		switch r.Change {
