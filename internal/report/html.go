@@ -42,8 +42,9 @@ const (
 type Bar struct {
 	Label string
 	Value string
-	// Nanos is the value the bar's height is proportional to (data-value on the page).
-	Nanos      int64
+	// Raw is the value the bar's height is proportional to (data-value on the page):
+	// nanoseconds for latencies, records per second for rates.
+	Raw        float64
 	X, Y, W, H float64
 	// LabelX is the centre of the bar, LabelY the top of its value label.
 	LabelX, LabelY float64
@@ -51,6 +52,7 @@ type Bar struct {
 
 // Chart is a bar chart drawn as inline SVG.
 type Chart struct {
+	ID            string
 	Title         string
 	Width, Height int
 	Base          float64
@@ -59,29 +61,55 @@ type Chart struct {
 
 // percentileChart draws p50 to max as bars whose heights are proportional to the latency,
 // the tallest filling the plot; nil without a histogram.
-func percentileChart(title string, p *results.Percentiles) *Chart {
+func percentileChart(id, title string, p *results.Percentiles) *Chart {
 	if p == nil || p.Count == 0 {
 		return nil
 	}
-	values := []struct {
+	var values []barValue
+	for _, v := range []struct {
 		label string
 		d     time.Duration
-	}{{"p50", p.P50}, {"p90", p.P90}, {"p95", p.P95}, {"p99", p.P99}, {"p99.9", p.P999}, {"max", p.Max}}
-	var top time.Duration
-	for _, v := range values {
-		top = max(top, v.d)
+	}{{"p50", p.P50}, {"p90", p.P90}, {"p95", p.P95}, {"p99", p.P99}, {"p99.9", p.P999}, {"max", p.Max}} {
+		values = append(values, barValue{v.label, results.FormatDuration(v.d), float64(v.d)})
 	}
-	c := &Chart{Title: title, Width: chartWidth, Height: chartHeight, Base: plotBottom}
-	step := float64(plotRight-plotLeft) / float64(len(values))
+	return barChart(id, title, values)
+}
+
+// rateChart draws the rate asked next to the rate achieved; nil when nothing was asked.
+func rateChart(d *results.Document) *Chart {
+	if d.ScheduledRate <= 0 {
+		return nil
+	}
+	return barChart("rate-chart", "Rate asked and achieved, records per second", []barValue{
+		{"asked", rateText(d.ScheduledRate), d.ScheduledRate},
+		{"achieved", rateText(d.AchievedRate), d.AchievedRate},
+	})
+}
+
+// barValue is one bar before it is placed: its label, its value in words and as a number.
+type barValue struct {
+	label, text string
+	value       float64
+}
+
+// barChart places the bars side by side, their heights proportional to their values, the
+// largest filling the plot.
+func barChart(id, title string, values []barValue) *Chart {
+	top := 0.0
+	for _, v := range values {
+		top = max(top, v.value)
+	}
+	c := &Chart{ID: id, Title: title, Width: chartWidth, Height: chartHeight, Base: plotBottom}
+	step := float64(plotRight-plotLeft) / float64(max(len(values), 6))
 	for i, v := range values {
 		h := 0.0
 		if top > 0 {
-			h = float64(v.d) / float64(top) * plotHeight
+			h = v.value / top * plotHeight
 		}
 		x := plotLeft + float64(i)*step + barGap/2
 		w := step - barGap
 		c.Bars = append(c.Bars, Bar{
-			Label: v.label, Value: results.FormatDuration(v.d), Nanos: int64(v.d),
+			Label: v.label, Value: v.text, Raw: v.value,
 			X: x, Y: plotBottom - h, W: w, H: h,
 			LabelX: x + w/2, LabelY: plotBottom - h - valueLabelDy,
 		})
@@ -107,6 +135,7 @@ type pageData struct {
 	Doc             *results.Document
 	Errors          []results.DLQClass
 	Findings        []string
+	Rate            *Chart
 	Latency         *Chart
 	EndToEnd        *Chart
 }
@@ -141,9 +170,10 @@ func WriteHTML(w io.Writer, r Run, generated time.Time) error {
 	}
 	if doc := r.Document; doc != nil {
 		d.Findings = doc.Findings()
-		d.Latency = percentileChart("Acknowledgement latency (from the intended send time)", doc.Latency)
+		d.Rate = rateChart(doc)
+		d.Latency = percentileChart("latency-chart", "Acknowledgement latency (from the intended send time)", doc.Latency)
 		if doc.EndToEnd != nil {
-			d.EndToEnd = percentileChart("End-to-end latency (intended send time to the output topic)", doc.EndToEnd.Latency)
+			d.EndToEnd = percentileChart("e2e-chart", "End-to-end latency (intended send time to the output topic)", doc.EndToEnd.Latency)
 		}
 		for name, n := range doc.Errors {
 			d.Errors = append(d.Errors, results.DLQClass{Name: name, Count: n})

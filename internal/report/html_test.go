@@ -228,3 +228,19 @@ func TestReportWithoutResults(t *testing.T) {
 		t.Errorf("verdict badge %q (class %q)", text(v), attr(v, "class"))
 	}
 }
+
+func TestReportRateChart(t *testing.T) {
+	r := failedRun() // 90/s achieved of 100/s asked
+	_, doc := render(t, r)
+	bars := find(byID(t, doc, "rate-chart"), func(n *html.Node) bool { return n.Data == "rect" && hasClass(n, "bar") })
+	var got []string
+	for _, b := range bars {
+		got = append(got, attr(b, "data-label")+" "+attr(b, "height"))
+	}
+	if diff := cmp.Diff([]string{"asked 180.00", "achieved 162.00"}, got); diff != "" {
+		t.Errorf("rate bars (-want +got):\n%s", diff)
+	}
+	if got := text(byID(t, doc, "rate-chart")); !strings.Contains(got, "100.0/s") || !strings.Contains(got, "90.0/s") {
+		t.Errorf("rate chart text %q does not show both rates", got)
+	}
+}
