@@ -363,8 +363,9 @@ func TestReport(t *testing.T) {
 			t.Errorf("the report lacks %q", want)
 		}
 	}
-	if got := strings.Count(page, `<rect class="bar"`); got != 6 {
-		t.Errorf("%d bars, want 6 (p50 to max)", got)
+	// 2 rate bars (asked, achieved) and 6 latency bars (p50 to max).
+	if got := strings.Count(page, `<rect class="bar"`); got != 8 {
+		t.Errorf("%d bars, want 8: asked and achieved rate, latency p50 to max", got)
 	}
 
 	if _, errOut, err := kubectl("streamreplay", "report", "capped", "-n", ns); err == nil || !strings.Contains(errOut, "-o FILE.html is required") {
