@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"time"
@@ -178,14 +179,14 @@ func (o *options) rerunCommand() *cobra.Command {
 // that the rerun of a rerun is not NAME-rerun-abcde-rerun-fghij.
 var rerunSuffix = regexp.MustCompile(`-rerun-[a-z0-9]{5}$`)
 
-// Rerun builds a new LoadTest from lt: the same spec without stop, lt's labels, an
-// annotation naming lt, never its status. Without a name, the API server generates one
+// Rerun builds a new LoadTest from lt: the same spec without stop, lt's labels but the
+// GitOps tools' tracking labels, an annotation naming lt, never its status. Without a name, the API server generates one
 // from NAME-rerun-.
 func Rerun(lt *streamreplayv1alpha1.LoadTest, name string) *streamreplayv1alpha1.LoadTest {
 	out := &streamreplayv1alpha1.LoadTest{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace:   lt.Namespace,
-			Labels:      lt.DeepCopy().Labels,
+			Labels:      rerunLabels(lt.Labels),
 			Annotations: map[string]string{AnnotationRerunOf: lt.Name},
 		},
 		Spec: *lt.Spec.DeepCopy(),
@@ -201,6 +202,26 @@ func Rerun(lt *streamreplayv1alpha1.LoadTest, name string) *streamreplayv1alpha1
 		base = base[:n]
 	}
 	out.GenerateName = base + prefix
+	return out
+}
+
+// gitOpsLabels are the labels by which Argo CD and Flux track the objects they apply. A rerun
+// is not in their source: with these labels they would prune it, mid-run.
+var gitOpsLabels = []string{
+	"app.kubernetes.io/instance", // Argo CD's default tracking label
+	"argocd.argoproj.io/instance",
+	"kustomize.toolkit.fluxcd.io/name",
+	"kustomize.toolkit.fluxcd.io/namespace",
+	"helm.toolkit.fluxcd.io/name",
+	"helm.toolkit.fluxcd.io/namespace",
+}
+
+// rerunLabels are the original's labels but those of gitOpsLabels.
+func rerunLabels(in map[string]string) map[string]string {
+	out := maps.Clone(in)
+	for _, l := range gitOpsLabels {
+		delete(out, l)
+	}
 	return out
 }
 
