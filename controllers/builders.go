@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"path"
@@ -210,8 +211,11 @@ func kafkaPlan(k *streamreplayv1alpha1.Kafka) plan.Kafka {
 	if s := k.SASL; s != nil {
 		out.SASL = &plan.SASL{
 			Mechanism:    string(s.Mechanism),
-			UsernameFile: path.Join(plan.SecretsDir, saslVolume, "username"),
+			Username:     s.Username,
 			PasswordFile: path.Join(plan.SecretsDir, saslVolume, "password"),
+		}
+		if s.Username == "" {
+			out.SASL.UsernameFile = path.Join(plan.SecretsDir, saslVolume, "username")
 		}
 	}
 	return out
@@ -368,13 +372,19 @@ func podVolumes(spec *streamreplayv1alpha1.LoadTestSpec, role plan.Role) ([]core
 			addSecret(caVolume, t.CASecretRef.Name, []corev1.KeyToPath{{Key: t.CASecretRef.Key, Path: t.CASecretRef.Key}})
 		}
 		if t.ClientCertSecretRef != nil {
+			// The Secret's keys, whatever their names (Strimzi's user.crt, user.key), become fixed file names.
 			addSecret(clientVolume, t.ClientCertSecretRef.Name, []corev1.KeyToPath{
-				{Key: corev1.TLSCertKey, Path: corev1.TLSCertKey}, {Key: corev1.TLSPrivateKeyKey, Path: corev1.TLSPrivateKeyKey},
+				{Key: cmp.Or(t.ClientCertKey, corev1.TLSCertKey), Path: corev1.TLSCertKey},
+				{Key: cmp.Or(t.ClientKeyKey, corev1.TLSPrivateKeyKey), Path: corev1.TLSPrivateKeyKey},
 			})
 		}
 	}
 	if s := spec.Kafka.SASL; s != nil {
-		addSecret(saslVolume, s.SecretRef.Name, []corev1.KeyToPath{{Key: "username", Path: "username"}, {Key: "password", Path: "password"}})
+		items := []corev1.KeyToPath{{Key: cmp.Or(s.PasswordKey, "password"), Path: "password"}}
+		if s.Username == "" {
+			items = append([]corev1.KeyToPath{{Key: cmp.Or(s.UsernameKey, "username"), Path: "username"}}, items...)
+		}
+		addSecret(saslVolume, s.SecretRef.Name, items)
 	}
 	return volumes, mounts
 }

@@ -494,6 +494,74 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 			},
 		},
 		{
+			name: "Strimzi KafkaUser Secrets: the user name given, the keys renamed to fixed file names",
+			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
+				lt.Spec.Kafka.SASL = &streamreplayv1alpha1.KafkaSASL{
+					Mechanism: streamreplayv1alpha1.SASLScramSHA512,
+					SecretRef: streamreplayv1alpha1.SecretRef{Name: "loadgen"},
+					Username:  "loadgen",
+				}
+				lt.Spec.Kafka.TLS = &streamreplayv1alpha1.KafkaTLS{
+					CASecretRef:         &streamreplayv1alpha1.SecretKeyRef{Name: "my-cluster-cluster-ca-cert", Key: "ca.crt"},
+					ClientCertSecretRef: &streamreplayv1alpha1.SecretRef{Name: "loadgen-tls"},
+					ClientCertKey:       "user.crt",
+					ClientKeyKey:        "user.key",
+				}
+			},
+			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, p *plan.Plan) {
+				wantSASL := corev1.Volume{Name: "kafka-sasl", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+					SecretName:  "loadgen",
+					Items:       []corev1.KeyToPath{{Key: "password", Path: "password"}},
+					DefaultMode: ptr.To[int32](0o440),
+				}}}
+				if diff := cmp.Diff(wantSASL, findVolume(t, pod, "kafka-sasl")); diff != "" {
+					t.Errorf("SASL volume mismatch (-want +got):\n%s", diff)
+				}
+				wantClient := corev1.Volume{Name: "kafka-client-cert", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+					SecretName:  "loadgen-tls",
+					Items:       []corev1.KeyToPath{{Key: "user.crt", Path: "tls.crt"}, {Key: "user.key", Path: "tls.key"}},
+					DefaultMode: ptr.To[int32](0o440),
+				}}}
+				if diff := cmp.Diff(wantClient, findVolume(t, pod, "kafka-client-cert")); diff != "" {
+					t.Errorf("client certificate volume mismatch (-want +got):\n%s", diff)
+				}
+				wantPlan := &plan.SASL{
+					Mechanism:    "SCRAM-SHA-512",
+					Username:     "loadgen",
+					PasswordFile: "/var/run/streamreplay/kafka/kafka-sasl/password",
+				}
+				if diff := cmp.Diff(wantPlan, p.Kafka.SASL); diff != "" {
+					t.Errorf("plan SASL mismatch (-want +got):\n%s", diff)
+				}
+				if p.Kafka.TLS == nil || p.Kafka.TLS.CertFile != "/var/run/streamreplay/kafka/kafka-client-cert/tls.crt" ||
+					p.Kafka.TLS.KeyFile != "/var/run/streamreplay/kafka/kafka-client-cert/tls.key" {
+					t.Errorf("plan TLS %+v, want the fixed tls.crt and tls.key files", p.Kafka.TLS)
+				}
+				assertPlanHasNoPassword(t, rawPlan(t, pod))
+			},
+		},
+		{
+			name: "SASL usernameKey and passwordKey renamed",
+			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
+				lt.Spec.Kafka.SASL = &streamreplayv1alpha1.KafkaSASL{
+					Mechanism:   streamreplayv1alpha1.SASLScramSHA256,
+					SecretRef:   streamreplayv1alpha1.SecretRef{Name: "creds"},
+					UsernameKey: "user",
+					PasswordKey: "pass",
+				}
+			},
+			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, p *plan.Plan) {
+				got := findVolume(t, pod, "kafka-sasl").Secret.Items
+				want := []corev1.KeyToPath{{Key: "user", Path: "username"}, {Key: "pass", Path: "password"}}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("SASL items mismatch (-want +got):\n%s", diff)
+				}
+				if p.Kafka.SASL.Username != "" || p.Kafka.SASL.UsernameFile != "/var/run/streamreplay/kafka/kafka-sasl/username" {
+					t.Errorf("plan SASL %+v, want the username file", p.Kafka.SASL)
+				}
+			},
+		},
+		{
 			name: "Stages: every stage's rate split so the shares add up, duration is the stages' sum",
 			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
 				lt.Spec.Scenario = streamreplayv1alpha1.Scenario{

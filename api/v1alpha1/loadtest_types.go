@@ -292,14 +292,29 @@ type SecretRef struct {
 }
 
 // KafkaTLS configures TLS to the brokers. Secrets reach the pods as mounted files only.
+// +kubebuilder:validation:XValidation:rule="has(self.clientCertSecretRef) || (!has(self.clientCertKey) && !has(self.clientKeyKey))",message="clientCertKey and clientKeyKey name keys of clientCertSecretRef: set clientCertSecretRef too"
 type KafkaTLS struct {
 	// caSecretRef is a Secret key holding the PEM bundle of CAs that sign the brokers' certificates; the system's roots are used when unset.
 	// +optional
 	CASecretRef *SecretKeyRef `json:"caSecretRef,omitempty"`
 
-	// clientCertSecretRef is a kubernetes.io/tls Secret (tls.crt, tls.key) for mutual TLS.
+	// clientCertSecretRef is a Secret with the client certificate and key for mutual TLS: a kubernetes.io/tls Secret (tls.crt, tls.key), or other keys named by clientCertKey and clientKeyKey.
 	// +optional
 	ClientCertSecretRef *SecretRef `json:"clientCertSecretRef,omitempty"`
+
+	// clientCertKey is the key of clientCertSecretRef holding the PEM certificate; tls.crt when unset (a Strimzi KafkaUser's Secret: user.crt).
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	ClientCertKey string `json:"clientCertKey,omitempty"`
+
+	// clientKeyKey is the key of clientCertSecretRef holding the PEM private key; tls.key when unset (a Strimzi KafkaUser's Secret: user.key).
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	ClientKeyKey string `json:"clientKeyKey,omitempty"`
 
 	// serverName overrides the name checked against the brokers' certificates.
 	// +optional
@@ -308,14 +323,36 @@ type KafkaTLS struct {
 }
 
 // KafkaSASL configures SASL authentication.
+// +kubebuilder:validation:XValidation:rule="!has(self.username) || !has(self.usernameKey)",message="set username or usernameKey, not both: username is the user name itself, usernameKey the Secret key holding it"
 type KafkaSASL struct {
 	// mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
 	// +required
 	Mechanism SASLMechanism `json:"mechanism"`
 
-	// secretRef is a Secret with the keys `username` and `password`, mounted as files.
+	// secretRef is a Secret with the keys `username` and `password` (or those named by usernameKey and passwordKey), mounted as files.
 	// +required
 	SecretRef SecretRef `json:"secretRef"`
+
+	// username is the user name, for a Secret that holds only the password: a Strimzi KafkaUser's Secret (key `password`), whose user name is the KafkaUser's name.
+	// The Secret's username key is then not read.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Username string `json:"username,omitempty"`
+
+	// usernameKey is the Secret key holding the user name; `username` when unset.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	UsernameKey string `json:"usernameKey,omitempty"`
+
+	// passwordKey is the Secret key holding the password; `password` when unset (as in a Strimzi KafkaUser's Secret).
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	PasswordKey string `json:"passwordKey,omitempty"`
 
 	// allowPlainWithoutTLS lets mechanism PLAIN run over a connection without TLS, which sends the password in clear text.
 	// Set it only for a test cluster on a network you trust; without it, PLAIN needs kafka.tls.

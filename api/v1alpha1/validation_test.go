@@ -447,6 +447,28 @@ func TestInvalidLoadTestsAreRefused(t *testing.T) {
 			wants: []string{"spec.kafka.sasl.secretRef.name", "name must be a Kubernetes object name"},
 		},
 		{
+			name: "sasl username and usernameKey both",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Kafka.SASL = &v1alpha1.KafkaSASL{Mechanism: v1alpha1.SASLScramSHA512, SecretRef: v1alpha1.SecretRef{Name: "kafka-user"},
+					Username: "kafka-user", UsernameKey: "user"}
+			},
+			wants: []string{"spec.kafka.sasl", "set username or usernameKey, not both"},
+		},
+		{
+			name: "sasl passwordKey not a Secret key",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Kafka.SASL = &v1alpha1.KafkaSASL{Mechanism: v1alpha1.SASLScramSHA512, SecretRef: v1alpha1.SecretRef{Name: "kafka-user"}, PasswordKey: "pass word"}
+			},
+			wants: []string{"spec.kafka.sasl.passwordKey", "should match"},
+		},
+		{
+			name: "tls clientCertKey without clientCertSecretRef",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Kafka.TLS = &v1alpha1.KafkaTLS{ClientCertKey: "user.crt"}
+			},
+			wants: []string{"spec.kafka.tls", "clientCertKey and clientKeyKey name keys of clientCertSecretRef: set clientCertSecretRef too"},
+		},
+		{
 			name: "tls CA secret name not an object name",
 			mutate: func(lt *v1alpha1.LoadTest) {
 				lt.Spec.Kafka.TLS = &v1alpha1.KafkaTLS{CASecretRef: &v1alpha1.SecretKeyRef{Name: "ca!", Key: "ca.crt"}}
@@ -767,6 +789,17 @@ func TestValidLoadTestsAreAccepted(t *testing.T) {
 			name: "sasl PLAIN without tls, opted in",
 			mutate: func(lt *v1alpha1.LoadTest) {
 				lt.Spec.Kafka.SASL = &v1alpha1.KafkaSASL{Mechanism: v1alpha1.SASLPlain, SecretRef: v1alpha1.SecretRef{Name: "kafka-user"}, AllowPlainWithoutTLS: true}
+			},
+			want: defaulted,
+		},
+		{
+			name: "Strimzi KafkaUser Secrets",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Kafka.SASL = &v1alpha1.KafkaSASL{Mechanism: v1alpha1.SASLScramSHA512, SecretRef: v1alpha1.SecretRef{Name: "loadgen"}, Username: "loadgen"}
+				lt.Spec.Kafka.TLS = &v1alpha1.KafkaTLS{
+					CASecretRef:         &v1alpha1.SecretKeyRef{Name: "my-cluster-cluster-ca-cert", Key: "ca.crt"},
+					ClientCertSecretRef: &v1alpha1.SecretRef{Name: "loadgen-tls"}, ClientCertKey: "user.crt", ClientKeyKey: "user.key",
+				}
 			},
 			want: defaulted,
 		},

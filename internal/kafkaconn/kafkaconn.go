@@ -132,9 +132,12 @@ func SASLMechanism(s *plan.SASL) (sasl.Mechanism, error) {
 	if s == nil {
 		return nil, nil
 	}
-	user, err := readSecret("username", s.UsernameFile)
-	if err != nil {
-		return nil, err
+	user := s.Username
+	if user == "" {
+		var err error
+		if user, err = readSecret("username", s.UsernameFile); err != nil {
+			return nil, err
+		}
 	}
 	pass, err := readSecret("password", s.PasswordFile)
 	if err != nil {

@@ -184,3 +184,28 @@ func TestDialer(t *testing.T) {
 		t.Errorf("Dialer = %+v, %v", d, err)
 	}
 }
+
+// TestSASLUsernameGiven: a Strimzi KafkaUser's Secret holds no username key; the plan then
+// carries the user name (the KafkaUser's name) and only the password is read from a file.
+func TestSASLUsernameGiven(t *testing.T) {
+	brokers := cluster(t, kfake.EnableSASL(), kfake.Superuser(MechanismScramSHA512, "loadgen", "strimzi-pass"))
+	for _, tc := range []struct {
+		user, wantErr string
+	}{
+		{"loadgen", ""},
+		{"someone-else", "authentication failed"},
+	} {
+		t.Run(tc.user, func(t *testing.T) {
+			k := plan.Kafka{BootstrapServers: brokers, SASL: &plan.SASL{
+				Mechanism: MechanismScramSHA512, Username: tc.user, PasswordFile: secretFile(t, "password", "strimzi-pass"),
+			}}
+			_, err := check(t, k, "in")
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("CheckTopics = %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("CheckTopics = %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}

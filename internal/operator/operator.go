@@ -93,6 +93,9 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the LoadTest controller: %w", err)
 	}
+	if err := addLoadTestMetrics(mgr); err != nil {
+		return nil, err
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, fmt.Errorf("adding health check: %w", err)
 	}

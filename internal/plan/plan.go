@@ -106,8 +106,10 @@ type TLS struct {
 
 // SASL names the mechanism and the mounted username and password files.
 type SASL struct {
-	Mechanism    string `json:"mechanism"`
-	UsernameFile string `json:"usernameFile"`
+	Mechanism string `json:"mechanism"`
+	// Username is the user name when the Secret does not hold it (UsernameFile is then empty).
+	Username     string `json:"username,omitempty"`
+	UsernameFile string `json:"usernameFile,omitempty"`
 	PasswordFile string `json:"passwordFile"`
 }
 

@@ -11,14 +11,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	dto "github.com/prometheus/client_model/go"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/yaml"
 
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/controllers"
 	"github.com/streamreplay/streamreplay/internal/observer"
+	"github.com/streamreplay/streamreplay/internal/operator"
 	"github.com/streamreplay/streamreplay/internal/plan"
 	"github.com/streamreplay/streamreplay/internal/worker"
 )
@@ -88,6 +93,12 @@ func exportedMetrics(t *testing.T) map[string]*exportedMetric {
 		t.Fatalf("observer.New: %v", err)
 	}
 
+	// The manager's LoadTest metrics (controller-runtime's registry), over one LoadTest not
+	// started yet, so that every series has a child.
+	managerReg := prometheus.NewRegistry()
+	managerReg.MustRegister(controllers.NewLoadTestCollector(fake.NewClientBuilder().WithScheme(operator.NewScheme()).
+		WithObjects(&streamreplayv1alpha1.LoadTest{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "dashboard"}}).Build(), logr.Discard()))
+
 	// What podrun adds to the registry it serves (internal/podrun, Options.Registry).
 	podReg := prometheus.NewRegistry()
 	podReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -96,7 +107,7 @@ func exportedMetrics(t *testing.T) map[string]*exportedMetric {
 	for _, r := range []struct {
 		component string
 		reg       *prometheus.Registry
-	}{{"worker", workerReg}, {"observer", observerReg}, {"pod", podReg}} {
+	}{{"worker", workerReg}, {"observer", observerReg}, {"manager", managerReg}, {"pod", podReg}} {
 		families, err := r.reg.Gather()
 		if err != nil {
 			t.Fatalf("gathering the %s's metrics: %v", r.component, err)
@@ -148,6 +159,8 @@ func exportedMetrics(t *testing.T) map[string]*exportedMetric {
 		"process_cpu_seconds_total":                        dto.MetricType_COUNTER,
 		"process_resident_memory_bytes":                    dto.MetricType_GAUGE,
 		"go_goroutines":                                    dto.MetricType_GAUGE,
+		controllers.MetricLoadTestStatus:                   dto.MetricType_GAUGE,
+		controllers.MetricLoadTestStartDeadline:            dto.MetricType_GAUGE,
 	} {
 		if m, ok := metrics[name]; !ok {
 			t.Errorf("the worker, observer and pod registries do not export %s: the catalogue is incomplete", name)
@@ -696,6 +709,7 @@ func TestDashboardIsValidAndComplete(t *testing.T) {
 		"consumer lag":           {"streamreplay_observer_consumer_lag_records"},
 		"end-to-end latency":     {"histogram_quantile(0.99, sum by (loadtest, le) (rate(streamreplay_observer_end_to_end_latency_seconds_bucket"},
 		"delivered records":      {"rate(streamreplay_observer_output_records_total"},
+		"phases and verdicts":    {"count by (phase) (streamreplay_loadtest_status", "max by (namespace, loadtest, phase, verdict) (streamreplay_loadtest_status"},
 	} {
 		for _, needle := range needles {
 			if !slices.ContainsFunc(exprs, func(e string) bool { return strings.Contains(e, needle) }) {
@@ -753,9 +767,10 @@ func TestDashboardQueriesUseExportedMetrics(t *testing.T) {
 		}
 	}
 
-	// Every metric of the worker and the observer is on the dashboard.
+	// Every metric of the worker, the observer and the manager is on the dashboard (but the
+	// start deadline, which is for alerts).
 	for name, m := range metrics {
-		if m.component != "pod" && !used[name] {
+		if m.component != "pod" && name != controllers.MetricLoadTestStartDeadline && !used[name] {
 			t.Errorf("the %s exports %s, which no panel shows", m.component, name)
 		}
 	}
