@@ -137,8 +137,9 @@ demo-fail: build envtest ## The same against a pipeline capped at 300 records/s:
 ##@ Build
 
 .PHONY: build
-build: manifests generate fmt vet | $(LOCALBIN) ## Build bin/streamreplay.
+build: manifests generate fmt vet | $(LOCALBIN) ## Build bin/streamreplay and the kubectl plugin bin/kubectl-streamreplay.
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(LOCALBIN)/streamreplay .
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(LOCALBIN)/kubectl-streamreplay ./cmd/kubectl-streamreplay
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the current kubeconfig (pods it creates use IMG).
