@@ -143,8 +143,9 @@ demo-fail: build envtest ## The same against a pipeline capped at 300 records/s:
 ##@ Build
 
 .PHONY: build
-build: manifests generate fmt vet | $(LOCALBIN) ## Build bin/streamreplay (the product) and bin/streamreplay-sandbox (make demo).
+build: manifests generate fmt vet | $(LOCALBIN) ## Build bin/streamreplay (the product), the kubectl plugin bin/kubectl-streamreplay and bin/streamreplay-sandbox (make demo).
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(LOCALBIN)/streamreplay .
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(LOCALBIN)/kubectl-streamreplay ./cmd/kubectl-streamreplay
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(LOCALBIN)/streamreplay-sandbox ./cmd/streamreplay-sandbox
 
 .PHONY: run

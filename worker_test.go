@@ -16,6 +16,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/streamreplay/streamreplay/internal/control"
 	"github.com/streamreplay/streamreplay/internal/plan"
@@ -67,19 +68,14 @@ func TestWorkerCommand(t *testing.T) {
 	}()
 
 	base := "http://127.0.0.1:" + strconv.Itoa(metricsPort)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	if err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
 		resp, err := http.Get(base + control.PathReady)
 		if err == nil {
 			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the worker never became Ready")
-		}
-		time.Sleep(20 * time.Millisecond)
+		return err == nil && resp.StatusCode == http.StatusOK, nil // not yet listening: poll again
+	}); err != nil {
+		t.Fatal("the worker never became Ready")
 	}
 	c2 := control.NewClient(2 * time.Second)
 	err = c2.Start(context.Background(), "127.0.0.1", int32(port), key.Token("another-run"), control.StartRequest{RunID: p.RunID, StartTime: time.Now()})

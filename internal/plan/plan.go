@@ -50,7 +50,9 @@ const (
 	RoleObserver Role = "observer"
 )
 
-// Plan is one pod's instructions.
+// Plan is one pod's instructions. Its enum fields (scenario type, sample format,
+// partitioning, acks, compression, SASL mechanism) hold the API's values spelled exactly as
+// api/v1alpha1 defines them; the pods compare them with the API's constants.
 type Plan struct {
 	Role     Role   `json:"role"`
 	RunID    string `json:"runID"`

@@ -79,7 +79,6 @@ type Sandbox struct {
 	kafka      *kfake.Cluster
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
-	pipelines  []*pipeline.Pipeline
 	runner     *podrunner.Runner
 	Config     *rest.Config
 	Client     client.Client
@@ -161,7 +160,6 @@ func (s *Sandbox) start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("starting the example pipeline %s: %w", cfg.Group, err)
 		}
-		s.pipelines = append(s.pipelines, p)
 		s.goRun("pipeline "+cfg.Group, func() error { return p.Run(ctx) })
 	}
 
@@ -252,15 +250,6 @@ func (s *Sandbox) StopManager() error {
 
 // Runner is the pod runner, for tests that kill a pod's process.
 func (s *Sandbox) Runner() *podrunner.Runner { return s.runner }
-
-// PipelineStats are the example pipelines' counters, by consumer group.
-func (s *Sandbox) PipelineStats() map[string]pipeline.Stats {
-	out := make(map[string]pipeline.Stats, len(s.pipelines))
-	for i, p := range s.pipelines {
-		out[Pipelines[i].Group] = p.Stats()
-	}
-	return out
-}
 
 // Stop takes every part down, the pods' processes first.
 func (s *Sandbox) Stop() {

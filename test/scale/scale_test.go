@@ -33,6 +33,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -330,19 +331,21 @@ func (r *round) allLoadTests(done func(*streamreplayv1alpha1.LoadTest) bool) fun
 func (r *round) waitFor(what string, check func() (done bool, state string, err error)) {
 	r.b.Helper()
 	var state string
-	err := fakekubelet.Poll(pollInterval, phaseTimeout, func() (bool, error) {
+	var failed error // check's or the manager's error, told apart from the timeout
+	err := wait.PollUntilContextTimeout(context.Background(), pollInterval, phaseTimeout, true, func(context.Context) (bool, error) {
 		done, s, err := check()
 		state = s
 		if err == nil && !done && r.mgr.exited() {
 			err = fmt.Errorf("the manager exited (%s): %w\n%s", state, r.mgr.waitErr, r.mgr.logTail(40))
 		}
+		failed = err
 		return done, err
 	})
 	switch {
-	case errors.Is(err, fakekubelet.ErrTimeout):
-		r.b.Fatalf("waiting for %s: still not done after %s: %s\nmanager log:\n%s", what, phaseTimeout, state, r.mgr.logTail(20))
+	case failed != nil:
+		r.b.Fatalf("waiting for %s: %v", what, failed)
 	case err != nil:
-		r.b.Fatalf("waiting for %s: %v", what, err)
+		r.b.Fatalf("waiting for %s: still not done after %s: %s\nmanager log:\n%s", what, phaseTimeout, state, r.mgr.logTail(20))
 	}
 }
 
