@@ -218,10 +218,10 @@ func TestSampleSourceErrorsShowNoSecret(t *testing.T) {
 	}
 }
 
-// TestPodCommandsHelp: -h and --help print the usage and succeed (exit 0); an unknown flag
+// TestPodCommandsHelp: for every sub-command, -h and --help print the usage and succeed (exit 0); an unknown flag
 // is still an error.
 func TestPodCommandsHelp(t *testing.T) {
-	for name, run := range map[string]func([]string) error{"worker": runWorker, "observer": runObserver} {
+	for name, run := range map[string]func([]string) error{"manager": runManager, "worker": runWorker, "observer": runObserver} {
 		for _, arg := range []string{"-h", "--help"} {
 			if err := run([]string{arg}); err != nil {
 				t.Errorf("%s %s = %v, want nil", name, arg, err)
