@@ -8,7 +8,8 @@ WORKDIR /workspace
 COPY go.mod go.sum ./
 RUN go mod download
 
-# Only the sources the binary is built from.
+# Only the sources the binary is built from: the root package is the product (manager,
+# worker, observer); the sandbox is another binary (cmd/) and is not copied.
 COPY *.go ./
 COPY api/ api/
 COPY controllers/ controllers/

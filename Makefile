@@ -20,8 +20,10 @@ CONTROLLER_GEN ?= $(GO) tool controller-gen
 ENVTEST_ASSETS_FILE ?= $(LOCALBIN)/envtest-assets
 # Read when a recipe runs, that is after the envtest prerequisite has written the file.
 ENVTEST_ASSETS = $(shell cat $(ENVTEST_ASSETS_FILE) 2>/dev/null)
-# Paths whose regenerated content must be committed (see verify).
-VERIFY_PATHS ?= api config controllers internal main.go test dist
+# Paths whose regenerated, formatted or tidied content must be committed (see verify):
+# the generated code and manifests, the installer, every Go file (the root package's
+# too), go.mod and go.sum.
+VERIFY_PATHS ?= api cmd config controllers internal test dist go.mod go.sum $(wildcard *.go)
 # In CI (a fresh clone) verify also requires the tree to match the commit, because
 # `make test` has already regenerated before `make verify` runs.
 VERIFY_AGAINST_HEAD ?= $(if $(filter true 1,$(CI)),true,false)
@@ -51,6 +53,10 @@ generate: ## Generate DeepCopy methods (zz_generated.deepcopy.go).
 .PHONY: fmt
 fmt: ## Run go fmt.
 	$(GO) fmt ./...
+
+.PHONY: tidy
+tidy: ## Run go mod tidy (go.mod lists what the module imports, direct and indirect apart).
+	$(GO) mod tidy
 
 .PHONY: vet
 vet: ## Run go vet.
@@ -97,7 +103,7 @@ lint-config: golangci-lint ## Check .golangci.yml against golangci-lint's schema
 	$(GOLANGCI_LINT) config verify
 
 .PHONY: verify
-verify: ## Regenerate (manifests, generate, fmt) and fail if that changed or added files.
+verify: ## Regenerate (manifests, generate, fmt, tidy) and fail if that changed or added files.
 	@snapshot() { \
 	  git ls-files -z --cached --others --exclude-standard -- $(VERIFY_PATHS) | \
 	    while IFS= read -r -d '' f; do \
@@ -105,11 +111,11 @@ verify: ## Regenerate (manifests, generate, fmt) and fail if that changed or add
 	    done | sort -u; \
 	}; \
 	before="$$(snapshot)"; \
-	$(MAKE) --no-print-directory manifests generate fmt build-installer; \
+	$(MAKE) --no-print-directory manifests generate fmt tidy build-installer; \
 	after="$$(snapshot)"; \
 	changed="$$(diff <(echo "$$before") <(echo "$$after") | sed -n 's/^[<>] [^ ]*  //p' | sort -u || true)"; \
 	if [ -n "$$changed" ]; then \
-	  echo "verify: regenerating changed these files; run 'make manifests generate fmt build-installer' and commit the result:" >&2; \
+	  echo "verify: regenerating changed these files; run 'make manifests generate fmt tidy build-installer' and commit the result:" >&2; \
 	  echo "$$changed" | sed 's/^/  /' >&2; exit 1; \
 	fi; \
 	if [ "$(VERIFY_AGAINST_HEAD)" = true ]; then \
@@ -119,20 +125,20 @@ verify: ## Regenerate (manifests, generate, fmt) and fail if that changed or add
 	    echo "$$dirty" | sed 's/^/  /' >&2; git --no-pager diff --stat -- $(VERIFY_PATHS) >&2; exit 1; \
 	  fi; \
 	fi; \
-	echo "verify: generated files and formatting are up to date"
+	echo "verify: generated files, formatting, go.mod and go.sum are up to date"
 
 ##@ Sandbox
 
-# Extra flags of `streamreplay sandbox`, e.g. DEMO_FLAGS=--keep to use kubectl afterwards.
+# Extra flags of `streamreplay-sandbox`, e.g. DEMO_FLAGS=--keep to use kubectl afterwards.
 DEMO_FLAGS ?=
 
 .PHONY: demo
 demo: build envtest ## Run the whole system on this machine with the CRM demo LoadTest; exits 0 on Pass.
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(LOCALBIN)/streamreplay sandbox $(DEMO_FLAGS)
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(LOCALBIN)/streamreplay-sandbox --pod-binary=$(LOCALBIN)/streamreplay $(DEMO_FLAGS)
 
 .PHONY: demo-fail
 demo-fail: build envtest ## The same against a pipeline capped at 300 records/s: ends in Fail naming the thresholds.
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(LOCALBIN)/streamreplay sandbox --fail $(DEMO_FLAGS)
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(LOCALBIN)/streamreplay-sandbox --pod-binary=$(LOCALBIN)/streamreplay --fail $(DEMO_FLAGS)
 
 ##@ Real node (root)
 
@@ -178,8 +184,10 @@ test-cluster-sandbox: envtest ## The same scenarios on the sandbox (envtest and 
 ##@ Build
 
 .PHONY: build
-build: manifests generate fmt vet | $(LOCALBIN) ## Build bin/streamreplay.
+build: manifests generate fmt vet | $(LOCALBIN) ## Build bin/streamreplay (the product), the kubectl plugin bin/kubectl-streamreplay and bin/streamreplay-sandbox (make demo).
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(LOCALBIN)/streamreplay .
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(LOCALBIN)/kubectl-streamreplay ./cmd/kubectl-streamreplay
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(LOCALBIN)/streamreplay-sandbox ./cmd/streamreplay-sandbox
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the current kubeconfig (pods it creates use IMG).
@@ -217,6 +225,17 @@ deploy: manifests ## Deploy the operator with image IMG to the cluster of the cu
 undeploy: ## Remove the operator (CRDs included). ignore-not-found=true to ignore absent objects.
 	$(KUBECTL) kustomize config/default | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
 
+.PHONY: deploy-namespaced
+deploy-namespaced: manifests ## Deploy the operator for one namespace (config/namespaced: Role, not ClusterRole) with image IMG.
+	@$(MAKE) --no-print-directory render-namespaced | $(KUBECTL) apply --server-side -f -
+
+.PHONY: render-namespaced
+render-namespaced: ## Print config/namespaced with image IMG (what deploy-namespaced applies).
+	@$(MAKE) --no-print-directory render-default RENDER_DIR=namespaced
+
+# The kustomization render-default prints: default, or namespaced.
+RENDER_DIR ?= default
+
 .PHONY: render-default
 render-default: ## Print config/default with image IMG (what deploy applies).
 	@tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
@@ -228,7 +247,7 @@ render-default: ## Print config/default with image IMG (what deploy applies).
 	{ echo "images:"; echo "- name: controller"; echo "  newName: $$name"; \
 	  if [ -n "$$digest" ]; then echo "  digest: $$digest"; elif [ -n "$$tag" ]; then echo "  newTag: $$tag"; fi; \
 	} >> "$$tmp/config/manager/kustomization.yaml"; \
-	$(KUBECTL) kustomize "$$tmp/config/default"
+	$(KUBECTL) kustomize "$$tmp/config/$(RENDER_DIR)"
 
 ##@ Tools
 

@@ -1,6 +1,7 @@
 // Command streamreplay is the operator and the pods it runs, in one binary:
 // `streamreplay manager` (the default) reconciles LoadTests; the other sub-commands run
-// inside the pods the operator creates.
+// inside the pods the operator creates. The sandbox (make demo) is a binary of its own,
+// cmd/streamreplay-sandbox, so that nothing of the test harness ships in this one.
 package main
 
 import (
@@ -13,8 +14,9 @@ const usage = `usage: streamreplay <command> [flags]
 commands:
   manager   reconcile LoadTest objects (the operator; the default)
   worker    replay samples into Kafka at this pod's share of the rate (in a worker pod; plan in $STREAMREPLAY_PLAN)
-  sandbox   run the whole system on this machine with one demo LoadTest (make demo); --fail shows a failing test
   observer  count the run's dead letters, sample the pipeline's lag, measure end-to-end latency (in the observer pod)
+
+The sandbox, the whole system on this machine, is the binary streamreplay-sandbox (make demo).
 `
 
 func main() {
@@ -31,8 +33,6 @@ func main() {
 		err = runWorker(args)
 	case "observer":
 		err = runObserver(args)
-	case "sandbox":
-		err = runSandbox(args)
 	case "help":
 		fmt.Print(usage)
 		return

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/streamreplay/streamreplay/internal/control"
 	"github.com/streamreplay/streamreplay/internal/plan"
 	"github.com/streamreplay/streamreplay/internal/podrun"
 	"github.com/streamreplay/streamreplay/internal/results"
@@ -33,7 +34,9 @@ type podCommand struct {
 
 func (c podCommand) run(args []string) error {
 	fs := flag.NewFlagSet(string(c.role), flag.ContinueOnError)
-	controlAddr := fs.String("control-address", podrun.DefaultControlAddr, "address of the control port (/start, /stop, /readyz, /healthz, /metrics)")
+	controlAddr := fs.String("control-address", podrun.DefaultControlAddr, "address of the control port (the operator's /start and /stop)")
+	metricsAddr := fs.String("metrics-address", podrun.DefaultMetricsAddr, "address of the metrics port (/metrics, /readyz, /healthz)")
+	tokenFile := fs.String("control-token-file", control.TokenFile, "file holding the run's control token, which every call to the control port must carry")
 	termLog := fs.String("termination-log", podrun.DefaultTerminationLog, "file the results or the error are written to at the end")
 	startTimeout := fs.Duration("start-timeout", 15*time.Minute, "how long to wait for /start once Ready before failing (0: until the pod's deadline)")
 	verbosity := fs.Int("v", 0, "log verbosity; 1 adds the Kafka client's errors")
@@ -70,6 +73,10 @@ func (c podCommand) run(args []string) error {
 		return fail(err)
 	}
 	log = log.WithValues("loadTest", p.LoadTest, "role", string(c.role))
+	token, err := control.ReadTokenFile(*tokenFile)
+	if err != nil {
+		return fail(err)
+	}
 
 	registry := prometheus.NewRegistry()
 	role, err := c.newRole(p, log, registry)
@@ -80,9 +87,11 @@ func (c podCommand) run(args []string) error {
 	defer stop()
 	return podrun.Main(ctx, role, podrun.Options{
 		RunID:          p.RunID,
+		Token:          token,
 		Kind:           c.kind,
 		Index:          int(p.Index),
 		ControlAddr:    *controlAddr,
+		MetricsAddr:    *metricsAddr,
 		TerminationLog: *termLog,
 		Registry:       registry,
 		Log:            log,

@@ -15,6 +15,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
+	"github.com/streamreplay/streamreplay/internal/control"
 	"github.com/streamreplay/streamreplay/internal/plan"
 )
 
@@ -42,6 +43,10 @@ const (
 	caVolume       = "kafka-ca"
 	clientVolume   = "kafka-client-cert"
 	saslVolume     = "kafka-sasl"
+	controlVolume  = "control"
+	urlVolume      = "sample-url"
+	headersVolume  = "sample-headers"
+	urlFile        = "url"
 	nonRootUser    = 65532
 	secretFileMode = 0o440
 
@@ -63,6 +68,11 @@ func ObserverPodName(lt *streamreplayv1alpha1.LoadTest) string {
 // ResultsConfigMapName is the deterministic name of the results ConfigMap.
 func ResultsConfigMapName(lt *streamreplayv1alpha1.LoadTest) string {
 	return lt.Name + "-results"
+}
+
+// ControlSecretName is the deterministic name of the Secret holding the run's control token.
+func ControlSecretName(lt *streamreplayv1alpha1.LoadTest) string {
+	return lt.Name + "-control"
 }
 
 // needsObserver tells whether the test watches anything beyond its own producers.
@@ -190,8 +200,14 @@ func samplesPlan(s *streamreplayv1alpha1.SampleSet) plan.Samples {
 	case s.PersistentVolumeClaim != nil:
 		out.Path = path.Join(plan.SamplesDir, s.PersistentVolumeClaim.Path)
 		out.Name = fmt.Sprintf("PersistentVolumeClaim %q, path %q", s.PersistentVolumeClaim.ClaimName, s.PersistentVolumeClaim.Path)
+	case s.URLSecretRef != nil:
+		out.URLFile = path.Join(plan.SampleURLDir, urlFile)
+		out.Name = "the URL of spec.sampleSet.urlSecretRef"
 	default:
 		out.URL = s.URL
+	}
+	if s.HeadersSecretRef != nil {
+		out.HeadersDir = plan.SampleHeadersDir
 	}
 	return out
 }
@@ -253,6 +269,11 @@ func buildPod(lt *streamreplayv1alpha1.LoadTest, name string, p plan.Plan, image
 	maps.Copy(labels, tmpl.Labels)
 	maps.Copy(labels, childLabels(lt, string(p.Role)))
 	volumes, mounts := podVolumes(&lt.Spec, p.Role)
+	// The run's control token, which the pod requires on every control call.
+	volumes = append(volumes, corev1.Volume{Name: controlVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+		SecretName: ControlSecretName(lt), Items: []corev1.KeyToPath{{Key: control.TokenKey, Path: control.TokenKey}}, DefaultMode: ptr.To[int32](secretFileMode),
+	}}})
+	mounts = append(mounts, corev1.VolumeMount{Name: controlVolume, MountPath: control.TokenDir, ReadOnly: true})
 	resources := defaultResources()
 	if tmpl.Resources != nil {
 		resources = *tmpl.Resources.DeepCopy()
@@ -288,14 +309,17 @@ func buildPod(lt *streamreplayv1alpha1.LoadTest, name string, p plan.Plan, image
 				Name:            containerName,
 				Image:           image,
 				ImagePullPolicy: tmpl.ImagePullPolicy,
-				Args:            []string{string(p.Role)},
+				Args:            []string{string(p.Role), "--control-token-file=" + control.TokenFile},
 				Env: []corev1.EnvVar{
 					{Name: plan.EnvPlan, Value: encoded},
 					fieldEnv(plan.EnvPodName, "metadata.name"),
 					fieldEnv(plan.EnvPodNamespace, "metadata.namespace"),
 					fieldEnv(plan.EnvPodIP, "status.podIP"),
 				},
-				Ports: []corev1.ContainerPort{{Name: plan.ControlPortName, ContainerPort: plan.ControlPort, Protocol: corev1.ProtocolTCP}},
+				Ports: []corev1.ContainerPort{
+					{Name: plan.ControlPortName, ContainerPort: plan.ControlPort, Protocol: corev1.ProtocolTCP},
+					{Name: plan.MetricsPortName, ContainerPort: plan.MetricsPort, Protocol: corev1.ProtocolTCP},
+				},
 				ReadinessProbe: &corev1.Probe{
 					ProbeHandler:     httpProbe("/readyz"),
 					PeriodSeconds:    2,
@@ -328,7 +352,7 @@ func fieldEnv(name, fieldPath string) corev1.EnvVar {
 }
 
 func httpProbe(p string) corev1.ProbeHandler {
-	return corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: p, Port: intstr.FromString(plan.ControlPortName)}}
+	return corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: p, Port: intstr.FromString(plan.MetricsPortName)}}
 }
 
 func defaultResources() corev1.ResourceRequirements {
@@ -361,11 +385,22 @@ func podVolumes(spec *streamreplayv1alpha1.LoadTestSpec, role plan.Role) ([]core
 		mounts = append(mounts, corev1.VolumeMount{Name: samplesVolume, MountPath: plan.SamplesDir, ReadOnly: true})
 	}
 
-	addSecret := func(volume, secret string, items []corev1.KeyToPath) {
+	addSecretAt := func(volume, secret string, items []corev1.KeyToPath, dir string) {
 		volumes = append(volumes, corev1.Volume{Name: volume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: secret, Items: items, DefaultMode: ptr.To[int32](secretFileMode),
 		}}})
-		mounts = append(mounts, corev1.VolumeMount{Name: volume, MountPath: path.Join(plan.SecretsDir, volume), ReadOnly: true})
+		mounts = append(mounts, corev1.VolumeMount{Name: volume, MountPath: dir, ReadOnly: true})
+	}
+	addSecret := func(volume, secret string, items []corev1.KeyToPath) {
+		addSecretAt(volume, secret, items, path.Join(plan.SecretsDir, volume))
+	}
+	// The sample URL and its headers, when they come from Secrets: files, never env,
+	// and for the workers only, which load the samples.
+	if ref := spec.SampleSet.URLSecretRef; ref != nil && role == plan.RoleWorker {
+		addSecretAt(urlVolume, ref.Name, []corev1.KeyToPath{{Key: ref.Key, Path: urlFile}}, plan.SampleURLDir)
+	}
+	if ref := spec.SampleSet.HeadersSecretRef; ref != nil && role == plan.RoleWorker {
+		addSecretAt(headersVolume, ref.Name, nil, plan.SampleHeadersDir)
 	}
 	if t := spec.Kafka.TLS; t != nil {
 		if t.CASecretRef != nil {
@@ -407,6 +442,21 @@ func copyTolerations(in []corev1.Toleration) []corev1.Toleration {
 		in[i].DeepCopyInto(&out[i])
 	}
 	return out
+}
+
+// BuildControlSecret builds the Secret that gives the run's pods their control token,
+// without owner reference. Immutable: the token of a run never changes.
+func BuildControlSecret(lt *streamreplayv1alpha1.LoadTest, token string) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      ControlSecretName(lt),
+			Namespace: lt.Namespace,
+			Labels:    childLabels(lt, "control"),
+		},
+		Type:      corev1.SecretTypeOpaque,
+		Immutable: ptr.To(true),
+		Data:      map[string][]byte{control.TokenKey: []byte(token)},
+	}
 }
 
 // BuildResultsConfigMap builds the results ConfigMap as it is before the run ends.

@@ -116,6 +116,39 @@ func mustObserverPod(t *testing.T, lt *streamreplayv1alpha1.LoadTest) *corev1.Po
 	return pod
 }
 
+// Every pod mounts its run's control token from the Secret <name>-control, 0440, and
+// names the file in its arguments.
+var (
+	wantControlVolume = corev1.Volume{Name: "control", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+		SecretName: "crm-cdc-peak-control", Items: []corev1.KeyToPath{{Key: "token", Path: "token"}}, DefaultMode: ptr.To[int32](0o440),
+	}}}
+	wantControlMount = corev1.VolumeMount{Name: "control", MountPath: "/var/run/streamreplay/control", ReadOnly: true}
+	wantTokenArg     = "--control-token-file=/var/run/streamreplay/control/token"
+)
+
+func TestBuildControlSecret(t *testing.T) {
+	got := BuildControlSecret(baseLoadTest(), "t0k3n")
+	want := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      "crm-cdc-peak-control",
+			Namespace: "loadtests",
+			Labels: map[string]string{
+				"app.kubernetes.io/name":       "streamreplay",
+				"app.kubernetes.io/component":  "control",
+				"app.kubernetes.io/managed-by": "streamreplay-operator",
+				"streamreplay.io/loadtest":     "crm-cdc-peak",
+				"streamreplay.io/run-id":       testUID,
+			},
+		},
+		Type:      corev1.SecretTypeOpaque,
+		Immutable: ptr.To(true),
+		Data:      map[string][]byte{"token": []byte("t0k3n")},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("BuildControlSecret mismatch (-want +got):\n%s", diff)
+	}
+}
+
 func TestBuildWorkerPod(t *testing.T) {
 	lt := baseLoadTest()
 	got := mustWorkerPod(t, lt, 2)
@@ -154,28 +187,32 @@ func TestBuildWorkerPod(t *testing.T) {
 					LocalObjectReference: corev1.LocalObjectReference{Name: "crm-cdc-samples"},
 					Items:                []corev1.KeyToPath{{Key: "samples.jsonl.gz", Path: "samples"}},
 				}}},
+				wantControlVolume,
 			},
 			Containers: []corev1.Container{{
 				Name:  "replay",
 				Image: testImage,
-				Args:  []string{"worker"},
+				Args:  []string{"worker", wantTokenArg},
 				Env: []corev1.EnvVar{
 					{Name: "STREAMREPLAY_PLAN", Value: planOmitted},
 					{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
 					{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
 					{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
 				},
-				Ports: []corev1.ContainerPort{{Name: "control", ContainerPort: 9400, Protocol: corev1.ProtocolTCP}},
+				Ports: []corev1.ContainerPort{
+					{Name: "control", ContainerPort: 9400, Protocol: corev1.ProtocolTCP},
+					{Name: "metrics", ContainerPort: 9401, Protocol: corev1.ProtocolTCP},
+				},
 				ReadinessProbe: &corev1.Probe{
 					ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-						Path: "/readyz", Port: intstr.FromString("control"),
+						Path: "/readyz", Port: intstr.FromString("metrics"),
 					}},
 					PeriodSeconds:    2,
 					FailureThreshold: 1,
 				},
 				LivenessProbe: &corev1.Probe{
 					ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-						Path: "/healthz", Port: intstr.FromString("control"),
+						Path: "/healthz", Port: intstr.FromString("metrics"),
 					}},
 					PeriodSeconds:    10,
 					FailureThreshold: 6,
@@ -190,6 +227,7 @@ func TestBuildWorkerPod(t *testing.T) {
 				VolumeMounts: []corev1.VolumeMount{
 					{Name: "tmp", MountPath: "/tmp"},
 					{Name: "samples", MountPath: "/var/run/streamreplay/samples", ReadOnly: true},
+					wantControlMount,
 				},
 				TerminationMessagePath:   "/dev/termination-log",
 				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
@@ -368,14 +406,14 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 						ClaimName: "crm-recordings", ReadOnly: true,
 					}}},
 				}
-				if diff := cmp.Diff(wantVolumes, pod.Spec.Volumes); diff != "" {
+				if diff := cmp.Diff(append(wantVolumes, wantControlVolume), pod.Spec.Volumes); diff != "" {
 					t.Errorf("volumes mismatch (-want +got):\n%s", diff)
 				}
 				wantMounts := []corev1.VolumeMount{
 					{Name: "tmp", MountPath: "/tmp"},
 					{Name: "samples", MountPath: "/var/run/streamreplay/samples", ReadOnly: true},
 				}
-				if diff := cmp.Diff(wantMounts, pod.Spec.Containers[0].VolumeMounts); diff != "" {
+				if diff := cmp.Diff(append(wantMounts, wantControlMount), pod.Spec.Containers[0].VolumeMounts); diff != "" {
 					t.Errorf("mounts mismatch (-want +got):\n%s", diff)
 				}
 				wantSamples := plan.Samples{Name: `PersistentVolumeClaim "crm-recordings", path "2024-05/customers"`,
@@ -395,11 +433,11 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 			},
 			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, p *plan.Plan) {
 				wantVolumes := []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
-				if diff := cmp.Diff(wantVolumes, pod.Spec.Volumes); diff != "" {
+				if diff := cmp.Diff(append(wantVolumes, wantControlVolume), pod.Spec.Volumes); diff != "" {
 					t.Errorf("volumes mismatch (-want +got):\n%s", diff)
 				}
 				wantMounts := []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}
-				if diff := cmp.Diff(wantMounts, pod.Spec.Containers[0].VolumeMounts); diff != "" {
+				if diff := cmp.Diff(append(wantMounts, wantControlMount), pod.Spec.Containers[0].VolumeMounts); diff != "" {
 					t.Errorf("mounts mismatch (-want +got):\n%s", diff)
 				}
 				// loop unset means the API's default, true.
@@ -436,7 +474,7 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 						DefaultMode: ptr.To[int32](0o440),
 					}}},
 				}
-				if diff := cmp.Diff(wantVolumes, pod.Spec.Volumes); diff != "" {
+				if diff := cmp.Diff(append(wantVolumes, wantControlVolume), pod.Spec.Volumes); diff != "" {
 					t.Errorf("volumes mismatch (-want +got):\n%s", diff)
 				}
 				wantMounts := []corev1.VolumeMount{
@@ -445,7 +483,7 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 					{Name: "kafka-ca", MountPath: "/var/run/streamreplay/kafka/kafka-ca", ReadOnly: true},
 					{Name: "kafka-client-cert", MountPath: "/var/run/streamreplay/kafka/kafka-client-cert", ReadOnly: true},
 				}
-				if diff := cmp.Diff(wantMounts, pod.Spec.Containers[0].VolumeMounts); diff != "" {
+				if diff := cmp.Diff(append(wantMounts, wantControlMount), pod.Spec.Containers[0].VolumeMounts); diff != "" {
 					t.Errorf("mounts mismatch (-want +got):\n%s", diff)
 				}
 				wantTLS := &plan.TLS{
@@ -689,7 +727,7 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 				if diff := cmp.Diff(wantPipeline, p.Pipeline); diff != "" {
 					t.Errorf("pipeline mismatch (-want +got):\n%s", diff)
 				}
-				if diff := cmp.Diff([]string{"worker"}, pod.Spec.Containers[0].Args); diff != "" {
+				if diff := cmp.Diff([]string{"worker", wantTokenArg}, pod.Spec.Containers[0].Args); diff != "" {
 					t.Errorf("args mismatch (-want +got):\n%s", diff)
 				}
 			},
@@ -930,7 +968,7 @@ func TestBuildObserverPod(t *testing.T) {
 			if diff := cmp.Diff(wantLabels, pod.Labels); diff != "" {
 				t.Errorf("observer labels mismatch (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff([]string{"observer"}, pod.Spec.Containers[0].Args); diff != "" {
+			if diff := cmp.Diff([]string{"observer", wantTokenArg}, pod.Spec.Containers[0].Args); diff != "" {
 				t.Errorf("observer args mismatch (-want +got):\n%s", diff)
 			}
 			if got, want := *pod.Spec.ActiveDeadlineSeconds, int64(21*60); got != want {
@@ -1030,10 +1068,10 @@ func TestPodVolumesByRole(t *testing.T) {
 			} else {
 				pod = mustWorkerPod(t, lt, 0)
 			}
-			if diff := cmp.Diff(tc.wantVolumes, pod.Spec.Volumes); diff != "" {
+			if diff := cmp.Diff(append(tc.wantVolumes, wantControlVolume), pod.Spec.Volumes); diff != "" {
 				t.Errorf("volumes (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tc.wantMounts, pod.Spec.Containers[0].VolumeMounts); diff != "" {
+			if diff := cmp.Diff(append(tc.wantMounts, wantControlMount), pod.Spec.Containers[0].VolumeMounts); diff != "" {
 				t.Errorf("mounts (-want +got):\n%s", diff)
 			}
 			if p := podPlan(t, pod); tc.role == plan.RoleObserver && p.Samples != (plan.Samples{}) {

@@ -23,6 +23,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
+	"github.com/streamreplay/streamreplay/internal/control"
 	"github.com/streamreplay/streamreplay/internal/plan"
 )
 
@@ -45,6 +46,11 @@ type LoadTestReconciler struct {
 	// StartLead is how far ahead of now the common start time is set, so that every pod
 	// receives it before it comes.
 	StartLead time.Duration
+	// ControlKey signs the runs' control tokens (see internal/control).
+	ControlKey control.Key
+	// NetworkPolicy, when set, makes a NetworkPolicy per run that lets only the operator
+	// reach the pods' control port and only the monitoring namespaces their metrics.
+	NetworkPolicy *NetworkPolicyConfig
 
 	// APIReader reads what the manager does not cache: the metadata of the sample
 	// ConfigMap or claim, and the kubelet's FailedMount events, while pods wait to start.
@@ -64,6 +70,8 @@ const retrySignal = time.Second
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;create;patch
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=list
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=create
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=create
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves one LoadTest one step along its run.
@@ -258,10 +266,28 @@ func (s *runStep) create(ctx context.Context) error {
 	return nil
 }
 
-// createMissingPods creates the pods that do not exist. done is false when it stopped
-// before the end: the LoadTest is being deleted, or a pod could not be created (the
-// status then says why).
+// createMissingPods creates the pods that do not exist, after the run's Secret (and
+// NetworkPolicy) they need. done is false when it stopped before the end: the LoadTest is
+// being deleted, or a child could not be created (the status then says why).
 func (s *runStep) createMissingPods(ctx context.Context) (done bool, err error) {
+	missing := false
+	for i := range s.members {
+		missing = missing || s.members[i].pod == nil
+	}
+	if !missing {
+		return true, nil
+	}
+	// The pods mount the token's Secret. Create only: the operator never reads Secrets,
+	// and computes the token again from its key when it signals the pods.
+	children := []client.Object{BuildControlSecret(s.lt, s.r.ControlKey.Token(string(s.lt.UID)))}
+	if s.r.NetworkPolicy != nil {
+		children = append(children, BuildNetworkPolicy(s.lt, s.r.NetworkPolicy))
+	}
+	for _, obj := range children {
+		if err := s.createOwned(ctx, obj); err != nil {
+			return false, s.creationFailed(obj, err)
+		}
+	}
 	for i := range s.members {
 		m := &s.members[i]
 		if m.pod != nil {
@@ -423,9 +449,13 @@ func (s *runStep) signalStart(ctx context.Context) {
 	// The start time was recorded StartLead before it, so the timeout counts from then.
 	deadline := st.StartTime.Add(-s.r.StartLead).Add(startTimeout(&s.lt.Spec))
 	if !s.now.Before(deadline) {
+		hint := fmt.Sprintf("check that a NetworkPolicy lets the operator reach port %d (%s) of the pods", plan.ControlPort, plan.ControlPortName)
+		if errors.Is(lastErr, control.ErrRefused) {
+			hint = fmt.Sprintf("the pods refused the operator's token: Secret %s was not created by this run, or the operator's control key changed", ControlSecretName(s.lt))
+		}
 		s.finish(streamreplayv1alpha1.PhaseError, "StartTimeout", fmt.Sprintf(
-			"could not deliver the start signal within %s to %s; last error: %v; check that a NetworkPolicy lets the operator reach port %d (%s) of the pods",
-			startTimeout(&s.lt.Spec), describe(unreached, (*member).podIP), lastErr, plan.ControlPort, plan.ControlPortName),
+			"could not deliver the start signal within %s to %s; last error: %v; %s",
+			startTimeout(&s.lt.Spec), describe(unreached, (*member).podIP), lastErr, hint),
 			streamreplayv1alpha1.VerdictInconclusive)
 		return
 	}

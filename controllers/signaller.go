@@ -11,19 +11,21 @@ import (
 )
 
 // HTTPSignaller delivers signals over HTTP to the control port of the pod's IP, as a
-// Service-less client inside the cluster would.
+// Service-less client inside the cluster would. Each call carries the run's token,
+// computed from Key: the operator never reads the run's Secret back.
 type HTTPSignaller struct {
 	Client *control.Client
+	Key    control.Key
 }
 
 // Start implements PodSignaller.
 func (h HTTPSignaller) Start(ctx context.Context, pod *corev1.Pod, runID string, at time.Time) error {
-	return h.Client.Start(ctx, pod.Status.PodIP, controlPort(pod), control.StartRequest{RunID: runID, StartTime: at})
+	return h.Client.Start(ctx, pod.Status.PodIP, controlPort(pod), h.Key.Token(runID), control.StartRequest{RunID: runID, StartTime: at})
 }
 
 // Stop implements PodSignaller.
 func (h HTTPSignaller) Stop(ctx context.Context, pod *corev1.Pod, runID string) error {
-	return h.Client.Stop(ctx, pod.Status.PodIP, controlPort(pod), control.StopRequest{RunID: runID})
+	return h.Client.Stop(ctx, pod.Status.PodIP, controlPort(pod), h.Key.Token(runID), control.StopRequest{RunID: runID})
 }
 
 // controlPort reads the port from the pod, so pods built by an older operator still work.

@@ -22,6 +22,7 @@ import (
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/controllers"
+	"github.com/streamreplay/streamreplay/internal/control"
 	"github.com/streamreplay/streamreplay/internal/operator"
 	"github.com/streamreplay/streamreplay/test/fakekubelet"
 )
@@ -76,8 +77,12 @@ type harness struct {
 	namespace string
 	stopMgr   context.CancelFunc
 	mgrDone   chan error
-	// control answers the control calls of every pod of the test.
+	// key is the operator's control key; control answers the control calls of every
+	// pod of the test, checking their tokens.
+	key     control.Key
 	control *fakekubelet.ControlServer
+	// mutate changes the manager's options, when set.
+	mutate func(*operator.Options)
 	// clock is the controller's clock; it moves only when the test moves it.
 	clock *countingClock
 	pokes atomic.Int32
@@ -112,13 +117,28 @@ var (
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil)
+}
+
+// newHarnessWith is newHarness with the manager's options changed by mutate.
+func newHarnessWith(t *testing.T, mutate func(*operator.Options)) *harness {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
+	key, err := control.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := &harness{
-		t: t, ctx: ctx, namespace: fmt.Sprintf("test-%d", namespaceSeq.Add(1)), control: fakekubelet.NewControlServer(),
+		t: t, ctx: ctx, namespace: fmt.Sprintf("test-%d", namespaceSeq.Add(1)), key: key, control: fakekubelet.NewControlServer(key), mutate: mutate,
 		clock: &countingClock{FakeClock: clocktesting.NewFakeClock(clockStart())},
 	}
-	t.Cleanup(func() { _ = h.control.Close() })
+	t.Cleanup(func() {
+		_ = h.control.Close()
+		if n := h.control.Refused(); n > 0 {
+			t.Errorf("the fake pods refused %d control calls that did not carry their run's token", n)
+		}
+	})
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: h.namespace}}); err != nil {
 		t.Fatalf("creating namespace: %v", err)
 	}
@@ -132,7 +152,8 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) startManager() {
 	h.t.Helper()
-	mgr, err := operator.New(restConfig, operator.Options{
+	opts := operator.Options{
+		ControlKey:      h.key,
 		MetricsAddr:     "0",
 		ProbeAddr:       "0",
 		PodImage:        "streamreplay:test",
@@ -141,7 +162,11 @@ func (h *harness) startManager() {
 		Namespaces:      []string{h.namespace},
 		SeveralManagers: true,
 		Clock:           h.clock,
-	})
+	}
+	if h.mutate != nil {
+		h.mutate(&opts)
+	}
+	mgr, err := operator.New(restConfig, opts)
 	if err != nil {
 		h.t.Fatalf("creating manager: %v", err)
 	}

@@ -236,7 +236,9 @@ type SampleVolume struct {
 }
 
 // SampleSet is where the recorded records come from. Exactly one source is set.
-// +kubebuilder:validation:XValidation:rule="[has(self.configMapRef), has(self.persistentVolumeClaim), has(self.url)].filter(x, x).size() == 1",message="exactly one of configMapRef, persistentVolumeClaim and url must be set"
+// +kubebuilder:validation:XValidation:rule="[has(self.configMapRef), has(self.persistentVolumeClaim), has(self.url) || has(self.urlSecretRef)].filter(x, x).size() == 1",message="exactly one of configMapRef, persistentVolumeClaim and url must be set (or urlSecretRef instead of url)"
+// +kubebuilder:validation:XValidation:rule="!has(self.url) || !has(self.urlSecretRef)",message="url and urlSecretRef are exclusive: put the whole URL in the Secret"
+// +kubebuilder:validation:XValidation:rule="!has(self.headersSecretRef) || has(self.url) || has(self.urlSecretRef)",message="headersSecretRef needs url or urlSecretRef"
 type SampleSet struct {
 	// configMapRef is a ConfigMap key holding the samples (gzip is recognised by its magic bytes).
 	// +optional
@@ -247,10 +249,22 @@ type SampleSet struct {
 	PersistentVolumeClaim *SampleVolume `json:"persistentVolumeClaim,omitempty"`
 
 	// url is an HTTP(S) address the pods download the samples from.
+	// Anyone who can read the LoadTest reads it, and it reaches the pods in their plan: a URL that carries a credential (a signed URL, a token in the query) belongs in urlSecretRef, a header such as Authorization in headersSecretRef.
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'https' || url(self).getScheme() == 'http')",message="url must be an http or https URL"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')",message="url must not carry a user or password: put the URL in a Secret and name it in urlSecretRef"
 	URL string `json:"url,omitempty"`
+
+	// urlSecretRef is a Secret key holding the HTTP(S) URL of the samples, for a URL that carries a credential.
+	// The workers read it from a mounted file; it is never in their environment, arguments, logs or status.
+	// +optional
+	URLSecretRef *SecretKeyRef `json:"urlSecretRef,omitempty"`
+
+	// headersSecretRef is a Secret whose keys are HTTP headers (key: header name, value: header value, such as Authorization: Bearer ...) sent with the download of url or urlSecretRef, to its host only, never to a host it redirects to.
+	// Mounted as files.
+	// +optional
+	HeadersSecretRef *SecretRef `json:"headersSecretRef,omitempty"`
 
 	// format is the encoding of the samples: JSONLines or Kcat (kcat -J output).
 	// +optional

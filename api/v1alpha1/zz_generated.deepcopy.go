@@ -350,6 +350,16 @@ func (in *SampleSet) DeepCopyInto(out *SampleSet) {
 		*out = new(SampleVolume)
 		**out = **in
 	}
+	if in.URLSecretRef != nil {
+		in, out := &in.URLSecretRef, &out.URLSecretRef
+		*out = new(SecretKeyRef)
+		**out = **in
+	}
+	if in.HeadersSecretRef != nil {
+		in, out := &in.HeadersSecretRef, &out.HeadersSecretRef
+		*out = new(SecretRef)
+		**out = **in
+	}
 	if in.Loop != nil {
 		in, out := &in.Loop, &out.Loop
 		*out = new(bool)

@@ -1,22 +1,34 @@
 // Package control is the protocol between the operator and its pods: the operator POSTs
 // /start with the agreed start time, and /stop to end a run early, to each pod's control port.
 // Both calls are idempotent, so a restarted operator may send them again.
+//
+// Every call carries `Authorization: Bearer <token>`, where the token is an HMAC of the
+// run id under a key only the operator holds (Key.Token). The operator gives the token to
+// the run's pods in a Secret it creates for the run, mounted as a file; it never needs to
+// read that Secret back, because it can compute the token again from the key.
 package control
 
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
-// Paths served on the control port.
+// Paths served on the control port (PathStart, PathStop) and on the metrics port (the others).
 const (
 	PathStart   = "/start"
 	PathStop    = "/stop"
@@ -24,6 +36,72 @@ const (
 	PathHealth  = "/healthz"
 	PathMetrics = "/metrics"
 )
+
+// Where the run's token reaches a pod: the key TokenKey of the run's Secret, mounted in
+// TokenDir (so the file is TokenFile).
+const (
+	TokenKey  = "token"
+	TokenDir  = "/var/run/streamreplay/control" //nolint:gosec // a mount folder, not a credential
+	TokenFile = TokenDir + "/" + TokenKey
+)
+
+// KeySize is the size of a new key in bytes, and the least a key may have.
+const KeySize = 32
+
+// tokenContext separates these tokens from any other use of the same key.
+const tokenContext = "streamreplay control token v1\x00"
+
+// Key signs the runs' control tokens. It is a secret of the operator.
+type Key []byte
+
+// NewKey is a random key of KeySize bytes.
+func NewKey() (Key, error) {
+	k := make(Key, KeySize)
+	if _, err := rand.Read(k); err != nil {
+		return nil, fmt.Errorf("generating a control key: %w", err)
+	}
+	return k, nil
+}
+
+// Validate checks that the key is long enough to sign tokens.
+func (k Key) Validate() error {
+	if len(k) < KeySize {
+		return fmt.Errorf("the control key has %d bytes, want at least %d", len(k), KeySize)
+	}
+	return nil
+}
+
+// Token is the bearer token of the run runID: HMAC-SHA256 of the run id under the key,
+// in unpadded base64url (43 characters).
+func (k Key) Token(runID string) string {
+	mac := hmac.New(sha256.New, k)
+	mac.Write([]byte(tokenContext))
+	mac.Write([]byte(runID))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// Authorized reports whether r carries token as its bearer token. The comparison takes
+// the same time whatever the presented value, its length included.
+func Authorized(r *http.Request, token string) bool {
+	presented, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	// Comparing digests hides the length of the token too.
+	got, want := sha256.Sum256([]byte(presented)), sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1 && ok && token != ""
+}
+
+// ReadTokenFile reads a pod's token from its mounted file. Errors name the file, never
+// its content.
+func ReadTokenFile(path string) (string, error) {
+	b, err := os.ReadFile(path) //nolint:gosec // the path is the pod's own mount, from its arguments
+	if err != nil {
+		return "", fmt.Errorf("reading the control token: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if token == "" {
+		return "", fmt.Errorf("reading the control token: %s is empty", path)
+	}
+	return token, nil
+}
 
 // StartRequest is the body of POST /start.
 type StartRequest struct {
@@ -48,17 +126,20 @@ func NewClient(timeout time.Duration) *Client {
 	return &Client{http: &http.Client{Timeout: timeout}}
 }
 
-// Start tells the pod at ip:port when to start.
-func (c *Client) Start(ctx context.Context, ip string, port int32, req StartRequest) error {
-	return c.post(ctx, ip, port, PathStart, req)
+// ErrRefused is wrapped by the error of a call the pod refused as unauthenticated.
+var ErrRefused = errors.New("the pod refused the token")
+
+// Start tells the pod at ip:port when to start; token is the run's (Key.Token).
+func (c *Client) Start(ctx context.Context, ip string, port int32, token string, req StartRequest) error {
+	return c.post(ctx, ip, port, token, PathStart, req)
 }
 
 // Stop asks the pod at ip:port to finish early and report partial results.
-func (c *Client) Stop(ctx context.Context, ip string, port int32, req StopRequest) error {
-	return c.post(ctx, ip, port, PathStop, req)
+func (c *Client) Stop(ctx context.Context, ip string, port int32, token string, req StopRequest) error {
+	return c.post(ctx, ip, port, token, PathStop, req)
 }
 
-func (c *Client) post(ctx context.Context, ip string, port int32, path string, body any) error {
+func (c *Client) post(ctx context.Context, ip string, port int32, token, path string, body any) error {
 	if ip == "" {
 		return errors.New("the pod has no IP address yet")
 	}
@@ -72,11 +153,16 @@ func (c *Client) post(ctx context.Context, ip string, port int32, path string, b
 		return fmt.Errorf("building request to %s: %w", url, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("POST %s: %w", url, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode == http.StatusUnauthorized {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("POST %s: %s: %w (the pod's token file does not hold this run's token)", url, resp.Status, ErrRefused)
+	}
 	if resp.StatusCode/100 != 2 {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("POST %s: %s: %s", url, resp.Status, bytes.TrimSpace(msg))

@@ -25,18 +25,12 @@ import (
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/plan"
 )
 
 // DefaultClientID is the Kafka client id when the plan names none.
 const DefaultClientID = "streamreplay"
-
-// SASL mechanisms of plan.SASL.Mechanism.
-const (
-	MechanismPlain       = "PLAIN"
-	MechanismScramSHA256 = "SCRAM-SHA-256"
-	MechanismScramSHA512 = "SCRAM-SHA-512"
-)
 
 const (
 	dialTimeout = 5 * time.Second
@@ -143,15 +137,16 @@ func SASLMechanism(s *plan.SASL) (sasl.Mechanism, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch strings.ToUpper(s.Mechanism) {
-	case MechanismPlain:
+	switch streamreplayv1alpha1.SASLMechanism(s.Mechanism) {
+	case streamreplayv1alpha1.SASLPlain:
 		return plain.Mechanism{Username: user, Password: pass}, nil
-	case MechanismScramSHA256:
+	case streamreplayv1alpha1.SASLScramSHA256:
 		return scramMechanism(scram.SHA256, user, pass)
-	case MechanismScramSHA512:
+	case streamreplayv1alpha1.SASLScramSHA512:
 		return scramMechanism(scram.SHA512, user, pass)
 	default:
-		return nil, fmt.Errorf("unknown SASL mechanism %q; want %s, %s or %s", s.Mechanism, MechanismPlain, MechanismScramSHA256, MechanismScramSHA512)
+		return nil, fmt.Errorf("unknown SASL mechanism %q; want %s, %s or %s", s.Mechanism,
+			streamreplayv1alpha1.SASLPlain, streamreplayv1alpha1.SASLScramSHA256, streamreplayv1alpha1.SASLScramSHA512)
 	}
 }
 

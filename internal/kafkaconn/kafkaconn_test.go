@@ -80,17 +80,17 @@ func secretFile(t *testing.T, name, content string) string {
 
 func TestSASL(t *testing.T) {
 	brokers := cluster(t, kfake.EnableSASL(),
-		kfake.Superuser(MechanismPlain, "plain-user", "plain-pass"),
-		kfake.Superuser(MechanismScramSHA256, "user256", "pass256"),
-		kfake.Superuser(MechanismScramSHA512, "user512", "pass512"))
+		kfake.Superuser("PLAIN", "plain-user", "plain-pass"),
+		kfake.Superuser("SCRAM-SHA-256", "user256", "pass256"),
+		kfake.Superuser("SCRAM-SHA-512", "user512", "pass512"))
 	for _, tc := range []struct {
 		mechanism, user, pass string
 		wantErr               string
 	}{
-		{MechanismPlain, "plain-user", "plain-pass\n", ""}, // a trailing newline is not part of it
-		{MechanismScramSHA256, "user256", "pass256", ""},
-		{MechanismScramSHA512, "user512", "pass512", ""},
-		{MechanismScramSHA512, "user512", "wrong-password", "authentication failed"},
+		{"PLAIN", "plain-user", "plain-pass\n", ""}, // a trailing newline is not part of it
+		{"SCRAM-SHA-256", "user256", "pass256", ""},
+		{"SCRAM-SHA-512", "user512", "pass512", ""},
+		{"SCRAM-SHA-512", "user512", "wrong-password", "authentication failed"},
 		{"GSSAPI", "u", "p", `unknown SASL mechanism "GSSAPI"`},
 	} {
 		t.Run(tc.mechanism+"/"+tc.pass, func(t *testing.T) {
@@ -111,13 +111,18 @@ func TestSASL(t *testing.T) {
 }
 
 func TestSASLFiles(t *testing.T) {
-	_, err := SASLMechanism(&plan.SASL{Mechanism: MechanismPlain, UsernameFile: "/nonexistent/username", PasswordFile: "/x"})
+	_, err := SASLMechanism(&plan.SASL{Mechanism: "PLAIN", UsernameFile: "/nonexistent/username", PasswordFile: "/x"})
 	if err == nil || !strings.Contains(err.Error(), "reading the SASL username file") {
 		t.Errorf("SASLMechanism = %v", err)
 	}
-	_, err = SASLMechanism(&plan.SASL{Mechanism: MechanismPlain, UsernameFile: secretFile(t, "u", "u"), PasswordFile: secretFile(t, "p", "\n")})
+	_, err = SASLMechanism(&plan.SASL{Mechanism: "PLAIN", UsernameFile: secretFile(t, "u", "u"), PasswordFile: secretFile(t, "p", "\n")})
 	if err == nil || !strings.Contains(err.Error(), "is empty") {
 		t.Errorf("SASLMechanism with an empty password = %v", err)
+	}
+	// The API's spelling only: admission refuses any other, so a plan with one is not the operator's.
+	_, err = SASLMechanism(&plan.SASL{Mechanism: "scram-sha-512", UsernameFile: secretFile(t, "u", "u"), PasswordFile: secretFile(t, "p", "p")})
+	if err == nil || !strings.Contains(err.Error(), `unknown SASL mechanism "scram-sha-512"; want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`) {
+		t.Errorf("SASLMechanism with a lower-case mechanism = %v", err)
 	}
 }
 
@@ -188,7 +193,7 @@ func TestDialer(t *testing.T) {
 // TestSASLUsernameGiven: a Strimzi KafkaUser's Secret holds no username key; the plan then
 // carries the user name (the KafkaUser's name) and only the password is read from a file.
 func TestSASLUsernameGiven(t *testing.T) {
-	brokers := cluster(t, kfake.EnableSASL(), kfake.Superuser(MechanismScramSHA512, "loadgen", "strimzi-pass"))
+	brokers := cluster(t, kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "loadgen", "strimzi-pass"))
 	for _, tc := range []struct {
 		user, wantErr string
 	}{
@@ -197,7 +202,7 @@ func TestSASLUsernameGiven(t *testing.T) {
 	} {
 		t.Run(tc.user, func(t *testing.T) {
 			k := plan.Kafka{BootstrapServers: brokers, SASL: &plan.SASL{
-				Mechanism: MechanismScramSHA512, Username: tc.user, PasswordFile: secretFile(t, "password", "strimzi-pass"),
+				Mechanism: "SCRAM-SHA-512", Username: tc.user, PasswordFile: secretFile(t, "password", "strimzi-pass"),
 			}}
 			_, err := check(t, k, "in")
 			switch {

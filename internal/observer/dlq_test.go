@@ -240,32 +240,3 @@ func TestSeqSet(t *testing.T) {
 func classify(m *kafka.Message, classifyHeader string) (string, results.DLQExample) {
 	return className(classSource(m.Headers, classifyHeader)), exampleOf(m)
 }
-
-// TestScanRunAgreesWithParse: the observer's one-pass reading of the run
-// headers says what runheaders.Parse says.
-func TestScanRunAgreesWithParse(t *testing.T) {
-	for name, hs := range map[string][]kafka.Header{
-		"all":          hdrs(runheaders.RunID, runID, runheaders.Worker, "3", runheaders.Sequence, "123456789", runheaders.Intended, "1764064800123456789"),
-		"run id only":  hdrs(runheaders.RunID, runID),
-		"malformed":    hdrs(runheaders.RunID, runID, runheaders.Worker, "x", runheaders.Sequence, "-", runheaders.Intended, "99999999999999999999"),
-		"repeated":     hdrs(runheaders.RunID, otherID, runheaders.Sequence, "1", runheaders.RunID, runID, runheaders.Sequence, "2"),
-		"signed":       hdrs(runheaders.RunID, runID, runheaders.Worker, "+4", runheaders.Sequence, "-9223372036854775808"),
-		"no run id":    hdrs(runheaders.Worker, "3"),
-		"other header": hdrs("streamreplay-run-idx", runID),
-	} {
-		t.Run(name, func(t *testing.T) {
-			want, ok := runheaders.Parse(func(k string) ([]byte, bool) { return header(hs, k) })
-			r := scanRun(hs)
-			got := runheaders.Meta{RunID: string(r.runID), Worker: int(r.worker), Sequence: r.seq}
-			if r.hasIntended {
-				got.Intended = time.Unix(0, r.intended)
-			}
-			if ok != (len(r.runID) > 0) {
-				t.Fatalf("run id found = %v, Parse says %v", len(r.runID) > 0, ok)
-			}
-			if diff := cmp.Diff(want, got); ok && diff != "" {
-				t.Errorf("scanRun mismatch (-Parse +scanRun):\n%s", diff)
-			}
-		})
-	}
-}

@@ -8,6 +8,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/streamreplay/streamreplay/internal/results"
+	"github.com/streamreplay/streamreplay/internal/runheaders"
 )
 
 // headerlessWarnAfter is how many output records without run headers, and none
@@ -40,21 +41,24 @@ func newE2ETally(runID string, m *metrics, log logr.Logger) *e2eTally {
 
 // add counts one record read from the output topic at recv.
 func (t *e2eTally) add(m *kafka.Message, recv time.Time) {
-	r := scanRun(m.Headers)
-	if len(r.runID) == 0 {
+	var r runheaders.Fields
+	for i := range m.Headers {
+		r.Set(m.Headers[i].Key, m.Headers[i].Value)
+	}
+	if len(r.RunID) == 0 {
 		if m.Time.IsZero() || !m.Time.Before(t.start) {
 			t.countHeaderless()
 		}
 		return
 	}
-	if string(r.runID) != t.runID {
+	if string(r.RunID) != t.runID {
 		return
 	}
 
 	t.mu.Lock()
 	dup, tracked := false, false
-	if r.hasWorker && r.hasSeq && r.worker <= maxWorker {
-		dup, tracked = t.seen.testAndSet(int(r.worker), r.seq)
+	if r.HasWorker && r.HasSequence && r.Worker <= maxWorker {
+		dup, tracked = t.seen.testAndSet(int(r.Worker), r.Sequence)
 	}
 	if !tracked {
 		t.untracked++ // delivered, but a copy of it would go unnoticed
@@ -65,8 +69,8 @@ func (t *e2eTally) add(m *kafka.Message, recv time.Time) {
 		t.duplicates++
 	} else {
 		t.delivered++
-		if r.hasIntended {
-			latency, measured = recv.Sub(time.Unix(0, r.intended)), true
+		if r.HasIntended {
+			latency, measured = recv.Sub(time.Unix(0, r.Intended)), true
 			t.latency.Record(latency)
 		}
 	}

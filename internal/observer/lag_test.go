@@ -95,7 +95,7 @@ func TestLagWithoutCommittedOffsets(t *testing.T) {
 		t.Errorf("the lag never read 40; last %v", metricValue(o.metrics.lag))
 	}
 	stop()
-	l := wait(t, done).Observer.Lag
+	l := awaitReport(t, done).Observer.Lag
 	if l.Final != 40 || l.Max != 40 || l.Drained || l.Samples == 0 {
 		t.Errorf("lag = %+v, want final and max 40 (the run's records), not drained", l)
 	}
@@ -118,7 +118,7 @@ func TestLagPeakThenDrain(t *testing.T) {
 		t.Errorf("the lag never read 0 after the commit; last %v", metricValue(o.metrics.lag))
 	}
 	stop()
-	l := wait(t, done).Observer.Lag
+	l := awaitReport(t, done).Observer.Lag
 	if l.Max != 50 || l.Final != 0 || !l.Drained || l.Samples < 2 {
 		t.Errorf("lag = %+v, want max 50 (the peak), final 0, drained", l)
 	}
@@ -137,7 +137,7 @@ func TestLagNeverSampled(t *testing.T) {
 		t.Fatal("the observer did not try to sample the lag")
 	}
 	stop()
-	l := wait(t, done).Observer.Lag
+	l := awaitReport(t, done).Observer.Lag
 	if l.Drained || l.Samples != 0 {
 		t.Errorf("lag = %+v, want no samples and not drained", l)
 	}
@@ -192,7 +192,7 @@ func TestLagLastSampleFailed(t *testing.T) {
 		t.Fatal("the observer stopped sampling the lag")
 	}
 	stop()
-	if l := wait(t, done).Observer.Lag; l.Drained {
+	if l := awaitReport(t, done).Observer.Lag; l.Drained {
 		t.Errorf("lag = %+v: drained, though every sample since the records arrived failed", l)
 	}
 }

@@ -37,17 +37,18 @@ func TestPodLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	termLog := filepath.Join(t.TempDir(), "termination-log")
-	addrCh := make(chan net.Addr, 1)
+	addrCh, metricsCh := make(chan net.Addr, 1), make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
 		done <- podrun.Main(context.Background(), o, podrun.Options{
-			RunID: runID, Kind: results.RoleObserver, Pod: "crm-cdc-peak-observer",
+			RunID: runID, Token: controlToken, Kind: results.RoleObserver, Pod: "crm-cdc-peak-observer",
 			ControlAddr: "127.0.0.1:0", OnListen: func(a net.Addr) { addrCh <- a },
+			MetricsAddr: "127.0.0.1:0", OnMetricsListen: func(a net.Addr) { metricsCh <- a },
 			TerminationLog: termLog, Registry: reg, Log: testr.New(t), ProgressEvery: 200 * time.Millisecond,
 		})
 	}()
-	base := "http://" + (<-addrCh).String()
-	if err := eventually(10*time.Second, func() bool { return get(base+control.PathReady) == http.StatusOK }); err != nil {
+	base, metricsBase := "http://"+(<-addrCh).String(), "http://"+(<-metricsCh).String()
+	if err := eventually(10*time.Second, func() bool { return get(metricsBase+control.PathReady) == http.StatusOK }); err != nil {
 		t.Fatal("the observer did not become Ready within 10s")
 	}
 	post(t, base+control.PathStart, control.StartRequest{RunID: runID, StartTime: time.Now()})
@@ -55,7 +56,7 @@ func TestPodLifecycle(t *testing.T) {
 	if err := eventually(5*time.Second, func() bool { r, _ := o.dlq.counts(); return r == 2 }); err != nil {
 		t.Fatal("the observer did not count 2 dead letters within 5s")
 	}
-	resp, err := http.Get(base + control.PathMetrics)
+	resp, err := http.Get(metricsBase + control.PathMetrics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,10 +96,18 @@ func get(url string) int {
 	return resp.StatusCode
 }
 
+// controlToken stands for the run's control token, which podrun requires on /start and /stop.
+const controlToken = "observer-lifecycle-test-token"
+
 func post(t *testing.T, url string, body any) {
 	t.Helper()
 	b, _ := json.Marshal(body)
-	resp, err := http.Post(url, "application/json", bytes.NewReader(b)) //nolint:gosec // a test against its own local server
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+controlToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func runAsync(ctx context.Context, o *Observer, start time.Time) <-chan runResul
 	return ch
 }
 
-func wait(t *testing.T, ch <-chan runResult) *results.Report {
+func awaitReport(t *testing.T, ch <-chan runResult) *results.Report {
 	t.Helper()
 	select {
 	case r := <-ch:
@@ -129,7 +129,7 @@ func TestConnectPipeline(t *testing.T) {
 	produce(t, brokers, "dlq", producerConfig{runID: otherID, n: 7, headers: connectHeaders("Other")})
 	produce(t, brokers, "dlq", producerConfig{n: 4, headers: connectHeaders("NoRun")})
 
-	rep := wait(t, done)
+	rep := awaitReport(t, done)
 	forwarded, dead := pl.counts()
 	deadTotal := 0
 	for _, c := range dead {
@@ -219,7 +219,7 @@ func TestSpringPipeline(t *testing.T) {
 	done := runAsync(context.Background(), o, time.Now())
 	const n = 120
 	produce(t, brokers, "in", producerConfig{runID: runID, n: n, rate: 400, value: malformed})
-	rep := wait(t, done)
+	rep := awaitReport(t, done)
 
 	forwarded, dead := pl.counts()
 	d := rep.Observer.DLQ
@@ -265,7 +265,7 @@ func TestSlowPipelineLag(t *testing.T) {
 	}); err != nil {
 		t.Errorf("consumer_lag_records stayed at %v during the run, want > 50", midRun)
 	}
-	rep := wait(t, done)
+	rep := awaitReport(t, done)
 	forwarded, _ := pl.counts()
 	l := rep.Observer.Lag
 	t.Logf("lag %+v, pipeline forwarded %d of %d", l, forwarded, n)
@@ -305,7 +305,7 @@ func TestStopAndUncommittedGroup(t *testing.T) {
 	}
 	stopAt := time.Now()
 	stop()
-	rep := wait(t, done)
+	rep := awaitReport(t, done)
 	if took := time.Since(stopAt); took > 10*time.Second { // a hang guard
 		t.Errorf("Run took %v to end after the stop", took)
 	}
@@ -342,7 +342,7 @@ func TestHeadersDropped(t *testing.T) {
 	}); err != nil {
 		t.Errorf("progress %v never says that the output records carry no run headers", progress)
 	}
-	rep := wait(t, done)
+	rep := awaitReport(t, done)
 	_, dead := pl.counts()
 	deadTotal := int64(0)
 	for _, c := range dead {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"sync"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/streamreplay/streamreplay/internal/runheaders"
 )
@@ -103,7 +103,11 @@ func (p *testPipeline) loop(ctx context.Context, r *kafka.Reader, w *kafka.Write
 			}
 			next = time.Now().Add(time.Duration(float64(time.Second) / p.rate))
 		}
-		meta, _ := runheaders.Parse(func(k string) ([]byte, bool) { return header(m.Headers, k) })
+		var f runheaders.Fields
+		for _, h := range m.Headers {
+			f.Set(h.Key, h.Value)
+		}
+		meta, _ := f.Meta()
 		if p.delay > 0 && !meta.Intended.IsZero() && !sleepUntil(ctx, meta.Intended.Add(p.delay)) {
 			return
 		}
@@ -302,16 +306,8 @@ func newFakeCluster(t testing.TB, brokers int, topics map[string]int32) *kfake.C
 	return c
 }
 
-var errTimeout = errors.New("timed out")
-
 // eventually polls cond every 20ms until it holds or d passes.
 func eventually(d time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return errTimeout
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return nil
+	return wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, d, true,
+		func(context.Context) (bool, error) { return cond(), nil })
 }

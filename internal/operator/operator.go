@@ -3,6 +3,7 @@
 package operator
 
 import (
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
@@ -28,7 +30,16 @@ import (
 
 // Options configure the operator.
 type Options struct {
-	MetricsAddr    string
+	// MetricsAddr is where the manager's metrics are served; "0" disables them.
+	MetricsAddr string
+	// MetricsSecure serves them over HTTPS to authenticated and authorised clients only
+	// (TokenReview and SubjectAccessReview against the API server).
+	MetricsSecure bool
+	// MetricsCertDir holds tls.crt and tls.key; a self-signed certificate when empty.
+	MetricsCertDir string
+	// EnableHTTP2 allows HTTP/2 on the metrics server (off: HTTP/2 rapid reset and stream
+	// cancellation attacks).
+	EnableHTTP2    bool
 	ProbeAddr      string
 	LeaderElection bool
 	PodImage       string
@@ -36,11 +47,31 @@ type Options struct {
 	SignalTimeout  time.Duration
 	// Namespaces limits the operator to these namespaces; all when empty.
 	Namespaces []string
+	// ControlKey signs the runs' control tokens; required (see LoadOrCreateKey).
+	ControlKey control.Key
+	// NetworkPolicy, when set, gives every run a NetworkPolicy (see controllers).
+	NetworkPolicy *controllers.NetworkPolicyConfig
 	// SeveralManagers lets one process create more than one manager over its life (tests,
 	// the sandbox restarting its operator); controller names must be unique otherwise.
 	SeveralManagers bool
 	// Clock is the real clock unless a test injects one.
 	Clock clock.PassiveClock
+}
+
+// metricsOptions serve the manager's metrics as kubebuilder scaffolds them: HTTPS with
+// the authentication and authorization filter when secure, HTTP/1.1 only unless asked.
+func metricsOptions(opts Options) metricsserver.Options {
+	o := metricsserver.Options{BindAddress: opts.MetricsAddr, SecureServing: opts.MetricsSecure}
+	if !opts.EnableHTTP2 {
+		o.TLSOpts = append(o.TLSOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	if opts.MetricsSecure {
+		o.FilterProvider = filters.WithAuthenticationAndAuthorization
+		if opts.MetricsCertDir != "" {
+			o.CertDir, o.CertName, o.KeyName = opts.MetricsCertDir, "tls.crt", "tls.key"
+		}
+	}
+	return o
 }
 
 // NewScheme knows the built-in types and the LoadTest API.
@@ -53,6 +84,9 @@ func NewScheme() *runtime.Scheme {
 
 // New builds the manager with the LoadTest controller registered.
 func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
+	if err := opts.ControlKey.Validate(); err != nil {
+		return nil, err
+	}
 	scheme := NewScheme()
 	// Cache only the pods this operator created, not every pod of the cluster.
 	ownPods := labels.SelectorFromSet(labels.Set{controllers.LabelManagedBy: controllers.ManagerName})
@@ -68,7 +102,7 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
+		Metrics:                metricsOptions(opts),
 		HealthProbeBindAddress: opts.ProbeAddr,
 		Controller:             config.Controller{SkipNameValidation: ptr.To(opts.SeveralManagers)},
 		LeaderElection:         opts.LeaderElection,
@@ -81,14 +115,16 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
 	reconciler := &controllers.LoadTestReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Scheme:    scheme,
-		Recorder:  mgr.GetEventRecorder("streamreplay-operator"),
-		Clock:     opts.Clock,
-		Signals:   controllers.HTTPSignaller{Client: control.NewClient(opts.SignalTimeout)},
-		PodImage:  opts.PodImage,
-		StartLead: opts.StartLead,
+		Client:        mgr.GetClient(),
+		APIReader:     mgr.GetAPIReader(),
+		Scheme:        scheme,
+		Recorder:      mgr.GetEventRecorder("streamreplay-operator"),
+		Clock:         opts.Clock,
+		Signals:       controllers.HTTPSignaller{Client: control.NewClient(opts.SignalTimeout), Key: opts.ControlKey},
+		PodImage:      opts.PodImage,
+		StartLead:     opts.StartLead,
+		ControlKey:    opts.ControlKey,
+		NetworkPolicy: opts.NetworkPolicy,
 	}
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the LoadTest controller: %w", err)

@@ -32,11 +32,11 @@ func benchCases() []benchCase {
 		rec[i] = at
 	}
 	return []benchCase{
-		{name: "Constant", sc: plan.Scenario{Type: TypeConstant, TargetRate: 10_000_000}, length: 24 * time.Hour},
-		{name: "Ramp", sc: plan.Scenario{Type: TypeRamp, StartRate: 1000, TargetRate: 10_000_000}, length: 24 * time.Hour},
-		{name: "Stages", sc: plan.Scenario{Type: TypeStages, Stages: st}, length: length},
-		{name: "Replay", sc: plan.Scenario{Type: TypeReplay, Speed: "1.5"}, length: 24 * time.Hour, recorded: rec, loop: true},
-		{name: "ReplayCapped", sc: plan.Scenario{Type: TypeReplay, Speed: "1.5", TargetRate: 50_000}, length: 24 * time.Hour, recorded: rec, loop: true},
+		{name: "Constant", sc: plan.Scenario{Type: "Constant", TargetRate: 10_000_000}, length: 24 * time.Hour},
+		{name: "Ramp", sc: plan.Scenario{Type: "Ramp", StartRate: 1000, TargetRate: 10_000_000}, length: 24 * time.Hour},
+		{name: "Stages", sc: plan.Scenario{Type: "Stages", Stages: st}, length: length},
+		{name: "Replay", sc: plan.Scenario{Type: "Replay", Speed: "1.5"}, length: 24 * time.Hour, recorded: rec, loop: true},
+		{name: "ReplayCapped", sc: plan.Scenario{Type: "Replay", Speed: "1.5", TargetRate: 50_000}, length: 24 * time.Hour, recorded: rec, loop: true},
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"time"
 
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/plan"
 )
 
@@ -31,14 +32,6 @@ type Schedule interface {
 	// Length is the run's length.
 	Length() time.Duration
 }
-
-// Scenario types, as in the LoadTest API.
-const (
-	TypeConstant = "Constant"
-	TypeRamp     = "Ramp"
-	TypeStages   = "Stages"
-	TypeReplay   = "Replay"
-)
 
 // ErrNoTimestamp is wrapped by New when a Replay sample has no recorded timestamp.
 var ErrNoTimestamp = errors.New("no recorded timestamp")
@@ -70,8 +63,8 @@ func NewShard(sc plan.Scenario, length time.Duration, recorded []time.Time, loop
 	if length < 0 {
 		return nil, fmt.Errorf("run length %v is negative", length)
 	}
-	switch sc.Type {
-	case TypeConstant, "":
+	switch streamreplayv1alpha1.ScenarioType(sc.Type) {
+	case streamreplayv1alpha1.ScenarioConstant, "":
 		if sc.TargetRate < 0 {
 			return nil, fmt.Errorf("scenario Constant: targetRate %d is negative", sc.TargetRate)
 		}
@@ -80,7 +73,7 @@ func NewShard(sc plan.Scenario, length time.Duration, recorded []time.Time, loop
 			return nil, fmt.Errorf("scenario Constant: %w", err)
 		}
 		return c, nil
-	case TypeRamp:
+	case streamreplayv1alpha1.ScenarioRamp:
 		if sc.StartRate < 0 || sc.TargetRate < 0 {
 			return nil, fmt.Errorf("scenario Ramp: rates %d to %d: a rate is negative", sc.StartRate, sc.TargetRate)
 		}
@@ -89,12 +82,12 @@ func NewShard(sc plan.Scenario, length time.Duration, recorded []time.Time, loop
 			return nil, fmt.Errorf("scenario Ramp: %w", err)
 		}
 		return p, nil
-	case TypeStages:
+	case streamreplayv1alpha1.ScenarioStages:
 		return newStages(sc.Stages, length)
-	case TypeReplay:
+	case streamreplayv1alpha1.ScenarioReplay:
 		return newReplay(sc, int64(length), recorded, loop, set)
 	default:
-		return nil, fmt.Errorf("unknown scenario type %q: want %s, %s, %s or %s", sc.Type, TypeConstant, TypeRamp, TypeStages, TypeReplay)
+		return nil, fmt.Errorf("unknown scenario type %q: want %s, %s, %s or %s", sc.Type, streamreplayv1alpha1.ScenarioConstant, streamreplayv1alpha1.ScenarioRamp, streamreplayv1alpha1.ScenarioStages, streamreplayv1alpha1.ScenarioReplay)
 	}
 }
 

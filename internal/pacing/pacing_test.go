@@ -62,7 +62,7 @@ func TestConstantOffsets(t *testing.T) {
 		{1_000_000_000, []time.Duration{0, 1, 2, 3}},
 		{2_000_000_000, []time.Duration{0, 0, 1, 1, 2}}, // more than one per ns: floors coincide
 	} {
-		s := mustNew(t, plan.Scenario{Type: TypeConstant, TargetRate: tc.rate}, 10*time.Second, nil, false)
+		s := mustNew(t, plan.Scenario{Type: "Constant", TargetRate: tc.rate}, 10*time.Second, nil, false)
 		if got := offsets(t, s, int64(len(tc.want))); !equalDurations(got, tc.want) {
 			t.Errorf("rate %d: offsets %v, want %v", tc.rate, got, tc.want)
 		}
@@ -86,7 +86,7 @@ func TestConstantTotal(t *testing.T) {
 		{0, time.Hour, 0},
 		{5, 0, 0},
 	} {
-		s := mustNew(t, plan.Scenario{Type: TypeConstant, TargetRate: tc.rate}, tc.length, nil, false)
+		s := mustNew(t, plan.Scenario{Type: "Constant", TargetRate: tc.rate}, tc.length, nil, false)
 		if got := s.Total(); got != tc.want {
 			t.Errorf("rate %d over %v: Total %d, want %d", tc.rate, tc.length, got, tc.want)
 		}
@@ -104,7 +104,7 @@ func TestConstantTotal(t *testing.T) {
 
 func TestConstantNoDriftOver24h(t *testing.T) {
 	for _, rate := range []int64{10_000_000, 9_999_991, 3} {
-		s := mustNew(t, plan.Scenario{Type: TypeConstant, TargetRate: rate}, 24*time.Hour, nil, false)
+		s := mustNew(t, plan.Scenario{Type: "Constant", TargetRate: rate}, 24*time.Hour, nil, false)
 		length := big.NewInt(int64(24 * time.Hour))
 		// Total = ceil(rate·length/1e9), last = floor((Total−1)·1e9/rate), in big integers.
 		total := new(big.Int).Mul(big.NewInt(rate), length)
@@ -147,7 +147,7 @@ func TestRampMatchesIntegral(t *testing.T) {
 		{"24h down from 10M/s", 10_000_000, 1, 24 * time.Hour},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := mustNew(t, plan.Scenario{Type: TypeRamp, StartRate: tc.r0, TargetRate: tc.r1}, tc.length, nil, false)
+			s := mustNew(t, plan.Scenario{Type: "Ramp", StartRate: tc.r0, TargetRate: tc.r1}, tc.length, nil, false)
 			if want := rampCount(tc.r0, tc.r1, tc.length, tc.length); math.Abs(float64(s.Total())-want) > 1 {
 				t.Errorf("Total %d, integral %.3f", s.Total(), want)
 			}
@@ -176,8 +176,8 @@ func TestRampFlatEqualsConstant(t *testing.T) {
 		{12_345, 3 * time.Second},
 		{2_000_000_000, 10 * time.Microsecond},
 	} {
-		c := mustNew(t, plan.Scenario{Type: TypeConstant, TargetRate: tc.rate}, tc.length, nil, false)
-		r := mustNew(t, plan.Scenario{Type: TypeRamp, StartRate: tc.rate, TargetRate: tc.rate}, tc.length, nil, false)
+		c := mustNew(t, plan.Scenario{Type: "Constant", TargetRate: tc.rate}, tc.length, nil, false)
+		r := mustNew(t, plan.Scenario{Type: "Ramp", StartRate: tc.rate, TargetRate: tc.rate}, tc.length, nil, false)
 		if c.Total() != r.Total() {
 			t.Fatalf("rate %d: Ramp Total %d, Constant %d", tc.rate, r.Total(), c.Total())
 		}
@@ -209,7 +209,7 @@ func TestStagesCountsPerStage(t *testing.T) {
 			for _, st := range tc.stages {
 				length += st.Duration.Duration
 			}
-			s := mustNew(t, plan.Scenario{Type: TypeStages, Stages: tc.stages}, length, nil, false)
+			s := mustNew(t, plan.Scenario{Type: "Stages", Stages: tc.stages}, length, nil, false)
 			var start time.Duration
 			var sum float64
 			for i, st := range tc.stages {
@@ -231,7 +231,7 @@ func TestStagesCountsPerStage(t *testing.T) {
 }
 
 func TestStagesZeroStageHasNoOffsets(t *testing.T) {
-	s := mustNew(t, plan.Scenario{Type: TypeStages, Stages: []plan.Stage{planStage(time.Second, 100), planStage(time.Second, 0), planStage(time.Second, 0), planStage(time.Second, 100)}}, 4*time.Second, nil, false)
+	s := mustNew(t, plan.Scenario{Type: "Stages", Stages: []plan.Stage{planStage(time.Second, 100), planStage(time.Second, 0), planStage(time.Second, 0), planStage(time.Second, 100)}}, 4*time.Second, nil, false)
 	// The first record after the ramp down is the first of the last stage, not at 2s.
 	n := s.Due(2*time.Second - 1)
 	d, ok := s.Offset(n)
@@ -243,7 +243,7 @@ func TestStagesZeroStageHasNoOffsets(t *testing.T) {
 		t.Errorf("record %d is due at %v, after the ramp down ended", n-1, prev)
 	}
 
-	all := mustNew(t, plan.Scenario{Type: TypeStages, Stages: []plan.Stage{planStage(time.Minute, 0), planStage(time.Minute, 0)}}, 2*time.Minute, nil, false)
+	all := mustNew(t, plan.Scenario{Type: "Stages", Stages: []plan.Stage{planStage(time.Minute, 0), planStage(time.Minute, 0)}}, 2*time.Minute, nil, false)
 	if _, ok := all.Offset(0); ok || all.Total() != 0 || all.Due(time.Hour) != 0 {
 		t.Errorf("all-zero stages: Total %d, Offset(0) ok %v, Due %d", all.Total(), ok, all.Due(time.Hour))
 	}
@@ -259,21 +259,21 @@ func TestNewErrors(t *testing.T) {
 		loop     bool
 		want     string
 	}{
-		{"stages length mismatch", plan.Scenario{Type: TypeStages, Stages: []plan.Stage{planStage(2*time.Minute, 1000), planStage(5*time.Minute, 8000)}}, 10 * time.Minute, nil, false, "the stages last 7m0s but the run length is 10m0s"},
-		{"no stages", plan.Scenario{Type: TypeStages}, time.Minute, nil, false, "no stages"},
-		{"negative stage rate", plan.Scenario{Type: TypeStages, Stages: []plan.Stage{planStage(time.Minute, -1)}}, time.Minute, nil, false, "stage 0: targetRate -1 is negative"},
-		{"negative stage duration", plan.Scenario{Type: TypeStages, Stages: []plan.Stage{planStage(2*time.Minute, 1), planStage(-time.Minute, 1)}}, time.Minute, nil, false, "stage 1: duration -1m0s is negative"},
-		{"negative constant rate", plan.Scenario{Type: TypeConstant, TargetRate: -5}, time.Minute, nil, false, "targetRate -5 is negative"},
-		{"negative ramp rate", plan.Scenario{Type: TypeRamp, StartRate: -1, TargetRate: 5}, time.Minute, nil, false, "a rate is negative"},
-		{"negative length", plan.Scenario{Type: TypeConstant, TargetRate: 5}, -time.Second, nil, false, "run length -1s is negative"},
+		{"stages length mismatch", plan.Scenario{Type: "Stages", Stages: []plan.Stage{planStage(2*time.Minute, 1000), planStage(5*time.Minute, 8000)}}, 10 * time.Minute, nil, false, "the stages last 7m0s but the run length is 10m0s"},
+		{"no stages", plan.Scenario{Type: "Stages"}, time.Minute, nil, false, "no stages"},
+		{"negative stage rate", plan.Scenario{Type: "Stages", Stages: []plan.Stage{planStage(time.Minute, -1)}}, time.Minute, nil, false, "stage 0: targetRate -1 is negative"},
+		{"negative stage duration", plan.Scenario{Type: "Stages", Stages: []plan.Stage{planStage(2*time.Minute, 1), planStage(-time.Minute, 1)}}, time.Minute, nil, false, "stage 1: duration -1m0s is negative"},
+		{"negative constant rate", plan.Scenario{Type: "Constant", TargetRate: -5}, time.Minute, nil, false, "targetRate -5 is negative"},
+		{"negative ramp rate", plan.Scenario{Type: "Ramp", StartRate: -1, TargetRate: 5}, time.Minute, nil, false, "a rate is negative"},
+		{"negative length", plan.Scenario{Type: "Constant", TargetRate: 5}, -time.Second, nil, false, "run length -1s is negative"},
 		{"unknown type", plan.Scenario{Type: "Sine"}, time.Minute, nil, false, `unknown scenario type "Sine"`},
-		{"too many records", plan.Scenario{Type: TypeConstant, TargetRate: math.MaxInt64}, math.MaxInt64, nil, false, "more records than an int64 counts"},
-		{"speed zero", plan.Scenario{Type: TypeReplay, Speed: "0"}, time.Minute, []time.Time{at}, false, `speed "0" is not positive`},
-		{"speed negative", plan.Scenario{Type: TypeReplay, Speed: "-2"}, time.Minute, []time.Time{at}, false, `speed "-2" is not positive`},
-		{"speed not a number", plan.Scenario{Type: TypeReplay, Speed: "fast"}, time.Minute, []time.Time{at}, false, `speed "fast": strconv.ParseFloat`},
-		{"speed infinite", plan.Scenario{Type: TypeReplay, Speed: "Inf"}, time.Minute, []time.Time{at}, false, `speed "Inf" is not a decimal number`},
-		{"loop over no time without a cap", plan.Scenario{Type: TypeReplay}, time.Minute, []time.Time{at, at}, true, "span no time"},
-		{"missing timestamp", plan.Scenario{Type: TypeReplay}, time.Minute, []time.Time{at, at, {}, {}}, false, "sample 2: no recorded timestamp"},
+		{"too many records", plan.Scenario{Type: "Constant", TargetRate: math.MaxInt64}, math.MaxInt64, nil, false, "more records than an int64 counts"},
+		{"speed zero", plan.Scenario{Type: "Replay", Speed: "0"}, time.Minute, []time.Time{at}, false, `speed "0" is not positive`},
+		{"speed negative", plan.Scenario{Type: "Replay", Speed: "-2"}, time.Minute, []time.Time{at}, false, `speed "-2" is not positive`},
+		{"speed not a number", plan.Scenario{Type: "Replay", Speed: "fast"}, time.Minute, []time.Time{at}, false, `speed "fast": strconv.ParseFloat`},
+		{"speed infinite", plan.Scenario{Type: "Replay", Speed: "Inf"}, time.Minute, []time.Time{at}, false, `speed "Inf" is not a decimal number`},
+		{"loop over no time without a cap", plan.Scenario{Type: "Replay"}, time.Minute, []time.Time{at, at}, true, "span no time"},
+		{"missing timestamp", plan.Scenario{Type: "Replay"}, time.Minute, []time.Time{at, at, {}, {}}, false, "sample 2: no recorded timestamp"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := New(tc.sc, tc.length, tc.recorded, tc.loop)
@@ -289,7 +289,7 @@ func TestNewErrors(t *testing.T) {
 
 func TestReplayMissingTimestampIsErrNoTimestamp(t *testing.T) {
 	at := time.Now()
-	_, err := New(plan.Scenario{Type: TypeReplay}, time.Minute, []time.Time{at, {}}, true)
+	_, err := New(plan.Scenario{Type: "Replay"}, time.Minute, []time.Time{at, {}}, true)
 	if !errors.Is(err, ErrNoTimestamp) {
 		t.Errorf("error %v does not wrap ErrNoTimestamp", err)
 	}
@@ -311,11 +311,11 @@ func TestZeroRateSendsNothing(t *testing.T) {
 		sc       plan.Scenario
 		recorded []time.Time
 	}{
-		{"constant", plan.Scenario{Type: TypeConstant}, nil},
-		{"ramp", plan.Scenario{Type: TypeRamp}, nil},
-		{"stages", plan.Scenario{Type: TypeStages, Stages: []plan.Stage{planStage(time.Minute, 0)}}, nil},
-		{"replay without samples", plan.Scenario{Type: TypeReplay}, nil},
-		{"replay with an empty shard and a cap", plan.Scenario{Type: TypeReplay, TargetRate: 10}, []time.Time{}},
+		{"constant", plan.Scenario{Type: "Constant"}, nil},
+		{"ramp", plan.Scenario{Type: "Ramp"}, nil},
+		{"stages", plan.Scenario{Type: "Stages", Stages: []plan.Stage{planStage(time.Minute, 0)}}, nil},
+		{"replay without samples", plan.Scenario{Type: "Replay"}, nil},
+		{"replay with an empty shard and a cap", plan.Scenario{Type: "Replay", TargetRate: 10}, []time.Time{}},
 	} {
 		s := mustNew(t, tc.sc, time.Minute, tc.recorded, true)
 		if _, ok := s.Offset(0); ok || s.Total() != 0 || s.Due(time.Hour) != 0 {

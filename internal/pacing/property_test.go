@@ -53,15 +53,15 @@ func randomScenario(r *rand.Rand) randomCase {
 	switch r.IntN(4) {
 	case 0:
 		rate := randomRate(r)
-		c.sc = plan.Scenario{Type: TypeConstant, TargetRate: rate}
+		c.sc = plan.Scenario{Type: "Constant", TargetRate: rate}
 		c.length = randomLength(r)
 		c.segs = []segment{{length: int64(c.length), from: rate, to: rate}}
 	case 1:
-		c.sc = plan.Scenario{Type: TypeRamp, StartRate: randomRate(r), TargetRate: randomRate(r)}
+		c.sc = plan.Scenario{Type: "Ramp", StartRate: randomRate(r), TargetRate: randomRate(r)}
 		c.length = randomLength(r)
 		c.segs = []segment{{length: int64(c.length), from: c.sc.StartRate, to: c.sc.TargetRate}}
 	case 2:
-		c.sc = plan.Scenario{Type: TypeStages}
+		c.sc = plan.Scenario{Type: "Stages"}
 		var prev int64
 		for range r.IntN(6) + 1 {
 			d := randomLength(r) / 4
@@ -75,7 +75,7 @@ func randomScenario(r *rand.Rand) randomCase {
 			prev = target
 		}
 	default:
-		c.sc = plan.Scenario{Type: TypeReplay, Speed: []string{"", "1", "2.0", "0.5", "3", "0.001", "1000", "1.337"}[r.IntN(8)]}
+		c.sc = plan.Scenario{Type: "Replay", Speed: []string{"", "1", "2.0", "0.5", "3", "0.001", "1000", "1.337"}[r.IntN(8)]}
 		if r.IntN(3) == 0 {
 			c.sc.TargetRate = randomRate(r)
 		}

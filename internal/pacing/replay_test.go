@@ -91,7 +91,7 @@ func TestReplaySchedules(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := mustNew(t, plan.Scenario{Type: TypeReplay, Speed: tc.speed, TargetRate: tc.targetRate}, tc.length, tc.recorded, tc.loop)
+			s := mustNew(t, plan.Scenario{Type: "Replay", Speed: tc.speed, TargetRate: tc.targetRate}, tc.length, tc.recorded, tc.loop)
 			if s.Total() != int64(len(tc.want)) {
 				t.Fatalf("Total %d, want %d", s.Total(), len(tc.want))
 			}
@@ -114,7 +114,7 @@ func TestReplaySchedules(t *testing.T) {
 // A mean gap that is not a whole number of nanoseconds must not drift over many passes.
 func TestReplayLoopDoesNotDrift(t *testing.T) {
 	// Span 200ms+1ns over 2 gaps: the period is 300ms+1.5ns.
-	s := mustNew(t, plan.Scenario{Type: TypeReplay}, 400*time.Second, recorded(0, 100*ms, 200*ms+1), true)
+	s := mustNew(t, plan.Scenario{Type: "Replay"}, 400*time.Second, recorded(0, 100*ms, 200*ms+1), true)
 	for _, tc := range []struct {
 		pass int64
 		want time.Duration
@@ -135,7 +135,7 @@ func TestReplayLoopDoesNotDrift(t *testing.T) {
 }
 
 func TestReplayDueCountsAcrossPasses(t *testing.T) {
-	s := mustNew(t, plan.Scenario{Type: TypeReplay, Speed: "2"}, time.Second, recorded(0, 100*ms, 300*ms, 600*ms), true)
+	s := mustNew(t, plan.Scenario{Type: "Replay", Speed: "2"}, time.Second, recorded(0, 100*ms, 300*ms, 600*ms), true)
 	for _, tc := range []struct {
 		d    time.Duration
 		want int64
@@ -165,7 +165,7 @@ func TestReplayShardsShareTheSetsTimeline(t *testing.T) {
 	if set.Records != 150 || !set.First.Equal(recordedAt) || !set.Last.Equal(recordedAt.Add(9950*ms)) {
 		t.Fatalf("TimelineOf = %+v", set)
 	}
-	sc := plan.Scenario{Type: TypeReplay, Speed: "2"}
+	sc := plan.Scenario{Type: "Replay", Speed: "2"}
 	for name, shard := range map[string][]time.Duration{"a": a, "b": b} {
 		s, err := NewShard(sc, time.Minute, recorded(shard...), false, set)
 		if err != nil {

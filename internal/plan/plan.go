@@ -22,15 +22,23 @@ const (
 	// EnvPodIP is the pod's IP address, from the downward API.
 	EnvPodIP = "POD_IP"
 
-	// ControlPort serves /start, /stop, /readyz, /healthz and /metrics on every pod.
+	// ControlPort serves the operator's authenticated /start and /stop on every pod.
 	ControlPort = 9400
 	// ControlPortName names the control port in the pod spec.
 	ControlPortName = "control"
+	// MetricsPort serves /metrics, /readyz and /healthz (GET only) on every pod.
+	MetricsPort = 9401
+	// MetricsPortName names the metrics port in the pod spec.
+	MetricsPortName = "metrics"
 
 	// SamplesDir is where the sample volume is mounted.
 	SamplesDir = "/var/run/streamreplay/samples"
 	// SecretsDir is where the Kafka credentials are mounted, one folder per Secret.
 	SecretsDir = "/var/run/streamreplay/kafka" //nolint:gosec // a mount folder, not a credential
+	// SampleURLDir is where the Secret of the sample URL is mounted.
+	SampleURLDir = "/var/run/streamreplay/sample-url"
+	// SampleHeadersDir is where the Secret of the sample URL's headers is mounted.
+	SampleHeadersDir = "/var/run/streamreplay/sample-headers"
 )
 
 // Role is the job of a pod.
@@ -42,7 +50,9 @@ const (
 	RoleObserver Role = "observer"
 )
 
-// Plan is one pod's instructions.
+// Plan is one pod's instructions. Its enum fields (scenario type, sample format,
+// partitioning, acks, compression, SASL mechanism) hold the API's values spelled exactly as
+// api/v1alpha1 defines them; the pods compare them with the API's constants.
 type Plan struct {
 	Role     Role   `json:"role"`
 	RunID    string `json:"runID"`
@@ -77,15 +87,19 @@ type Stage struct {
 	TargetRate int64           `json:"targetRate"`
 }
 
-// Samples says where the sample set is: a mounted file or folder, or a URL.
+// Samples says where the sample set is: a mounted file or folder, or a URL, given as is
+// or in a mounted file (URLFile), with headers from a mounted folder (HeadersDir: one file
+// per header, named after it).
 type Samples struct {
 	// Name is how the LoadTest names the source, for messages, such as
 	// `ConfigMap "crm-cdc-samples", key "samples.jsonl.gz"`: Path is a mount point in the pod.
-	Name   string `json:"name,omitempty"`
-	Path   string `json:"path,omitempty"`
-	URL    string `json:"url,omitempty"`
-	Format string `json:"format"`
-	Loop   bool   `json:"loop"`
+	Name       string `json:"name,omitempty"`
+	Path       string `json:"path,omitempty"`
+	URL        string `json:"url,omitempty"`
+	URLFile    string `json:"urlFile,omitempty"`
+	HeadersDir string `json:"headersDir,omitempty"`
+	Format     string `json:"format"`
+	Loop       bool   `json:"loop"`
 }
 
 // Kafka is how to reach the brokers. Credentials are file paths.

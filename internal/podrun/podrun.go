@@ -5,6 +5,11 @@
 //
 //	preparing --Prepare ok--> ready --POST /start, start time reached--> running --> done
 //
+// The pod serves two ports. The control port answers only the operator: every request
+// must carry the run's bearer token (control.Authorized), or it gets a bare 401 that
+// says nothing about what was wrong, and changes nothing. The metrics port serves
+// /metrics, /readyz and /healthz to anyone allowed to reach it, GET and HEAD only.
+//
 // /healthz answers 200 throughout; /readyz 200 only between a successful Prepare and the
 // end of the run. POST /stop, SIGTERM (Main's ctx) and a stop before the start all end the
 // pod cleanly with a report marked Stopped.
@@ -21,6 +26,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -49,10 +55,13 @@ type Role interface {
 	Progress() []any
 }
 
-// Options configure Main. RunID and Kind are required.
+// Options configure Main. RunID, Kind and Token are required.
 type Options struct {
 	// RunID is the run this pod belongs to; /start and /stop must carry it.
 	RunID string
+	// Token is the run's control token: every call to the control port must carry it
+	// as its bearer token.
+	Token string
 	// Kind is the role written into the reports (worker or observer); podrun needs it for
 	// the empty report of a run stopped before its start.
 	Kind results.Role
@@ -63,13 +72,17 @@ type Options struct {
 
 	// ControlAddr is where the control port listens; default ":9400".
 	ControlAddr string
+	// MetricsAddr is where the metrics port listens; default ":9401".
+	MetricsAddr string
 	// OnListen, when set, is called with the control port's bound address before anything
 	// else happens (tests listen on "127.0.0.1:0" and learn the port here).
 	OnListen func(addr net.Addr)
+	// OnMetricsListen is OnListen for the metrics port.
+	OnMetricsListen func(addr net.Addr)
 	// TerminationLog is the termination message file; default "/dev/termination-log".
 	TerminationLog string
-	// Registry is served on /metrics, with the Go and process collectors added; a new one
-	// when nil.
+	// Registry is served on /metrics, with the Go and process collectors and the count
+	// of refused control calls added; a new one when nil.
 	Registry *prometheus.Registry
 	Log      logr.Logger
 	// ProgressEvery is the period of progress log lines while running; default 5s.
@@ -85,8 +98,11 @@ const (
 	DefaultProgressEvery  = 5 * time.Second
 )
 
-// DefaultControlAddr is the control port on every interface.
-var DefaultControlAddr = fmt.Sprintf(":%d", plan.ControlPort)
+// DefaultControlAddr and DefaultMetricsAddr are the ports on every interface.
+var (
+	DefaultControlAddr = fmt.Sprintf(":%d", plan.ControlPort)
+	DefaultMetricsAddr = fmt.Sprintf(":%d", plan.MetricsPort)
+)
 
 const (
 	maxBody         = 64 << 10
@@ -104,7 +120,11 @@ func Main(ctx context.Context, role Role, opts Options) (err error) {
 	if opts.TerminationLog == "" {
 		opts.TerminationLog = DefaultTerminationLog
 	}
-	p := &pod{opts: opts, log: opts.Log, startSet: make(chan struct{}), stopSet: make(chan struct{})}
+	p := &pod{opts: opts, log: opts.Log, startSet: make(chan struct{}), stopSet: make(chan struct{}),
+		refusedTotal: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "streamreplay_control_refused_total",
+			Help: "Calls to the control port refused because they did not carry the run's token.",
+		})}
 	defer func() {
 		if err != nil {
 			// Already logged by writeMessage when it fails; the pod fails either way.
@@ -114,32 +134,21 @@ func Main(ctx context.Context, role Role, opts Options) (err error) {
 	if err := p.opts.defaults(); err != nil {
 		return err
 	}
+	if err := p.register(); err != nil {
+		return err
+	}
 	opts = p.opts
 
-	lis, err := net.Listen("tcp", opts.ControlAddr)
+	closeControl, err := p.serve("control", opts.ControlAddr, opts.OnListen, p.controlHandler())
 	if err != nil {
-		return fmt.Errorf("listening on the control port %s: %w", opts.ControlAddr, err)
+		return err
 	}
-	if opts.OnListen != nil {
-		opts.OnListen(lis.Addr())
+	defer closeControl()
+	closeMetrics, err := p.serve("metrics", opts.MetricsAddr, opts.OnMetricsListen, p.metricsHandler())
+	if err != nil {
+		return err
 	}
-	srv := &http.Server{Handler: p.handler(), ReadHeaderTimeout: readTimeout, ReadTimeout: readTimeout}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			p.log.Error(err, "Control server failed", "address", lis.Addr().String())
-		}
-	}()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			p.log.Error(err, "Closing the control server")
-		}
-		<-served
-	}()
-	p.log.Info("Control port open", "address", lis.Addr().String())
+	defer closeMetrics()
 
 	report, err := p.live(ctx, role)
 	if err != nil {
@@ -156,9 +165,40 @@ func Main(ctx context.Context, role Role, opts Options) (err error) {
 	return nil
 }
 
+// serve opens one port and serves handler on it until the returned func is called.
+func (p *pod) serve(name, addr string, onListen func(net.Addr), handler http.Handler) (closeServer func(), err error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on the %s port %s: %w", name, addr, err)
+	}
+	if onListen != nil {
+		onListen(lis.Addr())
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: readTimeout, ReadTimeout: readTimeout}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			p.log.Error(err, "Server failed", "port", name, "address", lis.Addr().String())
+		}
+	}()
+	p.log.Info("Port open", "port", name, "address", lis.Addr().String())
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			p.log.Error(err, "Closing the server", "port", name)
+		}
+		<-served
+	}, nil
+}
+
 func (o *Options) defaults() error {
 	if o.RunID == "" {
 		return errors.New("podrun: Options.RunID is empty")
+	}
+	if o.Token == "" {
+		return errors.New("podrun: Options.Token is empty: the control port would accept no call")
 	}
 	if o.Kind != results.RoleWorker && o.Kind != results.RoleObserver {
 		return fmt.Errorf("podrun: Options.Kind is %q, want %q or %q", o.Kind, results.RoleWorker, results.RoleObserver)
@@ -176,17 +216,25 @@ func (o *Options) defaults() error {
 	if o.ControlAddr == "" {
 		o.ControlAddr = DefaultControlAddr
 	}
+	if o.MetricsAddr == "" {
+		o.MetricsAddr = DefaultMetricsAddr
+	}
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
-	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
-		// The caller may have registered them already.
-		if err := o.Registry.Register(c); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
-			return fmt.Errorf("podrun: registering a metrics collector: %w", err)
-		}
-	}
 	if o.ProgressEvery <= 0 {
 		o.ProgressEvery = DefaultProgressEvery
+	}
+	return nil
+}
+
+// register adds the collectors podrun serves next to the role's.
+func (p *pod) register() error {
+	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), p.refusedTotal} {
+		// The caller may have registered them already.
+		if err := p.opts.Registry.Register(c); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+			return fmt.Errorf("podrun: registering a metrics collector: %w", err)
+		}
 	}
 	return nil
 }
@@ -211,6 +259,9 @@ type pod struct {
 	startSet chan struct{} // closed when start is set
 	stopSet  chan struct{} // closed on the first /stop
 	stopped  bool
+
+	refused      atomic.Int64 // control calls refused, for the log
+	refusedTotal prometheus.Counter
 }
 
 // live is the pod's life after the control port is open: it returns the final report
@@ -286,9 +337,13 @@ func (p *pod) awaitStart(ctx context.Context) (time.Time, error) {
 	case <-ctx.Done():
 		return time.Time{}, nil
 	case <-timeout:
-		return time.Time{}, fmt.Errorf("%w: the operator did not POST %s to this pod's control port within %s of it becoming Ready; "+
+		refused := ""
+		if n := p.refused.Load(); n > 0 {
+			refused = fmt.Sprintf(" (%d calls without this run's token were refused)", n)
+		}
+		return time.Time{}, fmt.Errorf("%w: the operator did not POST %s to this pod's control port within %s of it becoming Ready%s; "+
 			"check that the operator can reach port %d (a NetworkPolicy?) and the operator's logs",
-			ErrStartTimeout, control.PathStart, p.opts.StartTimeout, plan.ControlPort)
+			ErrStartTimeout, control.PathStart, p.opts.StartTimeout, refused, plan.ControlPort)
 	}
 	start := p.startTime()
 	if wait := time.Until(start); wait > 0 {
@@ -396,7 +451,41 @@ func (p *pod) startTime() time.Time {
 	return p.start
 }
 
-func (p *pod) handler() http.Handler {
+// controlHandler serves the control port: /start and /stop, to the bearer of the run's
+// token only. Anything else, an unknown path included, gets the same bare 401 first, so a
+// caller without the token learns nothing (not the paths, not the run id).
+func (p *pod) controlHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc(control.PathStart, p.handleStart)
+	mux.HandleFunc(control.PathStop, p.handleStop)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !control.Authorized(r, p.opts.Token) {
+			p.refuse(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func (p *pod) refuse(w http.ResponseWriter, r *http.Request) {
+	p.refusedTotal.Inc()
+	// Logged at the first refusal and at each power of ten, so a flood cannot fill the log.
+	if n := p.refused.Add(1); isPowerOfTen(n) {
+		p.log.Info("Refused control calls without the run's token", "total", n, "lastFrom", r.RemoteAddr, "lastPath", truncate(r.URL.Path, 64))
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="streamreplay"`)
+	writeText(w, http.StatusUnauthorized, "unauthorized")
+}
+
+func isPowerOfTen(n int64) bool {
+	for n >= 10 && n%10 == 0 {
+		n /= 10
+	}
+	return n == 1
+}
+
+// metricsHandler serves the metrics port: /metrics and the probes, read-only.
+func (p *pod) metricsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(control.PathHealth, func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok")
@@ -414,10 +503,15 @@ func (p *pod) handler() http.Handler {
 			writeText(w, http.StatusServiceUnavailable, "finished")
 		}
 	})
-	mux.HandleFunc(control.PathStart, p.handleStart)
-	mux.HandleFunc(control.PathStop, p.handleStop)
 	mux.Handle(control.PathMetrics, promhttp.HandlerFor(p.opts.Registry, promhttp.HandlerOpts{}))
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeText(w, http.StatusMethodNotAllowed, "use GET")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 func (p *pod) handleStart(w http.ResponseWriter, r *http.Request) {
@@ -467,11 +561,13 @@ func (p *pod) handleStop(w http.ResponseWriter, r *http.Request) {
 	writeText(w, http.StatusOK, "stopping")
 }
 
+// checkRun refuses a call for another run. Only an authenticated caller gets here, yet
+// the answer still names neither run id.
 func (p *pod) checkRun(w http.ResponseWriter, runID string) bool {
 	if runID == p.opts.RunID {
 		return true
 	}
-	writeText(w, http.StatusConflict, fmt.Sprintf("run id %q is not this pod's run %q", truncate(runID, 128), p.opts.RunID))
+	writeText(w, http.StatusConflict, "the run id does not match this pod's run")
 	return false
 }
 

@@ -21,7 +21,11 @@ import (
 	"github.com/streamreplay/streamreplay/internal/results"
 )
 
-const runID = "run-1"
+const (
+	runID = "run-1"
+	// token is the run's control token; a real one is control.Key.Token(runID).
+	token = "a-token-of-43-characters-like-a-real-one-xy"
+)
 
 // fakeRole is a Role whose Prepare waits for release (when set) and whose Run works
 // until runFor has passed or ctx is cancelled.
@@ -73,7 +77,8 @@ func (f *fakeRole) Progress() []any { return []any{"sent", 1} }
 
 type harness struct {
 	t       *testing.T
-	base    string
+	base    string // the control port
+	metrics string // the metrics port
 	termLog string
 	done    chan error
 	cancel  context.CancelFunc
@@ -82,10 +87,11 @@ type harness struct {
 func start(t *testing.T, role Role, mutate func(*Options)) *harness {
 	t.Helper()
 	h := &harness{t: t, termLog: filepath.Join(t.TempDir(), "termination-log"), done: make(chan error, 1)}
-	addr := make(chan net.Addr, 1)
+	addr, metricsAddr := make(chan net.Addr, 1), make(chan net.Addr, 1)
 	opts := Options{
-		RunID: runID, Kind: results.RoleWorker, Pod: "lt-worker-0", Index: 0,
+		RunID: runID, Token: token, Kind: results.RoleWorker, Pod: "lt-worker-0", Index: 0,
 		ControlAddr: "127.0.0.1:0", OnListen: func(a net.Addr) { addr <- a },
+		MetricsAddr: "127.0.0.1:0", OnMetricsListen: func(a net.Addr) { metricsAddr <- a },
 		TerminationLog: h.termLog, Log: testr.New(t), ProgressEvery: 20 * time.Millisecond,
 	}
 	if mutate != nil {
@@ -95,32 +101,52 @@ func start(t *testing.T, role Role, mutate func(*Options)) *harness {
 	h.cancel = cancel
 	t.Cleanup(cancel)
 	go func() { h.done <- Main(ctx, role, opts) }()
-	select {
-	case a := <-addr:
-		h.base = "http://" + a.String()
-	case err := <-h.done:
-		t.Fatalf("Main returned before listening: %v", err)
+	for _, into := range []*string{&h.base, &h.metrics} {
+		ch := addr
+		if into == &h.metrics {
+			ch = metricsAddr
+		}
+		select {
+		case a := <-ch:
+			*into = "http://" + a.String()
+		case err := <-h.done:
+			t.Fatalf("Main returned before listening: %v", err)
+		}
 	}
 	return h
 }
 
+// get sends GET to the metrics port.
 func (h *harness) get(path string) int {
 	h.t.Helper()
-	resp, err := http.Get(h.base + path)
-	if err != nil {
-		h.t.Fatalf("GET %s: %v", path, err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	return resp.StatusCode
+	code, _ := h.call(http.MethodGet, h.metrics+path, token, nil)
+	return code
 }
 
+// post sends POST to the control port with the run's token.
 func (h *harness) post(path string, body any) (int, string) {
 	h.t.Helper()
-	b, _ := json.Marshal(body)
-	resp, err := http.Post(h.base+path, "application/json", bytes.NewReader(b))
+	return h.call(http.MethodPost, h.base+path, token, body)
+}
+
+// call sends a request with bearer (none when empty) and returns the status and the body.
+func (h *harness) call(method, url, bearer string, body any) (int, string) {
+	h.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, r)
 	if err != nil {
-		h.t.Fatalf("POST %s: %v", path, err)
+		h.t.Fatal(err)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	msg, _ := io.ReadAll(resp.Body)
@@ -205,8 +231,8 @@ func TestStartChecksRunIDAndIsIdempotent(t *testing.T) {
 	at := time.Now().Add(100 * time.Millisecond).Round(time.Millisecond)
 
 	code, msg := h.post(control.PathStart, control.StartRequest{RunID: "other-run", StartTime: at})
-	if code != http.StatusConflict || !strings.Contains(msg, `"other-run" is not this pod's run`) {
-		t.Errorf("/start with another run id = %d %q, want 409 naming it", code, msg)
+	if code != http.StatusConflict || !strings.Contains(msg, "does not match this pod's run") || strings.Contains(msg, "other-run") || strings.Contains(msg, runID) {
+		t.Errorf("/start with another run id = %d %q, want 409 naming neither run id", code, msg)
 	}
 	if code, msg := h.post(control.PathStart, control.StartRequest{RunID: runID, StartTime: at}); code != http.StatusOK {
 		t.Fatalf("/start = %d %s", code, msg)
@@ -353,22 +379,152 @@ func TestStartTimeout(t *testing.T) {
 	}
 }
 
+func TestStartTimeoutCountsRefusedCalls(t *testing.T) {
+	h := start(t, &fakeRole{}, func(o *Options) { o.StartTimeout = 300 * time.Millisecond })
+	h.waitReady()
+	for range 2 {
+		h.call(http.MethodPost, h.base+control.PathStart, "stale", control.StartRequest{RunID: runID, StartTime: time.Now()})
+	}
+	err := h.wait()
+	if !errors.Is(err, ErrStartTimeout) || !strings.Contains(string(h.message()), "2 calls without this run's token were refused") {
+		t.Errorf("Main = %v, message %q; want a start timeout that counts the refused calls", err, h.message())
+	}
+}
+
+func TestIsPowerOfTen(t *testing.T) {
+	for n, want := range map[int64]bool{1: true, 2: false, 10: true, 11: false, 100: true, 1000: true, 1010: false, 20: false} {
+		if got := isPowerOfTen(n); got != want {
+			t.Errorf("isPowerOfTen(%d) = %v", n, got)
+		}
+	}
+}
+
 func TestBadOptionsStillWriteTheMessage(t *testing.T) {
-	termLog := filepath.Join(t.TempDir(), "termination-log")
-	err := Main(context.Background(), &fakeRole{}, Options{Kind: results.RoleWorker, TerminationLog: termLog, Log: testr.New(t)})
-	msg, _ := os.ReadFile(termLog)
-	if err == nil || string(msg) != err.Error() {
-		t.Errorf("Main = %v, message %q; want an error about the run id in both", err, msg)
+	for _, tc := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{Kind: results.RoleWorker, Token: token}, "RunID is empty"},
+		{Options{Kind: results.RoleWorker, RunID: runID}, "Token is empty"},
+	} {
+		termLog := filepath.Join(t.TempDir(), "termination-log")
+		tc.opts.TerminationLog, tc.opts.Log = termLog, testr.New(t)
+		err := Main(context.Background(), &fakeRole{}, tc.opts)
+		msg, _ := os.ReadFile(termLog)
+		if err == nil || string(msg) != err.Error() || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Main = %v, message %q; want an error saying %q in both", err, msg, tc.want)
+		}
+	}
+}
+
+// Without the run's token, nothing on the control port answers anything but one bare
+// 401, whatever the path, the method, the body or the token presented; and such calls
+// change nothing: a forged /start does not fix the start time, a forged /stop does not
+// stop the pod, before or after the start.
+func TestControlPortRefusesCallsWithoutTheToken(t *testing.T) {
+	role := &fakeRole{release: make(chan struct{}), runFor: 300 * time.Millisecond, started: make(chan time.Time, 1)}
+	h := start(t, role, nil)
+	forged := time.Now().Add(-time.Hour)
+	type attempt struct {
+		name, method, path, bearer string
+		body                       any
+	}
+	attempts := []attempt{
+		{"start without a token", http.MethodPost, control.PathStart, "", control.StartRequest{RunID: runID, StartTime: forged}},
+		{"start with a wrong token", http.MethodPost, control.PathStart, "guess", control.StartRequest{RunID: runID, StartTime: forged}},
+		{"start with the token's prefix", http.MethodPost, control.PathStart, token[:len(token)-1], control.StartRequest{RunID: runID, StartTime: forged}},
+		{"start with the run id as token", http.MethodPost, control.PathStart, runID, control.StartRequest{RunID: runID, StartTime: forged}},
+		{"stop without a token", http.MethodPost, control.PathStop, "", control.StopRequest{RunID: runID}},
+		{"stop with a wrong token", http.MethodPost, control.PathStop, "guess", control.StopRequest{RunID: "guess"}},
+		{"metrics on the control port", http.MethodGet, control.PathMetrics, "", nil},
+		{"an unknown path", http.MethodGet, "/debug/pprof/", "", nil},
+		{"GET start", http.MethodGet, control.PathStart, "", nil},
+	}
+	try := func(when string) {
+		t.Helper()
+		for _, a := range attempts {
+			code, body := h.call(a.method, h.base+a.path, a.bearer, a.body)
+			if code != http.StatusUnauthorized || body != "unauthorized\n" {
+				t.Errorf("%s, %s: %d %q, want 401 \"unauthorized\" and nothing else", when, a.name, code, body)
+			}
+		}
+	}
+	try("while preparing")
+	close(role.release)
+	h.waitReady()
+	try("once Ready")
+	if got := h.get(control.PathReady); got != http.StatusOK {
+		t.Fatalf("/readyz after forged calls = %d: a forged /stop stopped the pod", got)
+	}
+	// The operator's start is the one that counts: the forged time did not stick.
+	at := time.Now().Add(50 * time.Millisecond)
+	if code, msg := h.post(control.PathStart, control.StartRequest{RunID: runID, StartTime: at}); code != http.StatusOK {
+		t.Fatalf("the operator's /start after forged ones = %d %s", code, msg)
+	}
+	if got := <-role.started; !got.Equal(at) {
+		t.Errorf("Run started with %s, want the operator's %s", got, at)
+	}
+	try("while running")
+	if err := h.wait(); err != nil {
+		t.Fatal(err)
+	}
+	r := h.report()
+	if r.Stopped || r.LateStart > time.Second || r.Worker.Acked != 1000 {
+		t.Errorf("report stopped=%v lateStart=%s acked=%d, want a complete run on the operator's time", r.Stopped, r.LateStart, r.Worker.Acked)
+	}
+}
+
+// The metrics port serves metrics and probes to GET, refuses every other method, and
+// has no /start or /stop, even for the bearer of the token.
+func TestMetricsPortIsReadOnly(t *testing.T) {
+	h := start(t, &fakeRole{runFor: time.Minute}, nil)
+	h.waitReady()
+	for _, tc := range []struct {
+		method, path string
+		want         int
+	}{
+		{http.MethodPost, control.PathStop, http.StatusMethodNotAllowed},
+		{http.MethodPost, control.PathStart, http.StatusMethodNotAllowed},
+		{http.MethodPost, control.PathMetrics, http.StatusMethodNotAllowed},
+		{http.MethodPut, control.PathReady, http.StatusMethodNotAllowed},
+		{http.MethodGet, control.PathStop, http.StatusNotFound},
+		{http.MethodGet, control.PathStart, http.StatusNotFound},
+	} {
+		var body any
+		if tc.method == http.MethodPost {
+			body = control.StopRequest{RunID: runID}
+		}
+		if code, msg := h.call(tc.method, h.metrics+tc.path, token, body); code != tc.want {
+			t.Errorf("%s %s on the metrics port = %d %q, want %d", tc.method, tc.path, code, msg, tc.want)
+		}
+	}
+	// A refused call on the control port shows in the metrics.
+	h.call(http.MethodPost, h.base+control.PathStop, "guess", control.StopRequest{RunID: runID})
+	code, metrics := h.call(http.MethodGet, h.metrics+control.PathMetrics, "", nil)
+	if code != http.StatusOK || !strings.Contains(metrics, "streamreplay_control_refused_total 1") || !strings.Contains(metrics, "go_goroutines") {
+		t.Errorf("GET /metrics = %d, want the refused call counted next to the Go metrics:\n%s", code, metrics)
+	}
+	if got := h.get(control.PathReady); got != http.StatusOK {
+		t.Errorf("/readyz = %d after POSTs to the metrics port: the pod stopped", got)
+	}
+	h.cancel()
+	if err := h.wait(); err != nil {
+		t.Fatal(err)
 	}
 }
 
 func TestBadRequests(t *testing.T) {
 	h := start(t, &fakeRole{runFor: time.Millisecond}, nil)
 	h.waitReady()
-	if code := h.get(control.PathStart); code != http.StatusMethodNotAllowed {
+	if code, _ := h.call(http.MethodGet, h.base+control.PathStart, token, nil); code != http.StatusMethodNotAllowed {
 		t.Errorf("GET /start = %d, want 405", code)
 	}
-	resp, err := http.Post(h.base+control.PathStart, "application/json", strings.NewReader("{"))
+	req, err := http.NewRequest(http.MethodPost, h.base+control.PathStart, strings.NewReader("{"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

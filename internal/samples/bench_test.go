@@ -4,20 +4,22 @@ import (
 	"bytes"
 	"runtime"
 	"testing"
+
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 )
 
 const benchSize = 10 << 20
 
 func BenchmarkParseJSONLines(b *testing.B) {
-	benchParse(b, debeziumJSONLines(benchSize), FormatJSONLines, false)
+	benchParse(b, debeziumJSONLines(benchSize), streamreplayv1alpha1.SampleFormatJSONLines, false)
 }
 
 func BenchmarkParseJSONLinesGzip(b *testing.B) {
-	benchParse(b, debeziumJSONLines(benchSize), FormatJSONLines, true)
+	benchParse(b, debeziumJSONLines(benchSize), streamreplayv1alpha1.SampleFormatJSONLines, true)
 }
 
 func BenchmarkParseKcat(b *testing.B) {
-	benchParse(b, debeziumKcat(benchSize), FormatKcat, false)
+	benchParse(b, debeziumKcat(benchSize), streamreplayv1alpha1.SampleFormatKcat, false)
 }
 
 // benchParse reports MB/s of uncompressed samples and the heap that the

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 )
 
 func FuzzParseJSONLines(f *testing.F) {
@@ -24,7 +26,7 @@ func FuzzParseJSONLines(f *testing.F) {
 	f.Add(debeziumJSONLines(2000))
 	f.Add(gz(f, []byte(lines(`{"value":"z"}`))))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		checkParse(t, data, FormatJSONLines)
+		checkParse(t, data, streamreplayv1alpha1.SampleFormatJSONLines)
 	})
 }
 
@@ -39,7 +41,7 @@ func FuzzParseKcat(f *testing.F) {
 	}
 	f.Add(debeziumKcat(2000))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		checkParse(t, data, FormatKcat)
+		checkParse(t, data, streamreplayv1alpha1.SampleFormatKcat)
 	})
 }
 
@@ -78,7 +80,7 @@ func checkParse(t *testing.T, data []byte, format Format) {
 		if !json.Valid(line) {
 			t.Fatalf("line %d accepted but not valid JSON: %q", n, line)
 		}
-		if r.Value != nil && format == FormatJSONLines && bytes.Contains(line, []byte(`"value"`)) {
+		if r.Value != nil && format == streamreplayv1alpha1.SampleFormatJSONLines && bytes.Contains(line, []byte(`"value"`)) {
 			// A JSON (non-string) value comes back compact, as json.Compact has it.
 			var v struct{ Value json.RawMessage }
 			if json.Unmarshal(line, &v) == nil && len(v.Value) > 0 && v.Value[0] != '"' && v.Value[0] != 'n' {

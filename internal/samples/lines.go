@@ -23,8 +23,10 @@ func (e *sizeError) Error() string {
 	return fmt.Sprintf("larger than the limit of %d bytes (MaxBytes)", e.limit)
 }
 
-// lineReader splits its input into lines without bufio.Scanner's 64 KB
-// limit. Its buffer is reused: a line is valid until the next call.
+// lineReader splits its input into lines. Unlike bufio.Scanner, which stops for
+// good at a line over its limit, it skips such a line (errLineTooLong) and goes
+// on, so that Parse names every bad line. Its buffer is reused: a line is valid
+// until the next call.
 type lineReader struct {
 	r       io.Reader
 	buf     []byte

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 )
 
 func writeFile(t *testing.T, path string, data []byte) {
@@ -54,7 +56,7 @@ func TestLoadFolder(t *testing.T) {
 	writeFile(t, filepath.Join(dir, ".hidden.jsonl"), []byte("not JSON\n"))
 	writeFile(t, filepath.Join(dir, "lost+found", "x.jsonl"), []byte("not JSON\n"))
 
-	set, err := Load(context.Background(), Source{Path: dir, Format: FormatJSONLines})
+	set, err := Load(context.Background(), Source{Path: dir, Format: streamreplayv1alpha1.SampleFormatJSONLines})
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -67,7 +69,7 @@ func TestLoadFolder(t *testing.T) {
 	}
 
 	// The same through the single file.
-	set, err = Load(context.Background(), Source{Path: filepath.Join(dir, "c.jsonl"), Format: FormatJSONLines})
+	set, err = Load(context.Background(), Source{Path: filepath.Join(dir, "c.jsonl"), Format: streamreplayv1alpha1.SampleFormatJSONLines})
 	if err != nil {
 		t.Fatalf("Load of a file: %v", err)
 	}
@@ -114,7 +116,7 @@ func TestLoadPathErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.src.Format == "" {
-				tt.src.Format = FormatJSONLines
+				tt.src.Format = streamreplayv1alpha1.SampleFormatJSONLines
 			}
 			set, err := Load(context.Background(), tt.src)
 			if err == nil {
@@ -126,7 +128,7 @@ func TestLoadPathErrors(t *testing.T) {
 		})
 	}
 	// Exactly at the limit is fine.
-	set, err := Load(context.Background(), Source{Path: filepath.Join(dir, "big"), Format: FormatJSONLines, MaxBytes: 69})
+	set, err := Load(context.Background(), Source{Path: filepath.Join(dir, "big"), Format: streamreplayv1alpha1.SampleFormatJSONLines, MaxBytes: 69})
 	if err != nil || set.Bytes != 69 {
 		t.Errorf("Load at the limit: %v", err)
 	}
@@ -137,7 +139,7 @@ func TestLoadCanceled(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "s.jsonl"), []byte(lines(`{"value":"a"}`)))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Load(ctx, Source{Path: dir, Format: FormatJSONLines})
+	_, err := Load(ctx, Source{Path: dir, Format: streamreplayv1alpha1.SampleFormatJSONLines})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v, want context.Canceled", err)
 	}
@@ -248,7 +250,7 @@ func TestLoadURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.src.Format = FormatJSONLines
+			tt.src.Format = streamreplayv1alpha1.SampleFormatJSONLines
 			set, err := Load(context.Background(), tt.src)
 			if tt.wantErr != "" {
 				if err == nil {
@@ -291,7 +293,7 @@ func TestLoadURLCanceled(t *testing.T) {
 		cancel()
 	}()
 	start := time.Now()
-	_, err := Load(ctx, Source{URL: srv.URL + "/s?token=s3cr3t", Format: FormatJSONLines})
+	_, err := Load(ctx, Source{URL: srv.URL + "/s?token=s3cr3t", Format: streamreplayv1alpha1.SampleFormatJSONLines})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v, want context.Canceled", err)
 	}
@@ -310,7 +312,7 @@ func TestLoadURLCanceled(t *testing.T) {
 		time.AfterFunc(50*time.Millisecond, cancel)
 	}))
 	defer srv2.Close()
-	_, err = Load(ctx, Source{URL: srv2.URL, Format: FormatJSONLines})
+	_, err = Load(ctx, Source{URL: srv2.URL, Format: streamreplayv1alpha1.SampleFormatJSONLines})
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "503 Service Unavailable") {
 		t.Errorf("error %v, want the 503 and context.Canceled", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 )
 
 func TestParseJSONLines(t *testing.T) {
@@ -115,7 +117,7 @@ func TestParseJSONLines(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			set, err := Parse(strings.NewReader(tt.in), FormatJSONLines, "s.jsonl")
+			set, err := Parse(strings.NewReader(tt.in), streamreplayv1alpha1.SampleFormatJSONLines, "s.jsonl")
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
@@ -165,7 +167,7 @@ func TestParseKcat(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			set, err := Parse(strings.NewReader(tt.in), FormatKcat, "k.json")
+			set, err := Parse(strings.NewReader(tt.in), streamreplayv1alpha1.SampleFormatKcat, "k.json")
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
@@ -184,11 +186,11 @@ func TestParseGeneratedBothFormatsAndGzip(t *testing.T) {
 		in     []byte
 		format Format
 	}{
-		{"jsonl", jl, FormatJSONLines},
-		{"jsonl.gz", gz(t, jl), FormatJSONLines},
-		{"kcat", kc, FormatKcat},
-		{"kcat.gz", gz(t, kc), FormatKcat},
-		{"two gzip members", append(gz(t, jl[:len(jl)/2]), gz(t, jl[len(jl)/2:])...), FormatJSONLines},
+		{"jsonl", jl, streamreplayv1alpha1.SampleFormatJSONLines},
+		{"jsonl.gz", gz(t, jl), streamreplayv1alpha1.SampleFormatJSONLines},
+		{"kcat", kc, streamreplayv1alpha1.SampleFormatKcat},
+		{"kcat.gz", gz(t, kc), streamreplayv1alpha1.SampleFormatKcat},
+		{"two gzip members", append(gz(t, jl[:len(jl)/2]), gz(t, jl[len(jl)/2:])...), streamreplayv1alpha1.SampleFormatJSONLines},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			set, err := Parse(bytes.NewReader(tc.in), tc.format, tc.name)
@@ -196,7 +198,7 @@ func TestParseGeneratedBothFormatsAndGzip(t *testing.T) {
 				t.Fatalf("Parse: %v", err)
 			}
 			plain := jl
-			if tc.format == FormatKcat {
+			if tc.format == streamreplayv1alpha1.SampleFormatKcat {
 				plain = kc
 			}
 			if set.Bytes != int64(len(plain)) {
@@ -240,7 +242,7 @@ func TestParseDebeziumValueKept(t *testing.T) {
 	compact := want.String()
 	for _, value := range []string{env, compact} {
 		in := `{"key":{"id":7},"value":` + value + "}\n"
-		set, err := Parse(strings.NewReader(in), FormatJSONLines, "d.jsonl")
+		set, err := Parse(strings.NewReader(in), streamreplayv1alpha1.SampleFormatJSONLines, "d.jsonl")
 		if err != nil {
 			t.Fatalf("Parse: %v", err)
 		}
@@ -257,52 +259,52 @@ func TestParseErrors(t *testing.T) {
 		in     string
 		want   []string // substrings of the error
 	}{
-		{"invalid JSON on line 3", FormatJSONLines, lines(`{"value":"a"}`, ``, `{"key":"a",}`), []string{`e.jsonl: line 3: invalid JSON at column 12: unexpected '}', a string expected`}},
-		{"unterminated", FormatJSONLines, lines(`{"key":"a`), []string{"line 1: ", `"key": invalid JSON at column 10: unterminated string`}},
-		{"control character in string", FormatJSONLines, "{\"key\":\"a\tb\"}\n", []string{"control character 0x09"}},
-		{"bad escape", FormatJSONLines, lines(`{"key":"a\x"}`), []string{`invalid escape "\\x"`}},
-		{"bad literal", FormatJSONLines, lines(`{"key":nul}`), []string{"invalid literal, null expected"}},
-		{"bad number", FormatJSONLines, lines(`{"key":01}`), []string{`unexpected '1', ',' or '}' expected`}},
-		{"unknown field", FormatJSONLines, lines(`{"key":"k","vaule":"x"}`), []string{`line 1: unknown field "vaule"`}},
-		{"unknown field differs in case", FormatJSONLines, lines(`{"Value":"x"}`), []string{`unknown field "Value"`}},
-		{"duplicate field", FormatJSONLines, lines(`{"value":"x","value":"y"}`), []string{`duplicate field "value"`}},
-		{"key and keyBase64", FormatJSONLines, lines(`{"key":"k","keyBase64":"aw=="}`), []string{`line 1: "key" and "keyBase64" are both set`}},
-		{"value and valueBase64", FormatJSONLines, lines(`{"valueBase64":null,"value":"v"}`), []string{`"value" and "valueBase64" are both set`}},
-		{"bad base64", FormatJSONLines, lines(`{"valueBase64":"3q2+7w="}`), []string{`e.jsonl: line 1: "valueBase64": invalid base64: illegal base64 data at input byte`}},
-		{"base64 not a string", FormatJSONLines, lines(`{"keyBase64":12}`), []string{`"keyBase64": a string expected, found a number`}},
-		{"bad timestamp", FormatJSONLines, lines(`{"timestamp":"2024-05-01 12:00:00"}`), []string{`"timestamp": not an RFC 3339 time`}},
-		{"fractional timestamp", FormatJSONLines, lines(`{"timestamp":1714564800.5}`), []string{`"timestamp": an integer expected, found 1714564800.5`}},
-		{"timestamp before 1970", FormatJSONLines, lines(`{"timestamp":"1969-12-31T23:59:59Z"}`), []string{`"timestamp": 1969-12-31T23:59:59Z is before 1970`}},
-		{"negative timestamp", FormatJSONLines, lines(`{"timestamp":-5}`), []string{`"timestamp": -5 is negative`}},
-		{"timestamp of another type", FormatJSONLines, lines(`{"timestamp":{}}`), []string{`"timestamp": an RFC 3339 string or epoch milliseconds expected, found an object`}},
-		{"negative partition", FormatJSONLines, lines(`{"partition":-1}`), []string{`"partition": -1 is negative`}},
-		{"partition out of range", FormatJSONLines, lines(`{"partition":2147483648}`), []string{`"partition": 2147483648: out of range`}},
-		{"huge partition", FormatJSONLines, lines(`{"partition":99999999999999999999}`), []string{`out of range`}},
-		{"partition as a string", FormatJSONLines, lines(`{"partition":"1"}`), []string{`"partition": an integer expected, found a string`}},
-		{"topic not a string", FormatJSONLines, lines(`{"topic":1}`), []string{`"topic": a string expected, found a number`}},
-		{"an array is not an object", FormatJSONLines, lines(`[1,2]`), []string{"line 1: an object expected, found an array"}},
-		{"a string is not an object", FormatJSONLines, lines(`"x"`), []string{"line 1: an object expected, found a string"}},
-		{"not JSON", FormatJSONLines, lines(`key=value`), []string{"line 1: invalid JSON at column 1: unexpected 'k', a value expected"}},
-		{"data after the object", FormatJSONLines, lines(`{"value":"x"} {}`), []string{`invalid JSON at column 15: unexpected '{' after the object`}},
-		{"headers of another type", FormatJSONLines, lines(`{"headers":"h"}`), []string{`"headers": an object or an array expected, found a string`}},
-		{"header value not a string", FormatJSONLines, lines(`{"headers":{"h":1}}`), []string{`"headers": "h": a string or null expected, found a number`}},
-		{"header without key", FormatJSONLines, lines(`{"headers":[{"key":"a","value":"1"},{"value":"x"}]}`), []string{`"headers": header 2: "key" missing`}},
-		{"header with unknown field", FormatJSONLines, lines(`{"headers":[{"key":"a","val":"1"}]}`), []string{`"headers": header 1: unknown field "val"`}},
-		{"header with both values", FormatJSONLines, lines(`{"headers":[{"key":"a","value":"1","valueBase64":"MQ=="}]}`), []string{`"value" and "valueBase64" are both set`}},
-		{"header with bad base64", FormatJSONLines, lines(`{"headers":[{"key":"a","valueBase64":"%"}]}`), []string{`"valueBase64": invalid base64`}},
-		{"kcat: payload decoded by -s", FormatKcat, lines(`{"topic":"t","partition":0,"offset":0,"key":null,"payload":{"a":1},"value_schema_id":3}`), []string{`"payload": a string or null expected, found an object`}},
-		{"kcat: schema id", FormatKcat, lines(`{"topic":"t","partition":0,"key_schema_id":3,"key":"k"}`), []string{`field "key_schema_id": kcat decoded this record with -s`}},
-		{"kcat: unknown field", FormatKcat, lines(`{"topic":"t","partition":0,"payload":"x"}`, `{"topic":"t","partition":0,"vaule":"x"}`), []string{`line 2: unknown field "vaule"`}},
-		{"kcat: a JSON Lines field after kcat records", FormatKcat, lines(`{"topic":"t","partition":0,"payload":"x"}`, `{"topic":"t","partition":0,"value":"x"}`),
+		{"invalid JSON on line 3", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"value":"a"}`, ``, `{"key":"a",}`), []string{`e.jsonl: line 3: invalid JSON at column 12: unexpected '}', a string expected`}},
+		{"unterminated", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"key":"a`), []string{"line 1: ", `"key": invalid JSON at column 10: unterminated string`}},
+		{"control character in string", streamreplayv1alpha1.SampleFormatJSONLines, "{\"key\":\"a\tb\"}\n", []string{"control character 0x09"}},
+		{"bad escape", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"key":"a\x"}`), []string{`invalid escape "\\x"`}},
+		{"bad literal", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"key":nul}`), []string{"invalid literal, null expected"}},
+		{"bad number", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"key":01}`), []string{`unexpected '1', ',' or '}' expected`}},
+		{"unknown field", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"key":"k","vaule":"x"}`), []string{`line 1: unknown field "vaule"`}},
+		{"unknown field differs in case", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"Value":"x"}`), []string{`unknown field "Value"`}},
+		{"duplicate field", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"value":"x","value":"y"}`), []string{`duplicate field "value"`}},
+		{"key and keyBase64", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"key":"k","keyBase64":"aw=="}`), []string{`line 1: "key" and "keyBase64" are both set`}},
+		{"value and valueBase64", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"valueBase64":null,"value":"v"}`), []string{`"value" and "valueBase64" are both set`}},
+		{"bad base64", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"valueBase64":"3q2+7w="}`), []string{`e.jsonl: line 1: "valueBase64": invalid base64: illegal base64 data at input byte`}},
+		{"base64 not a string", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"keyBase64":12}`), []string{`"keyBase64": a string expected, found a number`}},
+		{"bad timestamp", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"timestamp":"2024-05-01 12:00:00"}`), []string{`"timestamp": not an RFC 3339 time`}},
+		{"fractional timestamp", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"timestamp":1714564800.5}`), []string{`"timestamp": an integer expected, found 1714564800.5`}},
+		{"timestamp before 1970", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"timestamp":"1969-12-31T23:59:59Z"}`), []string{`"timestamp": 1969-12-31T23:59:59Z is before 1970`}},
+		{"negative timestamp", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"timestamp":-5}`), []string{`"timestamp": -5 is negative`}},
+		{"timestamp of another type", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"timestamp":{}}`), []string{`"timestamp": an RFC 3339 string or epoch milliseconds expected, found an object`}},
+		{"negative partition", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"partition":-1}`), []string{`"partition": -1 is negative`}},
+		{"partition out of range", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"partition":2147483648}`), []string{`"partition": 2147483648: out of range`}},
+		{"huge partition", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"partition":99999999999999999999}`), []string{`out of range`}},
+		{"partition as a string", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"partition":"1"}`), []string{`"partition": an integer expected, found a string`}},
+		{"topic not a string", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"topic":1}`), []string{`"topic": a string expected, found a number`}},
+		{"an array is not an object", streamreplayv1alpha1.SampleFormatJSONLines, lines(`[1,2]`), []string{"line 1: an object expected, found an array"}},
+		{"a string is not an object", streamreplayv1alpha1.SampleFormatJSONLines, lines(`"x"`), []string{"line 1: an object expected, found a string"}},
+		{"not JSON", streamreplayv1alpha1.SampleFormatJSONLines, lines(`key=value`), []string{"line 1: invalid JSON at column 1: unexpected 'k', a value expected"}},
+		{"data after the object", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"value":"x"} {}`), []string{`invalid JSON at column 15: unexpected '{' after the object`}},
+		{"headers of another type", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"headers":"h"}`), []string{`"headers": an object or an array expected, found a string`}},
+		{"header value not a string", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"headers":{"h":1}}`), []string{`"headers": "h": a string or null expected, found a number`}},
+		{"header without key", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"headers":[{"key":"a","value":"1"},{"value":"x"}]}`), []string{`"headers": header 2: "key" missing`}},
+		{"header with unknown field", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"headers":[{"key":"a","val":"1"}]}`), []string{`"headers": header 1: unknown field "val"`}},
+		{"header with both values", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"headers":[{"key":"a","value":"1","valueBase64":"MQ=="}]}`), []string{`"value" and "valueBase64" are both set`}},
+		{"header with bad base64", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"headers":[{"key":"a","valueBase64":"%"}]}`), []string{`"valueBase64": invalid base64`}},
+		{"kcat: payload decoded by -s", streamreplayv1alpha1.SampleFormatKcat, lines(`{"topic":"t","partition":0,"offset":0,"key":null,"payload":{"a":1},"value_schema_id":3}`), []string{`"payload": a string or null expected, found an object`}},
+		{"kcat: schema id", streamreplayv1alpha1.SampleFormatKcat, lines(`{"topic":"t","partition":0,"key_schema_id":3,"key":"k"}`), []string{`field "key_schema_id": kcat decoded this record with -s`}},
+		{"kcat: unknown field", streamreplayv1alpha1.SampleFormatKcat, lines(`{"topic":"t","partition":0,"payload":"x"}`, `{"topic":"t","partition":0,"vaule":"x"}`), []string{`line 2: unknown field "vaule"`}},
+		{"kcat: a JSON Lines field after kcat records", streamreplayv1alpha1.SampleFormatKcat, lines(`{"topic":"t","partition":0,"payload":"x"}`, `{"topic":"t","partition":0,"value":"x"}`),
 			[]string{`e.jsonl looks like JSON Lines, not kcat -J output (it has the field "value"): set sampleSet.format: JSONLines`, `line 2: unknown field "value"`}},
-		{"kcat output read as JSON Lines, first line broken", FormatJSONLines, lines(`{"topic":"t","partition":0,"offset":1,"payload":}`, `{"topic":"t","partition":0,"offset":2,"payload":"x"}`),
+		{"kcat output read as JSON Lines, first line broken", streamreplayv1alpha1.SampleFormatJSONLines, lines(`{"topic":"t","partition":0,"offset":1,"payload":}`, `{"topic":"t","partition":0,"offset":2,"payload":"x"}`),
 			[]string{`e.jsonl looks like kcat -J output, not JSON Lines (it has the field "offset"): set sampleSet.format: Kcat`, `line 2: unknown field "offset"`}},
-		{"kcat: headers odd", FormatKcat, lines(`{"topic":"t","headers":["a","1","b"]}`), []string{`"headers": header "b" has no value`}},
-		{"kcat: header name null", FormatKcat, lines(`{"topic":"t","headers":[null,"1"]}`), []string{`"headers": element 1 (a name): a string expected, found null`}},
-		{"kcat: fractional ts", FormatKcat, lines(`{"topic":"t","ts":1.5}`), []string{`"ts": an integer expected`}},
-		{"kcat: bad offset", FormatKcat, lines(`{"topic":"t","offset":1x}`), []string{`line 1: invalid JSON at column 24: unexpected 'x', ',' or '}' expected`}},
-		{"empty file", FormatJSONLines, "", []string{"e.jsonl: no records"}},
-		{"only comments and blank lines", FormatJSONLines, "# nothing\n\n  \n", []string{"e.jsonl: no records"}},
+		{"kcat: headers odd", streamreplayv1alpha1.SampleFormatKcat, lines(`{"topic":"t","headers":["a","1","b"]}`), []string{`"headers": header "b" has no value`}},
+		{"kcat: header name null", streamreplayv1alpha1.SampleFormatKcat, lines(`{"topic":"t","headers":[null,"1"]}`), []string{`"headers": element 1 (a name): a string expected, found null`}},
+		{"kcat: fractional ts", streamreplayv1alpha1.SampleFormatKcat, lines(`{"topic":"t","ts":1.5}`), []string{`"ts": an integer expected`}},
+		{"kcat: bad offset", streamreplayv1alpha1.SampleFormatKcat, lines(`{"topic":"t","offset":1x}`), []string{`line 1: invalid JSON at column 24: unexpected 'x', ',' or '}' expected`}},
+		{"empty file", streamreplayv1alpha1.SampleFormatJSONLines, "", []string{"e.jsonl: no records"}},
+		{"only comments and blank lines", streamreplayv1alpha1.SampleFormatJSONLines, "# nothing\n\n  \n", []string{"e.jsonl: no records"}},
 		{"unknown format", Format("CSV"), lines(`{}`), []string{`unknown sample format "CSV"`}},
 	}
 	for _, tt := range tests {
@@ -331,7 +333,7 @@ func TestParseReportsEveryBadLine(t *testing.T) {
 			in.WriteString(`{"value":"ok"}` + "\n")
 		}
 	}
-	_, err := Parse(strings.NewReader(in.String()), FormatJSONLines, "m.jsonl")
+	_, err := Parse(strings.NewReader(in.String()), streamreplayv1alpha1.SampleFormatJSONLines, "m.jsonl")
 	if err == nil {
 		t.Fatal("Parse succeeded, want an error")
 	}
@@ -353,9 +355,9 @@ func TestParseLongLines(t *testing.T) {
 		return `{"value":"` + strings.Repeat("x", lineLen-len(frame)) + `"}`
 	}
 	atLimit, overLimit := value(maxLine), value(maxLine+1)
-	big := value(3 << 20) // well over bufio.Scanner's 64 KB
+	big := value(3 << 20) // the buffer grows from minReadBuf several times
 
-	set, err := Parse(strings.NewReader(lines(big, atLimit, `{"value":"after"}`)), FormatJSONLines, "l.jsonl")
+	set, err := Parse(strings.NewReader(lines(big, atLimit, `{"value":"after"}`)), streamreplayv1alpha1.SampleFormatJSONLines, "l.jsonl")
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -363,14 +365,14 @@ func TestParseLongLines(t *testing.T) {
 		t.Errorf("got %d records, want 3 with the long values whole", len(set.Records))
 	}
 
-	_, err = Parse(strings.NewReader(lines(`{"value":"a"}`, overLimit, `{"bad":1}`, `{"value":"b"}`)), FormatJSONLines, "l.jsonl")
+	_, err = Parse(strings.NewReader(lines(`{"value":"a"}`, overLimit, `{"bad":1}`, `{"value":"b"}`)), streamreplayv1alpha1.SampleFormatJSONLines, "l.jsonl")
 	want := "l.jsonl: line 2: longer than the limit of 16 MiB\n" + `l.jsonl: line 3: unknown field "bad"`
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
 	}
 
 	// Over the limit at the end of the file, without a newline.
-	_, err = Parse(strings.NewReader(`{"value":"a"}`+"\n"+overLimit), FormatJSONLines, "l.jsonl")
+	_, err = Parse(strings.NewReader(`{"value":"a"}`+"\n"+overLimit), streamreplayv1alpha1.SampleFormatJSONLines, "l.jsonl")
 	if want := "l.jsonl: line 2: longer than the limit"; err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("error %v, want %s...", err, want)
 	}
@@ -380,29 +382,29 @@ func TestParseGzipErrors(t *testing.T) {
 	plain := debeziumJSONLines(100 << 10)
 	zipped := gz(t, plain)
 
-	_, err := Parse(bytes.NewReader(zipped[:len(zipped)/2]), FormatJSONLines, "t.jsonl.gz")
+	_, err := Parse(bytes.NewReader(zipped[:len(zipped)/2]), streamreplayv1alpha1.SampleFormatJSONLines, "t.jsonl.gz")
 	if err == nil || !strings.Contains(err.Error(), "t.jsonl.gz: gzip: unexpected EOF") {
 		t.Errorf("truncated gzip: error %v, want t.jsonl.gz: gzip: unexpected EOF", err)
 	}
 	// Only the magic bytes: not a valid gzip header.
-	_, err = Parse(bytes.NewReader(zipped[:4]), FormatJSONLines, "h.gz")
+	_, err = Parse(bytes.NewReader(zipped[:4]), streamreplayv1alpha1.SampleFormatJSONLines, "h.gz")
 	if err == nil || !strings.Contains(err.Error(), "h.gz: gzip:") {
 		t.Errorf("bad gzip header: error %v, want h.gz: gzip: ...", err)
 	}
 	// The magic bytes decide, not the name.
-	set, err := Parse(bytes.NewReader(plain), FormatJSONLines, "named.gz")
+	set, err := Parse(bytes.NewReader(plain), streamreplayv1alpha1.SampleFormatJSONLines, "named.gz")
 	if err != nil || len(set.Records) == 0 {
 		t.Errorf("plain data named .gz: %v", err)
 	}
 	// Bad lines inside gzip are reported like any others.
-	_, err = Parse(bytes.NewReader(gz(t, []byte(lines(`{"value":"a"}`, `{"value":1x}`)))), FormatJSONLines, "b.gz")
+	_, err = Parse(bytes.NewReader(gz(t, []byte(lines(`{"value":"a"}`, `{"value":1x}`)))), streamreplayv1alpha1.SampleFormatJSONLines, "b.gz")
 	if err == nil || !strings.Contains(err.Error(), "b.gz: line 2: ") {
 		t.Errorf("bad line in gzip: error %v, want b.gz: line 2: ...", err)
 	}
 }
 
 func TestParseTimestampKeepsInstant(t *testing.T) {
-	set, err := Parse(strings.NewReader(lines(`{"timestamp":"2024-05-01T12:00:00.123456789-07:00"}`)), FormatJSONLines, "t")
+	set, err := Parse(strings.NewReader(lines(`{"timestamp":"2024-05-01T12:00:00.123456789-07:00"}`)), streamreplayv1alpha1.SampleFormatJSONLines, "t")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,8 +427,8 @@ func TestParseDetectsTheOtherFormat(t *testing.T) {
 		in          string
 		asked, real Format
 	}{
-		{"kcat -J output read as JSON Lines", kcat, FormatJSONLines, FormatKcat},
-		{"JSON Lines read as kcat", jsonl, FormatKcat, FormatJSONLines},
+		{"kcat -J output read as JSON Lines", kcat, streamreplayv1alpha1.SampleFormatJSONLines, streamreplayv1alpha1.SampleFormatKcat},
+		{"JSON Lines read as kcat", jsonl, streamreplayv1alpha1.SampleFormatKcat, streamreplayv1alpha1.SampleFormatJSONLines},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			want, err := Parse(strings.NewReader(tc.in), tc.real, "s.json")

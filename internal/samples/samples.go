@@ -15,16 +15,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 )
 
-// Format of a sample set.
-type Format string
-
-// The formats a sample set can have.
-const (
-	FormatJSONLines Format = "JSONLines"
-	FormatKcat      Format = "Kcat"
-)
+// Format of a sample set: the API's type, whose constants name the formats.
+type Format = streamreplayv1alpha1.SampleFormat
 
 // Header is a Kafka record header; a nil Value is a null one.
 type Header struct {
@@ -100,16 +96,16 @@ func newParser(format Format, maxBytes int64) (*parser, error) {
 	p := &parser{format: format, maxBytes: maxBytes, names: make(map[string]string)}
 	p.decode = decoderOf(format)
 	if p.decode == nil {
-		return nil, fmt.Errorf("unknown sample format %q (want %q or %q)", format, FormatJSONLines, FormatKcat)
+		return nil, fmt.Errorf("unknown sample format %q (want %q or %q)", format, streamreplayv1alpha1.SampleFormatJSONLines, streamreplayv1alpha1.SampleFormatKcat)
 	}
 	return p, nil
 }
 
 func decoderOf(f Format) func(*parser, *Record) error {
 	switch f {
-	case FormatJSONLines:
+	case streamreplayv1alpha1.SampleFormatJSONLines:
 		return (*parser).jsonLine
-	case FormatKcat:
+	case streamreplayv1alpha1.SampleFormatKcat:
 		return (*parser).kcatLine
 	}
 	return nil
@@ -117,10 +113,10 @@ func decoderOf(f Format) func(*parser, *Record) error {
 
 // other is the format a file asked to be read as f may really have.
 func other(f Format) Format {
-	if f == FormatKcat {
-		return FormatJSONLines
+	if f == streamreplayv1alpha1.SampleFormatKcat {
+		return streamreplayv1alpha1.SampleFormatJSONLines
 	}
-	return FormatKcat
+	return streamreplayv1alpha1.SampleFormatKcat
 }
 
 // wrongFormat tells whether err, a record of format f refused, names a field that only
@@ -130,7 +126,7 @@ func wrongFormat(f Format, err error) (string, bool) {
 	if !errors.As(err, &uf) {
 		return "", false
 	}
-	if f == FormatKcat {
+	if f == streamreplayv1alpha1.SampleFormatKcat {
 		return uf.name, jsonLinesOnly[uf.name]
 	}
 	return uf.name, kcatOnly[uf.name]
@@ -139,12 +135,12 @@ func wrongFormat(f Format, err error) (string, bool) {
 // formatHint is what a parse error says first when the file's records are of the other
 // format than the one asked.
 func formatHint(name string, asked Format, field string) string {
-	if asked == FormatKcat {
+	if asked == streamreplayv1alpha1.SampleFormatKcat {
 		return fmt.Sprintf("%s looks like JSON Lines, not kcat -J output (it has the field %q): set sampleSet.format: %s",
-			name, field, FormatJSONLines)
+			name, field, streamreplayv1alpha1.SampleFormatJSONLines)
 	}
 	return fmt.Sprintf("%s looks like kcat -J output, not JSON Lines (it has the field %q): set sampleSet.format: %s",
-		name, field, FormatKcat)
+		name, field, streamreplayv1alpha1.SampleFormatKcat)
 }
 
 var gzipMagic = []byte{0x1f, 0x8b}

@@ -179,7 +179,7 @@ func (s *Sandbox) workerProgress(ctx context.Context, name string) (sent, acked 
 		if pod.Status.PodIP == "" {
 			continue
 		}
-		families, err := scrape(ctx, fmt.Sprintf("http://%s:%d/metrics", pod.Status.PodIP, plan.ControlPort))
+		families, err := scrape(ctx, fmt.Sprintf("http://%s:%d/metrics", pod.Status.PodIP, plan.MetricsPort))
 		if err != nil {
 			continue
 		}

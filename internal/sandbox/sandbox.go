@@ -1,6 +1,6 @@
 // Package sandbox runs the whole system on one machine: a real kube-apiserver and etcd
 // (envtest), the operator, a local pod runner that plays the kubelet, an embedded Kafka
-// (kfake) and the example pipeline under test. `streamreplay sandbox` (make demo) and the
+// (kfake) and the example pipeline under test. `streamreplay-sandbox` (make demo) and the
 // end-to-end tests use it. Nothing in the product depends on it.
 package sandbox
 
@@ -17,10 +17,14 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/streamreplay/streamreplay/controllers"
 	"github.com/streamreplay/streamreplay/internal/operator"
 	"github.com/streamreplay/streamreplay/internal/sandbox/pipeline"
 	"github.com/streamreplay/streamreplay/internal/sandbox/podrunner"
@@ -32,6 +36,13 @@ const KafkaPort = 39092
 
 // Namespace is where the sandbox's LoadTests run.
 const Namespace = "default"
+
+// OperatorNamespace is the operator's own namespace, where it keeps its control key, as
+// config/default installs it.
+const OperatorNamespace = "streamreplay-system"
+
+// ControlKeySecret is the Secret of the operator's control key.
+var ControlKeySecret = types.NamespacedName{Namespace: OperatorNamespace, Name: "streamreplay-control-key"}
 
 // SlowPipelineRate caps the slow pipeline, in records per second, well below the demo's 1,000.
 const SlowPipelineRate = 300
@@ -68,7 +79,6 @@ type Sandbox struct {
 	kafka      *kfake.Cluster
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
-	pipelines  []*pipeline.Pipeline
 	runner     *podrunner.Runner
 	Config     *rest.Config
 	Client     client.Client
@@ -121,6 +131,9 @@ func (s *Sandbox) start(ctx context.Context) error {
 	if s.Client, err = client.New(cfg, client.Options{Scheme: operator.NewScheme()}); err != nil {
 		return fmt.Errorf("creating a client: %w", err)
 	}
+	if err := s.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: OperatorNamespace}}); err != nil {
+		return fmt.Errorf("creating namespace %s: %w", OperatorNamespace, err)
+	}
 	s.Kubeconfig = filepath.Join(s.opts.WorkDir, "kubeconfig")
 	if err := os.WriteFile(s.Kubeconfig, s.env.KubeConfig, 0o600); err != nil {
 		return fmt.Errorf("writing the kubeconfig: %w", err)
@@ -147,7 +160,6 @@ func (s *Sandbox) start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("starting the example pipeline %s: %w", cfg.Group, err)
 		}
-		s.pipelines = append(s.pipelines, p)
 		s.goRun("pipeline "+cfg.Group, func() error { return p.Run(ctx) })
 	}
 
@@ -187,7 +199,21 @@ func (s *Sandbox) StartManager() error {
 	if s.stopMgr != nil {
 		return errors.New("the operator is already running")
 	}
+	// As the manager command does: a restarted operator finds the key it had.
+	keyCtx, cancelKey := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelKey()
+	key, err := operator.LoadOrCreateKey(keyCtx, s.Config, ControlKeySecret)
+	if err != nil {
+		return fmt.Errorf("loading the operator's control key: %w", err)
+	}
 	mgr, err := operator.New(s.Config, operator.Options{
+		ControlKey: key,
+		// As config/default: nothing enforces it here, but every run gets its policy.
+		NetworkPolicy: &controllers.NetworkPolicyConfig{
+			OperatorNamespace: OperatorNamespace,
+			OperatorPodLabels: map[string]string{"control-plane": "controller-manager"},
+			MetricsNamespaces: metav1.LabelSelector{MatchLabels: map[string]string{"metrics": "enabled"}},
+		},
 		MetricsAddr:     "0",
 		ProbeAddr:       "0",
 		PodImage:        "streamreplay:sandbox",
@@ -224,15 +250,6 @@ func (s *Sandbox) StopManager() error {
 
 // Runner is the pod runner, for tests that kill a pod's process.
 func (s *Sandbox) Runner() *podrunner.Runner { return s.runner }
-
-// PipelineStats are the example pipelines' counters, by consumer group.
-func (s *Sandbox) PipelineStats() map[string]pipeline.Stats {
-	out := make(map[string]pipeline.Stats, len(s.pipelines))
-	for i, p := range s.pipelines {
-		out[Pipelines[i].Group] = p.Stats()
-	}
-	return out
-}
 
 // Stop takes every part down, the pods' processes first.
 func (s *Sandbox) Stop() {

@@ -181,7 +181,7 @@ func benchPlan(bh *blackholeBroker, path string, rate int64, d time.Duration) *p
 		Duration: metav1.Duration{Duration: d},
 		Samples:  plan.Samples{Path: path, Format: "JSONLines", Loop: true},
 		Kafka:    plan.Kafka{BootstrapServers: bh.brokers},
-		Target:   plan.Target{Topic: "bench", Partitioning: PartitioningKey, Acks: AcksAll, Compression: "None"},
+		Target:   plan.Target{Topic: "bench", Partitioning: "Key", Acks: "All", Compression: "None"},
 	}
 }
 

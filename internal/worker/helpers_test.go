@@ -117,7 +117,7 @@ func testPlan(k *kafkaEnv, topic, samplesPath string, sc plan.Scenario, d time.D
 		Scenario: sc, Duration: metav1.Duration{Duration: d},
 		Samples: plan.Samples{Path: samplesPath, Format: "JSONLines", Loop: true},
 		Kafka:   plan.Kafka{BootstrapServers: k.brokers},
-		Target:  plan.Target{Topic: topic, Partitioning: PartitioningKey, Acks: AcksAll, Compression: "None"},
+		Target:  plan.Target{Topic: topic, Partitioning: "Key", Acks: "All", Compression: "None"},
 	}
 }
 
@@ -230,16 +230,15 @@ func consumeAll(t testing.TB, k *kafkaEnv, want int64, topics ...string) []consu
 		fetches.EachRecord(func(r *kgo.Record) {
 			c := consumed{topic: r.Topic, partition: r.Partition, offset: r.Offset, key: string(r.Key), value: string(r.Value),
 				headers: map[string]string{}}
+			var f runheaders.Fields
 			for _, h := range r.Headers {
+				f.Set(h.Key, h.Value)
 				if _, dup := c.headers[h.Key]; dup {
 					t.Errorf("record %s/%d@%d has header %q twice", r.Topic, r.Partition, r.Offset, h.Key)
 				}
 				c.headers[h.Key] = string(h.Value)
 			}
-			c.meta, _ = runheaders.Parse(func(key string) ([]byte, bool) {
-				v, ok := c.headers[key]
-				return []byte(v), ok
-			})
+			c.meta, _ = f.Meta()
 			out = append(out, c)
 		})
 	}

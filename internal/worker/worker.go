@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,26 +24,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/kafkaconn"
 	"github.com/streamreplay/streamreplay/internal/pacing"
 	"github.com/streamreplay/streamreplay/internal/plan"
 	"github.com/streamreplay/streamreplay/internal/results"
 	"github.com/streamreplay/streamreplay/internal/runheaders"
 	"github.com/streamreplay/streamreplay/internal/samples"
-)
-
-// Partitioning values of plan.Target.Partitioning.
-const (
-	PartitioningKey        = "Key"
-	PartitioningRecorded   = "Recorded"
-	PartitioningRoundRobin = "RoundRobin"
-)
-
-// Acks values of plan.Target.Acks.
-const (
-	AcksAll    = "All"
-	AcksLeader = "Leader"
-	AcksNone   = "None"
 )
 
 // DefaultFlushTimeout bounds the final flush: records not acknowledged by then count as
@@ -196,42 +182,46 @@ func (w *Worker) Prepare(ctx context.Context) error {
 // configure reads the producer settings of the plan.
 func (w *Worker) configure() error {
 	t := w.plan.Target
-	switch strings.ToLower(t.Acks) {
-	case "", strings.ToLower(AcksAll):
+	switch streamreplayv1alpha1.Acks(t.Acks) {
+	case "", streamreplayv1alpha1.AcksAll:
 		w.acks = kafka.RequireAll
-	case strings.ToLower(AcksLeader):
+	case streamreplayv1alpha1.AcksLeader:
 		w.acks = kafka.RequireOne
-	case strings.ToLower(AcksNone):
+	case streamreplayv1alpha1.AcksNone:
 		w.acks = kafka.RequireNone
 	default:
-		return fmt.Errorf("unknown acks %q; want %s, %s or %s", t.Acks, AcksAll, AcksLeader, AcksNone)
+		return fmt.Errorf("unknown acks %q; want %s, %s or %s", t.Acks,
+			streamreplayv1alpha1.AcksAll, streamreplayv1alpha1.AcksLeader, streamreplayv1alpha1.AcksNone)
 	}
-	switch strings.ToLower(t.Compression) {
-	case "", "none":
+	switch streamreplayv1alpha1.Compression(t.Compression) {
+	case "", streamreplayv1alpha1.CompressionNone:
 		w.compression = 0
-	case "gzip":
+	case streamreplayv1alpha1.CompressionGzip:
 		w.compression = kafka.Gzip
-	case "snappy":
+	case streamreplayv1alpha1.CompressionSnappy:
 		w.compression = kafka.Snappy
-	case "lz4":
+	case streamreplayv1alpha1.CompressionLz4:
 		w.compression = kafka.Lz4
-	case "zstd":
+	case streamreplayv1alpha1.CompressionZstd:
 		w.compression = kafka.Zstd
 	default:
-		return fmt.Errorf("unknown compression %q; want None, Gzip, Snappy, Lz4 or Zstd", t.Compression)
+		return fmt.Errorf("unknown compression %q; want %s, %s, %s, %s or %s", t.Compression,
+			streamreplayv1alpha1.CompressionNone, streamreplayv1alpha1.CompressionGzip, streamreplayv1alpha1.CompressionSnappy,
+			streamreplayv1alpha1.CompressionLz4, streamreplayv1alpha1.CompressionZstd)
 	}
-	switch strings.ToLower(t.Partitioning) {
-	case "", strings.ToLower(PartitioningKey):
+	switch streamreplayv1alpha1.Partitioning(t.Partitioning) {
+	case "", streamreplayv1alpha1.PartitioningKey:
 		// Consistent false: a keyless record goes to a random partition, as Java's
 		// producer spreads keyless records; true would hash them all to one partition.
 		w.balancer = kafka.Murmur2Balancer{}
-	case strings.ToLower(PartitioningRecorded):
+	case streamreplayv1alpha1.PartitioningRecorded:
 		w.balancer = recordedBalancer{}
 		w.recorded = true
-	case strings.ToLower(PartitioningRoundRobin):
+	case streamreplayv1alpha1.PartitioningRoundRobin:
 		w.balancer = &kafka.RoundRobin{}
 	default:
-		return fmt.Errorf("unknown partitioning %q; want %s, %s or %s", t.Partitioning, PartitioningKey, PartitioningRecorded, PartitioningRoundRobin)
+		return fmt.Errorf("unknown partitioning %q; want %s, %s or %s", t.Partitioning,
+			streamreplayv1alpha1.PartitioningKey, streamreplayv1alpha1.PartitioningRecorded, streamreplayv1alpha1.PartitioningRoundRobin)
 	}
 	w.headers = runHeaders{
 		runID:  []byte(w.plan.RunID),
@@ -242,15 +232,12 @@ func (w *Worker) configure() error {
 	return nil
 }
 
+// sampleFormat is the plan's format, JSONLines when empty; the samples package names an unknown one.
 func sampleFormat(f string) samples.Format {
-	switch strings.ToLower(f) {
-	case "", strings.ToLower(string(samples.FormatJSONLines)):
-		return samples.FormatJSONLines
-	case strings.ToLower(string(samples.FormatKcat)):
-		return samples.FormatKcat
-	default:
-		return samples.Format(f) // the samples package names the problem
+	if f == "" {
+		return streamreplayv1alpha1.SampleFormatJSONLines
 	}
+	return samples.Format(f)
 }
 
 // schedule builds the pacing schedule of the shard of set and checks that the shard can
@@ -260,7 +247,7 @@ func (w *Worker) schedule(set, shard []samples.Record) error {
 	p := w.plan
 	var recorded []time.Time
 	var timeline pacing.Timeline
-	if p.Scenario.Type == pacing.TypeReplay {
+	if streamreplayv1alpha1.ScenarioType(p.Scenario.Type) == streamreplayv1alpha1.ScenarioReplay {
 		all := make([]time.Time, len(set))
 		for i := range set {
 			if set[i].Timestamp.IsZero() {
@@ -383,7 +370,7 @@ func peakRate(sc plan.Scenario, sched pacing.Schedule) int64 {
 	for _, st := range sc.Stages {
 		peak = max(peak, st.TargetRate)
 	}
-	if sc.Type == pacing.TypeReplay {
+	if streamreplayv1alpha1.ScenarioType(sc.Type) == streamreplayv1alpha1.ScenarioReplay {
 		if secs := sched.Length().Seconds(); secs > 0 {
 			peak = max(peak, int64(float64(sched.Total())/secs)*4) // replays are bursty
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/plan"
 	"github.com/streamreplay/streamreplay/internal/results"
 	"github.com/streamreplay/streamreplay/internal/runheaders"
@@ -419,7 +420,7 @@ func TestRecordedPartitioning(t *testing.T) {
 		lines[i].Partition = &part
 	}
 	p := testPlan(k, topics[0], writeSamples(t, lines), plan.Scenario{Type: "Constant", TargetRate: 1000}, 200*time.Millisecond)
-	p.Target.Partitioning = PartitioningRecorded
+	p.Target.Partitioning = "Recorded"
 	p.Samples.Loop = false
 	r, _ := run(context.Background(), t, p, Options{})
 	for _, c := range consumeAll(t, k, r.Acked, topics[0]) {
@@ -479,6 +480,8 @@ func TestPrepareErrors(t *testing.T) {
 		}, []string{"has no samples", "more distinct keys"}},
 		"replay without timestamps": {func(p *plan.Plan) { p.Scenario = plan.Scenario{Type: "Replay", Speed: "1"} }, []string{"timestamps", "samples.jsonl:1"}},
 		"bad acks":                  {func(p *plan.Plan) { p.Target.Acks = "Some" }, []string{`unknown acks "Some"`}},
+		// The API's spelling only: admission refuses any other, so a plan with one is not the operator's.
+		"lower-case compression": {func(p *plan.Plan) { p.Target.Compression = "gzip" }, []string{`unknown compression "gzip"`, "Gzip"}},
 		// The ConfigMap key as the user knows it, not the file's path in the pod.
 		"empty ConfigMap key": {func(p *plan.Plan) {
 			p.Samples.Path, p.Samples.Name = empty, `ConfigMap "crm-cdc-samples", key "samples.jsonl"`
@@ -517,7 +520,7 @@ func ptr[T any](v T) *T { return &v }
 // emptyShard returns the index (of 2 workers) that gets none of the samples at path.
 func emptyShard(t *testing.T, path string) int32 {
 	t.Helper()
-	set, err := samples.Load(context.Background(), samples.Source{Path: path, Format: samples.FormatJSONLines})
+	set, err := samples.Load(context.Background(), samples.Source{Path: path, Format: streamreplayv1alpha1.SampleFormatJSONLines})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -595,8 +598,8 @@ func TestProducerSettings(t *testing.T) {
 	path := writeSamples(t, lines)
 	var total int64
 	for _, tc := range []struct{ compression, acks, partitioning string }{
-		{"None", AcksAll, PartitioningKey}, {"Gzip", AcksLeader, PartitioningRoundRobin}, {"Snappy", AcksAll, PartitioningKey},
-		{"Lz4", AcksAll, PartitioningKey}, {"Zstd", AcksNone, PartitioningKey},
+		{"None", "All", "Key"}, {"Gzip", "Leader", "RoundRobin"}, {"Snappy", "All", "Key"},
+		{"Lz4", "All", "Key"}, {"Zstd", "None", "Key"},
 	} {
 		p := testPlan(k, topics[0], path, plan.Scenario{Type: "Constant", TargetRate: 500}, 100*time.Millisecond)
 		p.Target.Compression, p.Target.Acks, p.Target.Partitioning = tc.compression, tc.acks, tc.partitioning
@@ -654,7 +657,7 @@ func TestRecordedTopicIsNeverWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, partitioning := range []string{PartitioningKey, PartitioningRecorded} {
+	for _, partitioning := range []string{"Key", "Recorded"} {
 		p := testPlan(k, target, path, plan.Scenario{Type: "Constant", TargetRate: 1000}, time.Second)
 		p.Samples.Format, p.Samples.Loop, p.Target.Partitioning = "Kcat", false, partitioning
 		p.RunID = "run-" + strings.ToLower(partitioning)

@@ -117,6 +117,7 @@ func TestDefaultConfigOnAPIServer(t *testing.T) {
 			permission
 			subresource string
 			allowed     bool
+			name        string // of the object, when it matters
 		}
 		var cases []access
 		for _, rule := range markerRules(t) {
@@ -124,45 +125,54 @@ func TestDefaultConfigOnAPIServer(t *testing.T) {
 				for _, res := range rule.Resources {
 					resource, sub, _ := strings.Cut(res, "/")
 					for _, v := range rule.Verbs {
-						cases = append(cases, access{team, permission{g, resource, v}, sub, true})
+						cases = append(cases, access{team, permission{g, resource, v}, sub, true, ""})
 					}
 				}
 			}
 		}
+		// Secrets: created (the run's token, the control key), never read, but for the
+		// control key in the operator's own namespace, by name.
 		for _, ns := range []string{team, own} {
-			for _, v := range []string{"get", "list", "watch", "create", "update", "patch", "delete"} {
-				cases = append(cases, access{ns, permission{"", "secrets", v}, "", false})
+			cases = append(cases, access{ns, permission{"", "secrets", "create"}, "", true, ""})
+			for _, v := range []string{"get", "list", "watch", "update", "patch", "delete"} {
+				cases = append(cases, access{ns, permission{"", "secrets", v}, "", false, ""})
 			}
+			cases = append(cases,
+				access{ns, permission{"", "secrets", "get"}, "", ns == own, controlKeySecret},
+				access{ns, permission{"", "secrets", "get"}, "", false, "kafka-user"})
 		}
 		for _, v := range []string{"get", "create", "update"} {
-			cases = append(cases, access{own, permission{"coordination.k8s.io", "leases", v}, "", true})
+			cases = append(cases, access{own, permission{"coordination.k8s.io", "leases", v}, "", true, ""})
 		}
 		for _, tc := range cases {
 			sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 				User:   fmt.Sprintf("system:serviceaccount:%s:%s", own, sa),
 				Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + own, "system:authenticated"},
 				ResourceAttributes: &authorizationv1.ResourceAttributes{
-					Namespace: tc.namespace, Verb: tc.verb, Group: tc.group, Resource: tc.resource, Subresource: tc.subresource,
+					Namespace: tc.namespace, Verb: tc.verb, Group: tc.group, Resource: tc.resource, Subresource: tc.subresource, Name: tc.name,
 				},
 			}}
 			if err := c.Create(ctx, sar); err != nil {
 				t.Fatalf("SubjectAccessReview: %v", err)
 			}
 			if sar.Status.Allowed != tc.allowed {
-				t.Errorf("ServiceAccount %s/%s may %s %s in namespace %s: allowed = %t, want %t (%s)",
-					own, sa, tc.verb, strings.TrimSuffix(tc.resource+"/"+tc.subresource, "/"), tc.namespace, sar.Status.Allowed, tc.allowed, sar.Status.Reason)
+				t.Errorf("ServiceAccount %s/%s may %s %s %s in namespace %s: allowed = %t, want %t (%s)",
+					own, sa, tc.verb, strings.TrimSuffix(tc.resource+"/"+tc.subresource, "/"), tc.name, tc.namespace, sar.Status.Allowed, tc.allowed, sar.Status.Reason)
 			}
 		}
 	})
 }
 
+// controlKeySecret is the Secret of the operator's control key, in its own namespace.
+const controlKeySecret = "streamreplay-control-key"
+
 // TestOtherConfigOnAPIServer dry-runs the kustomizations users apply in their own
-// namespaces: the example LoadTest and the NetworkPolicy that lets the operator reach the pods.
+// namespaces: the example LoadTest.
 func TestOtherConfigOnAPIServer(t *testing.T) {
 	_, c := apiServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for _, dir := range []string{"samples", "network-policy"} {
+	for _, dir := range []string{"samples"} {
 		t.Run(dir, func(t *testing.T) {
 			ns := createNamespace(ctx, t, c, dir)
 			for _, obj := range kustomize(t, repoPath("config", dir)) {

@@ -17,6 +17,7 @@ import (
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/controllers"
+	"github.com/streamreplay/streamreplay/internal/control"
 	"github.com/streamreplay/streamreplay/internal/operator"
 	"github.com/streamreplay/streamreplay/test/fakekubelet"
 )
@@ -148,12 +149,17 @@ type driver struct {
 	ctx       context.Context
 	c         client.Client
 	namespace string
+	key       control.Key
 	control   *fakekubelet.ControlServer
 }
 
 func newDriver(ctx context.Context, t *testing.T, c client.Client, namespacePrefix string) *driver {
 	t.Helper()
-	d := &driver{t: t, ctx: ctx, c: c, namespace: createNamespace(ctx, t, c, namespacePrefix), control: fakekubelet.NewControlServer()}
+	key, err := control.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &driver{t: t, ctx: ctx, c: c, namespace: createNamespace(ctx, t, c, namespacePrefix), key: key, control: fakekubelet.NewControlServer(key)}
 	t.Cleanup(func() { _ = d.control.Close() })
 	if err := c.Create(ctx, fakekubelet.SamplesConfigMap(d.namespace)); err != nil {
 		t.Fatalf("creating the sample ConfigMap: %v", err)
@@ -164,6 +170,7 @@ func newDriver(ctx context.Context, t *testing.T, c client.Client, namespacePref
 func (d *driver) startManager(cfg *rest.Config) {
 	d.t.Helper()
 	mgr, err := operator.New(cfg, operator.Options{
+		ControlKey:      d.key,
 		MetricsAddr:     "0",
 		ProbeAddr:       "0",
 		PodImage:        "streamreplay:test",

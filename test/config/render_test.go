@@ -2,6 +2,7 @@ package config
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -14,10 +15,14 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -179,13 +184,22 @@ var managerRules = []struct {
 		}
 		return nil
 	}},
+	{"metrics over HTTPS with authentication and authorization", func(r *renderedDefault) error {
+		if v, ok := flagValue(r.manager.Args, "metrics-secure"); !ok || v != "true" {
+			return fmt.Errorf("--metrics-secure is not set in args %q", r.manager.Args)
+		}
+		if v, _ := flagValue(r.manager.Args, "enable-http2"); v == "true" {
+			return fmt.Errorf("--enable-http2 is set in args %q", r.manager.Args)
+		}
+		return nil
+	}},
 	{"metrics port declared and served by the metrics Service", func(r *renderedDefault) error {
 		port, err := r.boundPort("metrics-bind-address")
 		if err != nil {
 			return err
 		}
-		if !slices.ContainsFunc(r.manager.Ports, func(p corev1.ContainerPort) bool { return p.Name == "metrics" && p.ContainerPort == port }) {
-			return fmt.Errorf("no container port named metrics with number %d in %+v", port, r.manager.Ports)
+		if !slices.ContainsFunc(r.manager.Ports, func(p corev1.ContainerPort) bool { return p.Name == "https" && p.ContainerPort == port }) {
+			return fmt.Errorf("no container port named https with number %d in %+v", port, r.manager.Ports)
 		}
 		for _, svc := range r.services {
 			if !selects(svc.Spec.Selector, r.deployment.Spec.Template.Labels) {
@@ -198,6 +212,50 @@ var managerRules = []struct {
 			}
 		}
 		return fmt.Errorf("no Service selects the manager's pods on its metrics port %d", port)
+	}},
+	{"runs get a NetworkPolicy that lets in the manager's pods and the monitoring namespaces", func(r *renderedDefault) error {
+		if v, _ := flagValue(r.manager.Args, "pod-network-policy"); v != "true" {
+			return fmt.Errorf("--pod-network-policy is not set in args %q", r.manager.Args)
+		}
+		raw, _ := flagValue(r.manager.Args, "operator-pod-labels")
+		podLabels, err := labels.ConvertSelectorToLabelsMap(raw)
+		if err != nil {
+			return fmt.Errorf("--operator-pod-labels=%q: %w", raw, err)
+		}
+		if len(podLabels) == 0 || !labels.SelectorFromSet(podLabels).Matches(labels.Set(r.deployment.Spec.Template.Labels)) {
+			return fmt.Errorf("--operator-pod-labels=%q does not select the manager's pods %v: the runs would refuse the operator", raw, r.deployment.Spec.Template.Labels)
+		}
+		raw, _ = flagValue(r.manager.Args, "metrics-namespace-selector")
+		if raw == "" {
+			return errors.New("--metrics-namespace-selector is not set: every namespace could scrape the runs")
+		}
+		runs, err := metav1.ParseToLabelSelector(raw)
+		if err != nil {
+			return fmt.Errorf("--metrics-namespace-selector=%q: %w", raw, err)
+		}
+		// The manager's own metrics are open to the same namespaces.
+		for _, obj := range r.ofKind("NetworkPolicy") {
+			var np networkingv1.NetworkPolicy
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &np); err != nil {
+				return err
+			}
+			sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+			if err != nil || np.Namespace != r.deployment.Namespace || !sel.Matches(labels.Set(r.deployment.Spec.Template.Labels)) {
+				continue
+			}
+			for _, rule := range np.Spec.Ingress {
+				for _, from := range rule.From {
+					if from.NamespaceSelector == nil || from.PodSelector != nil {
+						return fmt.Errorf("NetworkPolicy %s lets in %+v: want namespaces only", np.Name, from)
+					}
+					if !cmp.Equal(runs, from.NamespaceSelector, cmpopts.EquateEmpty()) {
+						return fmt.Errorf("the runs' metrics are open to namespaces %v, the manager's (NetworkPolicy %s) to %v: keep them equal", runs, np.Name, from.NamespaceSelector)
+					}
+				}
+			}
+			return nil
+		}
+		return errors.New("no NetworkPolicy selects the manager's pods")
 	}},
 	{"pods of a run get the manager's image", func(r *renderedDefault) error {
 		for _, e := range r.manager.Env {
@@ -295,8 +353,9 @@ func selects(selector, labels map[string]string) bool {
 }
 
 // rbacProblems lists what a Role or ClusterRole must not grant: wildcards, and any access
-// to Secrets. The operator mounts Secrets into the pods it creates (the kubelet reads them)
-// but never reads one itself.
+// to Secrets beyond creating them and reading named ones (resourceNames). The operator
+// mounts Secrets into the pods it creates (the kubelet reads them) and creates the run's
+// token Secret, but never reads a Secret it did not name: only its own control key.
 func rbacProblems(owner string, rules []rbacv1.PolicyRule) []string {
 	var problems []string
 	for i, rule := range rules {
@@ -312,8 +371,18 @@ func rbacProblems(owner string, rules []rbacv1.PolicyRule) []string {
 			}
 		}
 		for _, resource := range rule.Resources {
-			if resource == "secrets" || strings.HasPrefix(resource, "secrets/") {
-				problems = append(problems, fmt.Sprintf("%s rule %d grants %q on %s: the operator must not read Secrets (it only mounts them into pods)", owner, i, rule.Verbs, resource))
+			if resource != "secrets" && !strings.HasPrefix(resource, "secrets/") {
+				continue
+			}
+			var bad []string
+			for _, v := range rule.Verbs {
+				named := v == "get" && len(rule.ResourceNames) > 0 && resource == "secrets"
+				if v != "create" && !named {
+					bad = append(bad, v)
+				}
+			}
+			if len(bad) > 0 {
+				problems = append(problems, fmt.Sprintf("%s rule %d grants %q on %s: the operator may only create Secrets and get named ones", owner, i, bad, resource))
 			}
 		}
 	}
@@ -346,7 +415,19 @@ func TestRBACProblemsAreNamed(t *testing.T) {
 			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create"}},
 			{APIGroups: []string{""}, Resources: []string{"pods", "secrets"}, Verbs: []string{"get"}},
 		},
-		want: []string{`ClusterRole x rule 1 grants ["get"] on secrets: the operator must not read Secrets (it only mounts them into pods)`},
+		want: []string{`ClusterRole x rule 1 grants ["get"] on secrets: the operator may only create Secrets and get named ones`},
+	}, {
+		name: "creating secrets and getting a named one",
+		rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}, ResourceNames: []string{"streamreplay-control-key"}},
+		},
+	}, {
+		name: "listing or changing named secrets",
+		rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list", "watch", "update"}, ResourceNames: []string{"streamreplay-control-key"}},
+		},
+		want: []string{`ClusterRole x rule 0 grants ["list" "watch" "update"] on secrets: the operator may only create Secrets and get named ones`},
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

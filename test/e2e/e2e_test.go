@@ -134,7 +134,10 @@ func applySamples(t *testing.T) {
 
 func waitPhase(t *testing.T, name, phase string) {
 	t.Helper()
-	mustKubectl(t, "wait", "--for=jsonpath={.status.phase}="+phase, "loadtest/"+name, "--timeout=4m")
+	if _, err := kubectl(t, "wait", "--for=jsonpath={.status.phase}="+phase, "loadtest/"+name, "--timeout=4m"); err != nil {
+		t.Fatalf("LoadTest %s did not reach %s: phase %q, message %q", name, phase,
+			jsonpath(t, name, "{.status.phase}"), jsonpath(t, name, "{.status.message}"))
+	}
 }
 
 func jsonpath(t *testing.T, name, path string) string {

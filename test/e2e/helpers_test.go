@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/samples"
 	"github.com/streamreplay/streamreplay/internal/sandbox"
 )
@@ -30,7 +31,7 @@ func loadShippedSamples(t *testing.T) *samples.Set {
 	if err := yaml.Unmarshal(data, &cm); err != nil {
 		t.Fatalf("%s: %v", sandbox.SamplesManifest, err)
 	}
-	set, err := samples.Parse(bytes.NewReader(cm.BinaryData["samples.jsonl.gz"]), samples.FormatJSONLines, "samples.jsonl.gz")
+	set, err := samples.Parse(bytes.NewReader(cm.BinaryData["samples.jsonl.gz"]), streamreplayv1alpha1.SampleFormatJSONLines, "samples.jsonl.gz")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,17 +41,18 @@ const (
 	saslWorkers       = 2
 	saslVolumeName    = "kafka-sasl"
 	saslContainer     = "replay"
+	controlVolumeName = "control"
 	// scramSHA512 is the mechanism's name for kfake and for the LoadTest.
 	scramSHA512 = "SCRAM-SHA-512"
 )
 
 // TestSecretsStayOutOfArgsEnvStatusEventsAndLogs runs a LoadTest against a Kafka that
 // requires SCRAM-SHA-512, and another with a wrong password, then looks for both
-// passwords everywhere a user or another tenant could read them: the pods as the API
-// server has them (args, command, env), the processes' real command lines and
-// environments, the LoadTests' status, the Events, the ConfigMaps, the pods' logs,
-// termination messages and folders, and the sandbox's own log. A Secret may only reach a
-// pod as a volume that names it.
+// passwords, the operator's control key and both runs' control tokens everywhere a user
+// or another tenant could read them: the pods as the API server has them (args, command,
+// env), the processes' real command lines and environments, the LoadTests' status, the
+// Events, the ConfigMaps, the pods' logs, termination messages and folders, and the
+// sandbox's own log. A Secret may only reach a pod as a volume that names it.
 func TestSecretsStayOutOfArgsEnvStatusEventsAndLogs(t *testing.T) {
 	password, wrongPassword := randomPassword(t), randomPassword(t)
 	scanner := newSecretScanner(
@@ -82,8 +83,18 @@ func TestSecretsStayOutOfArgsEnvStatusEventsAndLogs(t *testing.T) {
 	checkSecretHolds(t, scanner, saslSecret, password)
 	checkSecretHolds(t, scanner, saslWrongSecret, wrongPassword)
 
+	key := controlKey(t)
+	addSecret(scanner, secretValue{what: "the operator's control key", value: string(key)})
+
 	mustKubectl(t, "apply", "--server-side", "-f", saslManifest(t, saslLoadTest, saslSecret, brokers))
 	mustKubectl(t, "apply", "--server-side", "-f", saslManifest(t, saslWrongLoadTest, saslWrongSecret, brokers))
+	// The runs' control tokens, as the operator computes them, and as their Secrets hold them.
+	tokens := map[string]string{}
+	for _, lt := range []string{saslLoadTest, saslWrongLoadTest} {
+		tokens[lt] = key.Token(jsonpath(t, lt, "{.metadata.uid}"))
+		addSecret(scanner, secretValue{what: "the control token of LoadTest " + lt, value: tokens[lt]})
+		checkControlSecret(t, scanner, lt, tokens[lt])
+	}
 	live := &liveProcesses{scanner: scanner, seen: map[string]bool{}}
 	phases := waitFinished(t, []string{saslLoadTest, saslWrongLoadTest}, live.sample)
 
@@ -129,7 +140,7 @@ func TestSecretsStayOutOfArgsEnvStatusEventsAndLogs(t *testing.T) {
 	checkObjects(t, scanner, "loadtests", "LoadTest", []string{saslLoadTest, saslWrongLoadTest})
 	checkObjects(t, scanner, "configmaps", "ConfigMap", []string{saslLoadTest + "-results"})
 	checkEvents(t, scanner)
-	checkPodFiles(t, scanner, pods, inAPI, map[string]string{saslLoadTest: password, saslWrongLoadTest: wrongPassword})
+	checkPodFiles(t, scanner, pods, inAPI, map[string]string{saslLoadTest: password, saslWrongLoadTest: wrongPassword}, tokens)
 	checkSandboxLog(t, scanner, pods)
 
 	for _, f := range scanner.findings {
@@ -191,6 +202,36 @@ func checkSecretHolds(t *testing.T, scanner *secretScanner, name, password strin
 	probe.scanJSON("Secret "+name, []byte(raw))
 	if len(probe.findings) != 1 || !strings.Contains(probe.findings[0], ".data.password") {
 		t.Errorf("the scanner should find the password once, at .data.password, in Secret %s; it found %d times: %s",
+			name, len(probe.findings), strings.Join(probe.findings, "; "))
+	}
+}
+
+// addSecret makes the scanner look for one more value, hidden from the test's output.
+func addSecret(scanner *secretScanner, v secretValue) {
+	scanner.secrets = append(scanner.secrets, v)
+	redactFromOutput(scanner.forms()...)
+}
+
+// checkControlSecret checks that the run's control Secret holds the token the operator
+// computes, owned by its LoadTest, and that the scanner finds it there.
+func checkControlSecret(t *testing.T, scanner *secretScanner, lt, token string) {
+	t.Helper()
+	name := lt + "-control"
+	raw := mustKubectl(t, "get", "secret", name, "-o", "json")
+	var s corev1.Secret
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+		t.Fatalf("Secret %s: %v", name, err)
+	}
+	if string(s.Data["token"]) != token {
+		t.Errorf("Secret %s does not hold HMAC(control key, run id)", name)
+	}
+	if len(s.OwnerReferences) != 1 || s.OwnerReferences[0].Name != lt || s.OwnerReferences[0].Kind != "LoadTest" {
+		t.Errorf("Secret %s is owned by %+v, want its LoadTest %s", name, s.OwnerReferences, lt)
+	}
+	probe := scanner.probe()
+	probe.scanJSON("Secret "+name, []byte(raw))
+	if len(probe.findings) != 1 || !strings.Contains(probe.findings[0], ".data.token") {
+		t.Errorf("the scanner should find the token once, at .data.token, in Secret %s; it found %d times: %s",
 			name, len(probe.findings), strings.Join(probe.findings, "; "))
 	}
 }
@@ -369,7 +410,13 @@ func (l *liveProcesses) sample(t *testing.T) {
 		for i, arg := range strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00") {
 			l.scanner.scanText(fmt.Sprintf("%s, argument %d", where, i), arg)
 		}
-		var planSeen bool
+		var planSeen, tokenFileSeen bool
+		for _, arg := range strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00") {
+			tokenFileSeen = tokenFileSeen || strings.HasPrefix(arg, "--control-token-file=") && strings.HasSuffix(arg, "/volumes/control/token")
+		}
+		if !tokenFileSeen {
+			t.Errorf("%s: no --control-token-file naming the mounted token", where)
+		}
 		for _, kv := range strings.Split(strings.TrimRight(string(environ), "\x00"), "\x00") {
 			name, value, _ := strings.Cut(kv, "=")
 			l.scanner.scanText(fmt.Sprintf("%s, environment variable %s", where, name), value)
@@ -443,8 +490,12 @@ func checkPodSpec(t *testing.T, pod *corev1.Pod, secret string) {
 		}
 	}
 	var volume *corev1.Volume
+	lt := pod.Labels["streamreplay.io/loadtest"]
 	for i := range pod.Spec.Volumes {
 		if s := pod.Spec.Volumes[i].Secret; s != nil {
+			if s.SecretName == lt+"-control" && pod.Spec.Volumes[i].Name == controlVolumeName {
+				continue // the run's control token
+			}
 			if s.SecretName != secret || volume != nil {
 				t.Errorf("pod %s mounts Secret %s as volume %s; want only %s", pod.Name, s.SecretName, pod.Spec.Volumes[i].Name, secret)
 				continue
@@ -534,10 +585,10 @@ func checkEvents(t *testing.T, scanner *secretScanner) {
 }
 
 // checkPodFiles scans each pod's folder in the pod runner: the container's log, its
-// termination-log file and every volume but the mounted Secret, where the password is
-// expected and checked. The runner removes the volumes of a deleted pod (inAPI lists
-// those that are not); its logs stay.
-func checkPodFiles(t *testing.T, scanner *secretScanner, pods, inAPI []string, passwordOf map[string]string) {
+// termination-log file and every volume but the mounted Secrets, where the password and
+// the token are expected and checked. The runner removes the volumes of a deleted pod
+// (inAPI lists those that are not); its logs stay.
+func checkPodFiles(t *testing.T, scanner *secretScanner, pods, inAPI []string, passwordOf, tokenOf map[string]string) {
 	t.Helper()
 	for _, pod := range pods {
 		dir, ok := sbx.Runner().PodDir(sandbox.Namespace, pod)
@@ -556,9 +607,9 @@ func checkPodFiles(t *testing.T, scanner *secretScanner, pods, inAPI []string, p
 		if _, err := os.Stat(filepath.Join(dir, saslContainer+".termination-log")); err != nil {
 			t.Errorf("pod %s has no termination-log file to scan: %v", pod, err)
 		}
-		secretDir := filepath.Join("volumes", saslVolumeName)
+		secretDir, tokenDir := filepath.Join("volumes", saslVolumeName), filepath.Join("volumes", controlVolumeName)
 		files := scanner.scanTree("pod "+pod+"'s folder", dir, func(rel string) bool {
-			return rel == secretDir
+			return rel == secretDir || rel == tokenDir
 		})
 		scanner.scanned = append(scanner.scanned, fmt.Sprintf("pod %s's log, termination log and folder (%d files)", pod, files))
 
@@ -569,6 +620,11 @@ func checkPodFiles(t *testing.T, scanner *secretScanner, pods, inAPI []string, p
 		mounted, err := os.ReadFile(filepath.Join(dir, secretDir, "password"))
 		if err != nil || string(mounted) != passwordOf[lt] {
 			t.Errorf("pod %s: the mounted password file does not hold the Secret's password (%v)", pod, err)
+		}
+		token := filepath.Join(dir, tokenDir, "token")
+		mounted, err = os.ReadFile(token)
+		if info, statErr := os.Stat(token); err != nil || statErr != nil || string(mounted) != tokenOf[lt] || info.Mode().Perm() != 0o440 {
+			t.Errorf("pod %s: the mounted token file does not hold the run's token with mode 0440 (%v)", pod, err)
 		}
 	}
 }

@@ -48,36 +48,55 @@ func (p *AddressPool) Next() string {
 
 // ControlServer plays the control port of fake pods: it listens on plan.ControlPort of
 // each address given to Serve, answers POST /start and /stop, and records the calls
-// each address received. It is safe for concurrent use.
+// each address received. With a key, it refuses (401) and does not record a call that
+// does not carry the token of the run it names, as a pod does. It is safe for
+// concurrent use.
 type ControlServer struct {
 	srv *http.Server
+	key control.Key
 
-	mu     sync.Mutex
-	starts map[string][]control.StartRequest // by address
-	stops  map[string][]control.StopRequest  // by address
+	mu      sync.Mutex
+	starts  map[string][]control.StartRequest // by address
+	stops   map[string][]control.StopRequest  // by address
+	refused int
 }
 
 // NewControlServer gives a ControlServer that listens nowhere yet; Close it when done.
-func NewControlServer() *ControlServer {
-	s := &ControlServer{starts: map[string][]control.StartRequest{}, stops: map[string][]control.StopRequest{}}
+// key is the operator's control key; nil accepts calls without checking their token.
+func NewControlServer(key control.Key) *ControlServer {
+	s := &ControlServer{key: key, starts: map[string][]control.StartRequest{}, stops: map[string][]control.StopRequest{}}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+control.PathStart, record(&s.mu, s.starts))
-	mux.HandleFunc("POST "+control.PathStop, record(&s.mu, s.stops))
+	mux.HandleFunc("POST "+control.PathStart, record(s, s.starts, func(r control.StartRequest) string { return r.RunID }))
+	mux.HandleFunc("POST "+control.PathStop, record(s, s.stops, func(r control.StopRequest) string { return r.RunID }))
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return s
 }
 
 // record answers a control call whose body is a Req and adds it to the calls of the
 // address it was sent to.
-func record[Req any](mu *sync.Mutex, calls map[string][]Req) http.HandlerFunc {
+func record[Req any](s *ControlServer, calls map[string][]Req, runID func(Req) string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req Req
-		if ip, ok := decode(w, r, &req); ok {
-			mu.Lock()
-			calls[ip] = append(calls[ip], req)
-			mu.Unlock()
+		ip, ok := decode(w, r, &req)
+		if !ok {
+			return
 		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.key != nil && !control.Authorized(r, s.key.Token(runID(req))) {
+			s.refused++
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		calls[ip] = append(calls[ip], req)
 	}
+}
+
+// Refused is how many calls did not carry their run's token.
+func (s *ControlServer) Refused() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
 }
 
 // decode reads a control call's body into req and tells which address it was sent to;

@@ -33,6 +33,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -330,19 +331,21 @@ func (r *round) allLoadTests(done func(*streamreplayv1alpha1.LoadTest) bool) fun
 func (r *round) waitFor(what string, check func() (done bool, state string, err error)) {
 	r.b.Helper()
 	var state string
-	err := fakekubelet.Poll(pollInterval, phaseTimeout, func() (bool, error) {
+	var failed error // check's or the manager's error, told apart from the timeout
+	err := wait.PollUntilContextTimeout(context.Background(), pollInterval, phaseTimeout, true, func(context.Context) (bool, error) {
 		done, s, err := check()
 		state = s
 		if err == nil && !done && r.mgr.exited() {
 			err = fmt.Errorf("the manager exited (%s): %w\n%s", state, r.mgr.waitErr, r.mgr.logTail(40))
 		}
+		failed = err
 		return done, err
 	})
 	switch {
-	case errors.Is(err, fakekubelet.ErrTimeout):
-		r.b.Fatalf("waiting for %s: still not done after %s: %s\nmanager log:\n%s", what, phaseTimeout, state, r.mgr.logTail(20))
+	case failed != nil:
+		r.b.Fatalf("waiting for %s: %v", what, failed)
 	case err != nil:
-		r.b.Fatalf("waiting for %s: %v", what, err)
+		r.b.Fatalf("waiting for %s: still not done after %s: %s\nmanager log:\n%s", what, phaseTimeout, state, r.mgr.logTail(20))
 	}
 }
 
@@ -412,7 +415,8 @@ type fakePods struct {
 }
 
 func newFakePods(b *testing.B) *fakePods {
-	f := &fakePods{control: fakekubelet.NewControlServer(), ips: make([]string, totalPods)}
+	// The manager process keeps its key in a Secret: the fake pods do not check tokens.
+	f := &fakePods{control: fakekubelet.NewControlServer(nil), ips: make([]string, totalPods)}
 	b.Cleanup(func() { _ = f.control.Close() })
 	addresses := fakekubelet.NewAddressPool(fakekubelet.ScaleAddresses)
 	for i := range f.ips {
@@ -467,7 +471,7 @@ func startManager(b *testing.B, bin, kubeconfig, logPath string) *managerProcess
 	b.Cleanup(func() { _ = logFile.Close() })
 	cmd := exec.Command(bin, "manager",
 		"--metrics-bind-address=0", "--health-probe-bind-address=0",
-		"--pod-image=streamreplay:bench", "--start-lead=1s")
+		"--pod-image=streamreplay:bench", "--start-lead=1s", "--control-key-namespace=default")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Should the benchmark itself die (go test's -timeout panics without cleanup), the

@@ -11,6 +11,7 @@ import (
 	"github.com/go-logr/logr/testr"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 const (
@@ -81,12 +82,9 @@ func start(t *testing.T, cfg Config) *Pipeline {
 // waitFor polls cond until it holds or the timeout ends.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, timeout, true,
+		func(context.Context) (bool, error) { return cond(), nil }); err != nil {
+		t.Fatalf("timed out after %v waiting for %s", timeout, what)
 	}
 }
 
@@ -171,13 +169,14 @@ func consume(t *testing.T, addr, topic string) []kafka.Message {
 	return out
 }
 
-func header(hs []kafka.Header, key string) (string, bool) {
+// header is the value of the last header named key, "" when there is none.
+func header(hs []kafka.Header, key string) string {
 	for i := len(hs) - 1; i >= 0; i-- {
 		if hs[i].Key == key {
-			return string(hs[i].Value), true
+			return string(hs[i].Value)
 		}
 	}
-	return "", false
+	return ""
 }
 
 // runHeaders are the headers a replay worker adds, plus a header of the recorded sample.

@@ -149,15 +149,6 @@ func New(cfg Config, log logr.Logger) (*Pipeline, error) {
 	return &Pipeline{cfg: cfg, log: log, byReason: map[Reason]int64{}, byClass: map[string]int64{}}, nil
 }
 
-// Run runs a pipeline with cfg until ctx ends; see Pipeline.Run.
-func Run(ctx context.Context, cfg Config, log logr.Logger) error {
-	p, err := New(cfg, log)
-	if err != nil {
-		return err
-	}
-	return p.Run(ctx)
-}
-
 // Stats returns a snapshot of the counters; safe to call while Run runs.
 func (p *Pipeline) Stats() Stats {
 	s := Stats{

@@ -241,12 +241,12 @@ func TestPipeline(t *testing.T) {
 	// Where each input landed, by its sequence header.
 	in := map[string]kafka.Message{}
 	for _, m := range consume(t, addr, inTopic) {
-		seq, _ := header(m.Headers, "streamreplay-seq")
+		seq := header(m.Headers, "streamreplay-seq")
 		in[seq] = m
 	}
 	seen := map[string]bool{}
 	for _, m := range consume(t, addr, outTopic) {
-		seq, _ := header(m.Headers, "streamreplay-seq")
+		seq := header(m.Headers, "streamreplay-seq")
 		i, _ := strconv.Atoi(seq)
 		orig, ok := in[seq]
 		if !ok || seen[seq] || inputs[i].dead != "" {
@@ -268,7 +268,7 @@ func TestPipeline(t *testing.T) {
 		}
 	}
 	for _, m := range consume(t, addr, dlqTopic) {
-		seq, _ := header(m.Headers, "streamreplay-seq")
+		seq := header(m.Headers, "streamreplay-seq")
 		i, _ := strconv.Atoi(seq)
 		orig, ok := in[seq]
 		if !ok || seen[seq] || inputs[i].dead == "" {
@@ -289,12 +289,12 @@ func TestPipeline(t *testing.T) {
 			HeaderConnectorName: group, HeaderTaskID: "0", HeaderStage: stage, HeaderExceptionClass: DataException,
 		}
 		for k, v := range want {
-			if got, _ := header(m.Headers, k); got != v {
+			if got := header(m.Headers, k); got != v {
 				t.Errorf("dead letter %s: %s = %q, want %q", seq, k, got, v)
 			}
 		}
 		for _, k := range []string{HeaderClassName, HeaderExceptionMessage, HeaderStacktrace} {
-			if got, _ := header(m.Headers, k); got == "" {
+			if got := header(m.Headers, k); got == "" {
 				t.Errorf("dead letter %s: no %s", seq, k)
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/runheaders"
 	"github.com/streamreplay/streamreplay/internal/samples"
 )
@@ -310,7 +311,7 @@ func TestShippedSampleSetThroughPipeline(t *testing.T) {
 		t.Skip("replays 18 MB through kfake")
 	}
 	gz, sum := loadShipped(t)
-	set, err := samples.Parse(bytes.NewReader(gz), samples.FormatJSONLines, "samples.jsonl.gz")
+	set, err := samples.Parse(bytes.NewReader(gz), streamreplayv1alpha1.SampleFormatJSONLines, "samples.jsonl.gz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,13 +360,13 @@ func TestShippedSampleSetThroughPipeline(t *testing.T) {
 		t.Errorf("%d dead letters, want %d", len(dead), sum.Expected.DeadLettered)
 	}
 	for _, m := range dead {
-		lookup := func(k string) ([]byte, bool) {
-			v, ok := header(m.Headers, k)
-			return []byte(v), ok
+		var f runheaders.Fields
+		for _, h := range m.Headers {
+			f.Set(h.Key, h.Value)
 		}
-		meta, ok := runheaders.Parse(lookup)
-		class, _ := header(m.Headers, HeaderExceptionClass)
-		stage, _ := header(m.Headers, HeaderStage)
+		meta, ok := f.Meta()
+		class := header(m.Headers, HeaderExceptionClass)
+		stage := header(m.Headers, HeaderStage)
 		if !ok || meta.RunID != "5d1f7a0e-run" || class != DataException || (stage != StageValueConverter && stage != StageTransformation) {
 			t.Errorf("dead letter %d: run %+v, class %q, stage %q", m.Offset, meta, class, stage)
 		}

@@ -23,9 +23,15 @@
 //     optional), emptyDir, hostPath (the host's own folder) and persistentVolumeClaim
 //     (the folder pvc/<namespace>/<claimName> of the work folder, which a test can fill
 //     beforehand; see Runner.ClaimDir). The files are written once, before the start.
+//     A ConfigMap or Secret file gets the access the pod's user would have on a node,
+//     where the kubelet writes it owned by root and the fsGroup: with runAsUser set and
+//     not 0, the bits of the group (fsGroup or runAsGroup 0) or of "other" become the
+//     owner's, so a key the pod's user could not read there cannot be read here (see
+//     fileAccess).
 //   - Runs each container as Config.Binary: the image is ignored; the container's
 //     command without its first word (the image's executable) and its args follow, then
-//     --control-address=<podIP>:<port named "control"> (when the container has that port)
+//     --control-address=<podIP>:<port named "control"> and
+//     --metrics-address=<podIP>:<port named "metrics"> (for the ports the container has)
 //     and --termination-log=<a file of the pod's folder>.
 //   - Probes: httpGet and tcpSocket readiness, liveness and startup probes with their
 //     delays, periods, timeouts and thresholds. Ready and ContainersReady follow the

@@ -410,6 +410,9 @@ func (w *podWorker) prepare(ctx context.Context, objs *objects) ([]*exec.Cmd, st
 	return cmds, "", nil
 }
 
+// portFlags are the flags that tell streamreplay where to listen, by port name.
+var portFlags = map[string]string{plan.ControlPortName: "control-address", plan.MetricsPortName: "metrics-address"}
+
 // command builds a container's process: the runner's binary with the container's
 // command (without the image's executable) and args, its resolved environment, and
 // every container path of a mount rewritten to the volume's local folder.
@@ -455,9 +458,10 @@ func (w *podWorker) command(ctx context.Context, c *container, vols map[string]s
 	for i, a := range args {
 		args[i] = rewrite(expand(a, env.lookup))
 	}
+	// The pod's ports on its own address (a process cannot bind 0.0.0.0:9400 once per pod).
 	for _, p := range c.spec.Ports {
-		if p.Name == plan.ControlPortName {
-			args = append(args, "--control-address="+net.JoinHostPort(w.ip.String(), strconv.Itoa(int(p.ContainerPort))))
+		if flag, ok := portFlags[p.Name]; ok {
+			args = append(args, "--"+flag+"="+net.JoinHostPort(w.ip.String(), strconv.Itoa(int(p.ContainerPort))))
 		}
 	}
 	args = append(args, "--termination-log="+c.termPath)

@@ -60,6 +60,7 @@ func TestOperatorWorkerPod(t *testing.T) {
 	createSecret(t, ns, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "kafka-sasl"}, Data: map[string][]byte{"username": []byte("alice"), "password": []byte("s3cret")},
 	})
+	createSecret(t, ns, controllers.BuildControlSecret(lt, "the-run-token"))
 	pod, err := controllers.BuildWorkerPod(lt, 1, "ghcr.io/streamreplay/streamreplay:test")
 	if err != nil {
 		t.Fatal(err)
@@ -82,10 +83,12 @@ func TestOperatorWorkerPod(t *testing.T) {
 	}
 
 	info := podInfo(t, pod)
-	wantArgs := []string{"worker", "--control-address=" + pod.Status.PodIP + ":9400"}
-	if len(info.Args) != 3 || !slices.Equal(info.Args[:2], wantArgs) || !strings.HasPrefix(info.Args[2], "--termination-log="+workDir) {
-		t.Errorf("args = %q, want %q then --termination-log=<a file of %s>", info.Args, wantArgs, workDir)
+	wantArgs := []string{"--control-address=" + pod.Status.PodIP + ":9400", "--metrics-address=" + pod.Status.PodIP + ":9401"}
+	if len(info.Args) != 5 || info.Args[0] != "worker" || !strings.HasPrefix(info.Args[1], "--control-token-file="+workDir) ||
+		!slices.Equal(info.Args[2:4], wantArgs) || !strings.HasPrefix(info.Args[4], "--termination-log="+workDir) {
+		t.Errorf("args = %q, want worker, --control-token-file=<a file of %s>, %q, then --termination-log=<a file of %s>", info.Args, workDir, wantArgs, workDir)
 	}
+	tokenFile := strings.TrimPrefix(info.Args[1], "--control-token-file=")
 	e := info.env()
 	for k, want := range map[string]string{
 		plan.EnvPodName: pod.Name, plan.EnvPodNamespace: ns, plan.EnvPodIP: pod.Status.PodIP, "HOSTNAME": pod.Name,
@@ -116,7 +119,9 @@ func TestOperatorWorkerPod(t *testing.T) {
 		path, content string
 		mode          os.FileMode
 	}{
-		{p.Samples.Path, samples, 0o644},
+		// Owned by root on a node: the pod's user 65532 reads it through fsGroup, and cannot write it.
+		{p.Samples.Path, samples, 0o444},
+		{tokenFile, "the-run-token", 0o440},
 		{p.Kafka.TLS.CAFile, "PEM", 0o440},
 		{p.Kafka.SASL.UsernameFile, "alice", 0o440},
 		{p.Kafka.SASL.PasswordFile, "s3cret", 0o440},
@@ -133,6 +138,63 @@ func TestOperatorWorkerPod(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Dir(p.Kafka.SASL.UsernameFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the Secret's files outlived the pod: %v", err)
+	}
+}
+
+// A pod that runs as a non-root user reaches its Secret's files as it would on a node:
+// through the fsGroup, or else through the "other" bits only, so a key mounted 0400
+// without fsGroup cannot be read, and the pod fails as it would there.
+func TestSecretFilesAsThePodsUserReachesThem(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	createSecret(t, ns, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "token"}, Data: map[string][]byte{"token": []byte("t0k3n")}})
+	for _, tc := range []struct {
+		name     string
+		fsGroup  *int64
+		mode     int32
+		wantMode string
+		readable bool
+	}{
+		{"fsgroup-0400", ptr.To[int64](65532), 0o400, "0440", true},
+		{"fsgroup-0440", ptr.To[int64](65532), 0o440, "0440", true},
+		{"nofsgroup-0400", nil, 0o400, "0000", false},
+		{"nofsgroup-0444", nil, 0o444, "0444", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			pod := fakePod(ns, tc.name, env("FAKEPOD_READ", "/var/run/token/token"), env("FAKEPOD_FILES", "/var/run/token/token"))
+			pod.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](65532), RunAsGroup: ptr.To[int64](65532), FSGroup: tc.fsGroup}
+			pod.Spec.Volumes = []corev1.Volume{{Name: "token", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName: "token", DefaultMode: ptr.To(tc.mode),
+			}}}}
+			pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "token", MountPath: "/var/run/token", ReadOnly: true}}
+			createPod(t, pod)
+			// Root (a CI container) reads any file whatever its mode: then only the mode
+			// can be checked.
+			if !tc.readable && os.Getuid() != 0 {
+				pod = waitPod(t, ns, tc.name, "Failed", isFailed)
+				if term := terminated(pod); term == nil || !strings.Contains(term.Message, "permission denied") {
+					t.Errorf("termination = %+v, want the pod to fail reading its Secret: permission denied", term)
+				}
+			} else {
+				pod = waitPod(t, ns, tc.name, "Ready", isReady)
+			}
+			dir, ok := runner.PodDir(ns, tc.name)
+			if !ok {
+				t.Fatal("PodDir does not know the pod")
+			}
+			file := filepath.Join(dir, "volumes", "token", "token")
+			st, err := os.Stat(file)
+			if err != nil || fmt.Sprintf("%04o", st.Mode().Perm()) != tc.wantMode {
+				t.Errorf("%s: mode %v (%v), want %s", file, st.Mode().Perm(), err, tc.wantMode)
+			}
+			if !tc.readable {
+				return
+			}
+			if got := podInfo(t, pod).Files[file]; got.Mode != tc.wantMode || string(got.Content) != "t0k3n" || got.Error != "" {
+				t.Errorf("the process reads the token file with mode %s content %q error %q, want mode %s and its content", got.Mode, got.Content, got.Error, tc.wantMode)
+			}
+		})
 	}
 }
 
@@ -478,13 +540,14 @@ func TestActiveDeadline(t *testing.T) {
 	ns := newNamespace(t)
 	running := fakePod(ns, "running")
 	running.Spec.ActiveDeadlineSeconds = ptr.To[int64](2)
+	// Before the create: the runner may pick the pod up before createPod returns.
+	start := time.Now()
 	createPod(t, running)
 	waiting := fakePod(ns, "waiting", corev1.EnvVar{Name: "MISSING", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
 		LocalObjectReference: corev1.LocalObjectReference{Name: "never"}, Key: "k",
 	}}})
 	waiting.Spec.ActiveDeadlineSeconds = ptr.To[int64](1)
 	createPod(t, waiting)
-	start := time.Now()
 
 	for name, wantTerm := range map[string]struct {
 		code        int32

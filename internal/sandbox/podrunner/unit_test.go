@@ -2,12 +2,52 @@ package podrunner
 
 import (
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 )
+
+func TestFileAccess(t *testing.T) {
+	nonRoot := &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](65532), RunAsGroup: ptr.To[int64](65532)}
+	withFSGroup := nonRoot.DeepCopy()
+	withFSGroup.FSGroup = ptr.To[int64](65532)
+	rootGroup := nonRoot.DeepCopy()
+	rootGroup.RunAsGroup = ptr.To[int64](0)
+	root := &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](0)}
+	for _, tc := range []struct {
+		name string
+		psc  *corev1.PodSecurityContext
+		in   fs.FileMode
+		want fs.FileMode
+	}{
+		{"no security context: as written", nil, 0o400, 0o400},
+		{"root reads everything", root, 0o400, 0o400},
+		{"fsGroup adds group read", withFSGroup, 0o400, 0o440},
+		{"fsGroup with 0644", withFSGroup, 0o644, 0o444},
+		{"fsGroup keeps group write", withFSGroup, 0o660, 0o660},
+		{"non-root without fsGroup: other bits", nonRoot, 0o440, 0o040},
+		{"non-root without fsGroup: readable by all", nonRoot, 0o644, 0o444},
+		{"root group: group bits", rootGroup, 0o440, 0o440},
+	} {
+		pod := &corev1.Pod{Spec: corev1.PodSpec{SecurityContext: tc.psc, Containers: []corev1.Container{{Name: "c"}}}}
+		if got := podFileAccess(pod).mode(tc.in); got != tc.want {
+			t.Errorf("%s: mode(%#o) = %#o, want %#o", tc.name, tc.in, got, tc.want)
+		}
+	}
+	// The container's runAsUser wins over the pod's.
+	pod := &corev1.Pod{Spec: corev1.PodSpec{SecurityContext: nonRoot, Containers: []corev1.Container{{
+		Name: "c", SecurityContext: &corev1.SecurityContext{RunAsUser: ptr.To[int64](0)},
+	}}}}
+	if got := podFileAccess(pod).mode(0o400); got != 0o400 {
+		t.Errorf("container running as root: mode(0400) = %#o, want 0400", got)
+	}
+}
 
 func TestExpand(t *testing.T) {
 	vars := map[string]string{"A": "a", "EMPTY": ""}

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/results"
 	"github.com/streamreplay/streamreplay/internal/runheaders"
 	"github.com/streamreplay/streamreplay/internal/samples"
@@ -98,7 +99,7 @@ func ShippedSamples(t *testing.T) *samples.Set {
 	if err := yaml.Unmarshal(data, &cm); err != nil {
 		t.Fatalf("%s: %v", SamplesManifest, err)
 	}
-	set, err := samples.Parse(bytes.NewReader(cm.BinaryData["samples.jsonl.gz"]), samples.FormatJSONLines, "samples.jsonl.gz")
+	set, err := samples.Parse(bytes.NewReader(cm.BinaryData["samples.jsonl.gz"]), streamreplayv1alpha1.SampleFormatJSONLines, "samples.jsonl.gz")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 // Command fakepod stands in for `streamreplay worker` in the pod runner's tests. It takes
-// the same --control-address and --termination-log flags, anywhere among its arguments
-// (the others are ignored), and is steered by its environment and over HTTP.
+// the same --control-address, --metrics-address and --termination-log flags, anywhere
+// among its arguments (the others are ignored), and is steered by its environment and
+// over HTTP. It serves the same handlers on both addresses.
 //
 // Environment:
 //
@@ -45,10 +46,13 @@ type info struct {
 }
 
 func main() {
-	addr, termLog := ":9400", "/dev/termination-log"
+	addr, metricsAddr, termLog := ":9400", "", "/dev/termination-log"
 	for _, a := range os.Args[1:] {
 		if v, ok := strings.CutPrefix(a, "--control-address="); ok {
 			addr = v
+		}
+		if v, ok := strings.CutPrefix(a, "--metrics-address="); ok {
+			metricsAddr = v
 		}
 		if v, ok := strings.CutPrefix(a, "--termination-log="); ok {
 			termLog = v
@@ -118,7 +122,9 @@ func main() {
 				fi.Error = err.Error()
 			} else {
 				fi.Mode = fmt.Sprintf("%#o", st.Mode().Perm())
-				fi.Content, _ = os.ReadFile(f)
+				if fi.Content, err = os.ReadFile(f); err != nil {
+					fi.Error = err.Error()
+				}
 			}
 			out.Files[f] = fi
 		}
@@ -130,6 +136,13 @@ func main() {
 	}
 	fmt.Fprintln(os.Stderr, "fakepod: listening on", l.Addr())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	if metricsAddr != "" {
+		ml, err := net.Listen("tcp", metricsAddr)
+		if err != nil {
+			exit(3, "fakepod: "+err.Error())
+		}
+		go func() { _ = srv.Serve(ml) }()
+	}
 	if err := srv.Serve(l); err != nil {
 		exit(3, "fakepod: "+err.Error())
 	}

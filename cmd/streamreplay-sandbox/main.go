@@ -1,3 +1,8 @@
+// Command streamreplay-sandbox runs the whole system on this machine (make demo): the
+// envtest control plane, the operator, the local pod runner, an embedded Kafka with the
+// example pipelines, one demo LoadTest, its progress, its results and its verdict. It
+// exits 0 on Pass only. It is a development tool, apart from the product binary
+// (streamreplay), whose worker and observer it runs as the pods' processes.
 package main
 
 import (
@@ -20,10 +25,18 @@ import (
 	"github.com/streamreplay/streamreplay/internal/sandbox"
 )
 
-// runSandbox is `streamreplay sandbox` (make demo): the whole system on this machine, one
-// LoadTest, its progress, its results and its verdict. It exits 0 on Pass only.
-func runSandbox(args []string) error {
-	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(os.Stderr, "streamreplay-sandbox: %v\n", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("streamreplay-sandbox", flag.ContinueOnError)
+	podBinary := fs.String("pod-binary", "", "the streamreplay binary the pods run (default: streamreplay next to this binary)")
 	slow := fs.Bool("fail", false, "replay into the pipeline capped at 300 records/s: the test fails, naming the broken thresholds")
 	keep := fs.Bool("keep", false, "keep the sandbox running after the verdict and print a kubeconfig for kubectl")
 	repo := fs.String("repo", ".", "the repository root (config/ is read from it)")
@@ -33,9 +46,9 @@ func runSandbox(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	binary, err := os.Executable()
+	binary, err := productBinary(*podBinary)
 	if err != nil {
-		return fmt.Errorf("finding this binary, which the pods run: %w", err)
+		return err
 	}
 	if *workDir == "" {
 		if *workDir, err = os.MkdirTemp("", "streamreplay-sandbox-"); err != nil {
@@ -59,7 +72,7 @@ func runSandbox(args []string) error {
 	if *podLogs {
 		podOutput = os.Stdout
 	}
-	fmt.Printf("streamreplay sandbox: work folder %s (logs in sandbox.log and pods/)\n", *workDir)
+	fmt.Printf("streamreplay-sandbox: work folder %s (logs in sandbox.log and pods/)\n", *workDir)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -80,4 +93,24 @@ func runSandbox(args []string) error {
 		fmt.Println("\nThe capped pipeline could not keep up, as --fail intends.")
 	}
 	return err
+}
+
+// productBinary is the streamreplay binary the pods run: the one given, else the one next
+// to this binary (make build puts both in bin/).
+func productBinary(given string) (string, error) {
+	if given == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return "", fmt.Errorf("finding this binary, to find streamreplay next to it: %w", err)
+		}
+		given = filepath.Join(filepath.Dir(self), "streamreplay")
+	}
+	abs, err := filepath.Abs(given)
+	if err != nil {
+		return "", fmt.Errorf("--pod-binary %s: %w", given, err)
+	}
+	if fi, err := os.Stat(abs); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return "", fmt.Errorf("the pods run the streamreplay binary, and %s is not an executable file (build it with `make build`, or name it with --pod-binary)", abs)
+	}
+	return abs, nil
 }
