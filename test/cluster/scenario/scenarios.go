@@ -610,9 +610,9 @@ func restrictedNamespace(t *testing.T, b Backend) {
 }
 
 // managerRBAC checks that the operator runs with exactly the rights config/ grants: its
-// pod's ServiceAccount is bound by config/rbac's two bindings and nothing else, the
-// ClusterRole on the cluster is config/rbac/role.yaml's, and it is refused what it does
-// not need.
+// pod's ServiceAccount is bound by config/default's bindings and nothing else, the roles on
+// the cluster are config/default's, every right they grant works through the API server's
+// authorizer, and sensitive rights they do not grant are refused.
 func managerRBAC(t *testing.T, b Backend) {
 	if !b.Models(ManagerInCluster) {
 		t.Skipf("the %s backend runs the operator in its own process with the API server's admin credentials", b.Name())
@@ -621,86 +621,114 @@ func managerRBAC(t *testing.T, b Backend) {
 	if got := MustKubectl(t, b, "get", "pods", "-n", ns, "-l", "control-plane=controller-manager", "-o", "jsonpath={.items[*].spec.serviceAccountName}"); got != sa {
 		t.Fatalf("the manager runs as ServiceAccount %q, want %s", got, sa)
 	}
-	var bindings struct {
-		Items []struct {
-			Kind     string `json:"kind"`
-			Metadata struct {
-				Name      string            `json:"name"`
-				Namespace string            `json:"namespace"`
-				Labels    map[string]string `json:"labels"`
-			} `json:"metadata"`
-			RoleRef  struct{ Kind, Name string } `json:"roleRef"`
-			Subjects []struct{ Kind, Name, Namespace string }
-		} `json:"items"`
-	}
-	raw := MustKubectl(t, b, "get", "clusterrolebindings,rolebindings", "--all-namespaces", "-o", "json")
-	if err := json.Unmarshal([]byte(raw), &bindings); err != nil {
-		t.Fatal(err)
-	}
-	// Every binding that names the ServiceAccount, or a group it is in, but the API server's
-	// own defaults (discovery, public info), which every account has.
-	var bound []string
-	for _, rb := range bindings.Items {
-		if rb.Metadata.Labels["kubernetes.io/bootstrapping"] == "rbac-defaults" {
-			continue
-		}
-		for _, s := range rb.Subjects {
+	bindsManager := func(o rbacObject) bool {
+		for _, s := range o.Subjects {
 			if s.Kind == "ServiceAccount" && s.Name == sa && s.Namespace == ns ||
 				s.Kind == "Group" && (s.Name == "system:serviceaccounts" || s.Name == "system:serviceaccounts:"+ns || s.Name == "system:authenticated") {
-				bound = append(bound, fmt.Sprintf("%s %s/%s -> %s %s", rb.Kind, rb.Metadata.Namespace, rb.Metadata.Name, rb.RoleRef.Kind, rb.RoleRef.Name))
+				return true
 			}
 		}
+		return false
+	}
+	// What config/default grants the manager: its bindings and the roles they name.
+	rendered := map[string]rbacObject{} // by "Kind namespace/name"
+	var want []string
+	for _, o := range renderedRBAC(t, b) {
+		rendered[o.key()] = o
+		if o.isBinding() && bindsManager(o) {
+			want = append(want, o.binding())
+		}
+	}
+	slices.Sort(want)
+
+	// What the cluster grants it: every binding naming it, but the API server's own
+	// defaults (discovery, public info), which every account has.
+	var onCluster struct{ Items []rbacObject }
+	if err := json.Unmarshal([]byte(MustKubectl(t, b, "get", "clusterrolebindings,rolebindings", "--all-namespaces", "-o", "json")), &onCluster); err != nil {
+		t.Fatal(err)
+	}
+	var bound []string
+	type boundRole struct {
+		role      rbacObject
+		namespace string // where it applies: a RoleBinding's namespace, "" for cluster-wide
+	}
+	var roles []boundRole
+	for _, o := range onCluster.Items {
+		if o.Metadata.Labels["kubernetes.io/bootstrapping"] == "rbac-defaults" || !bindsManager(o) {
+			continue
+		}
+		bound = append(bound, o.binding())
+		roleNS := ""
+		if o.RoleRef.Kind == "Role" {
+			roleNS = o.Metadata.Namespace
+		}
+		var role rbacObject
+		args := []string{"get", strings.ToLower(o.RoleRef.Kind), o.RoleRef.Name, "-o", "json"}
+		if roleNS != "" {
+			args = append(args, "-n", roleNS)
+		}
+		if err := json.Unmarshal([]byte(MustKubectl(t, b, args...)), &role); err != nil {
+			t.Fatal(err)
+		}
+		role.Kind = o.RoleRef.Kind
+		if from, ok := rendered[role.key()]; !ok {
+			t.Errorf("%s is bound to the manager but not in config/default", role.key())
+		} else if a, c := fmt.Sprint(from.Rules), fmt.Sprint(role.Rules); a != c {
+			t.Errorf("%s on the cluster:\n  %s\nin config/default:\n  %s", role.key(), c, a)
+		}
+		where := ""
+		if o.Kind == "RoleBinding" {
+			where = o.Metadata.Namespace
+		}
+		roles = append(roles, boundRole{role, where})
 	}
 	slices.Sort(bound)
-	want := []string{
-		"ClusterRoleBinding /streamreplay-manager-rolebinding -> ClusterRole streamreplay-manager-role",
-		"RoleBinding streamreplay-system/streamreplay-leader-election-rolebinding -> Role streamreplay-leader-election-role",
-	}
-	if !slices.Equal(bound, want) {
-		t.Errorf("bindings that grant the manager's ServiceAccount rights:\n  %s\nwant config/rbac's only:\n  %s",
+	if !slices.Equal(bound, want) || len(want) == 0 {
+		t.Errorf("bindings that grant the manager's ServiceAccount rights:\n  %s\nconfig/default's:\n  %s",
 			strings.Join(bound, "\n  "), strings.Join(want, "\n  "))
 	}
-	// The ClusterRole on the cluster is the generated config/rbac/role.yaml.
-	roleFile, err := os.ReadFile(filepath.Join(RepoRoot, "config", "rbac", "role.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fromConfig, onCluster struct {
-		Rules []map[string]any `json:"rules"`
-	}
-	if err := yaml.Unmarshal(roleFile, &fromConfig); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal([]byte(MustKubectl(t, b, "get", "clusterrole", "streamreplay-manager-role", "-o", "json")), &onCluster); err != nil {
-		t.Fatal(err)
-	}
-	if a, c := fmt.Sprint(fromConfig.Rules), fmt.Sprint(onCluster.Rules); a != c {
-		t.Errorf("ClusterRole streamreplay-manager-role on the cluster:\n  %s\nconfig/rbac/role.yaml:\n  %s", c, a)
-	}
-	// Through the API server's authorizer: every right config/rbac grants works, and what
-	// it does not grant is refused (a right granted elsewhere would show here).
+
+	// Through the API server's authorizer: every right granted works (in the role's
+	// namespace, or the scenarios' for a ClusterRole), and sensitive ones not granted are refused.
 	as := "--as=system:serviceaccount:" + ns + ":" + sa
-	canI := func(verb, group, resource string) bool {
-		name, sub, _ := strings.Cut(resource, "/")
+	canI := func(namespace, verb, group, resource, name string) bool {
+		res, sub, _ := strings.Cut(resource, "/")
 		if group != "" {
-			name += "." + group
+			res += "." + group
 		}
-		args := []string{"auth", "can-i", verb, name, as}
+		if name != "" {
+			res += "/" + name
+		}
+		args := []string{"auth", "can-i", verb, res, as}
 		if sub != "" {
 			args = append(args, "--subresource="+sub)
+		}
+		if namespace != "" {
+			args = append(args, "-n", namespace)
 		}
 		out, _ := Kubectl(t, b, args...)
 		return strings.TrimSpace(out) == "yes"
 	}
 	granted := map[string]bool{}
-	for _, rule := range fromConfig.Rules {
-		for _, g := range rule["apiGroups"].([]any) {
-			for _, r := range rule["resources"].([]any) {
-				for _, v := range rule["verbs"].([]any) {
-					key := fmt.Sprintf("%s %s %s", v, g, r)
-					granted[key] = true
-					if !canI(v.(string), g.(string), r.(string)) {
-						t.Errorf("the manager cannot %s: config/rbac grants it", key)
+	for _, br := range roles {
+		role := br.role
+		for _, rule := range role.Rules {
+			names := rule.ResourceNames
+			if len(names) == 0 {
+				names = []string{""}
+			}
+			for _, g := range rule.APIGroups {
+				for _, r := range rule.Resources {
+					for _, v := range rule.Verbs {
+						for _, n := range names {
+							key := strings.TrimSpace(fmt.Sprintf("%s %s %s %s", v, g, r, n))
+							if n == "" {
+								granted[fmt.Sprintf("%s %s %s", v, g, r)] = true
+							}
+							if !canI(br.namespace, v, g, r, n) {
+								t.Errorf("the manager cannot %s (%s grants it)", key, role.key())
+							}
+						}
 					}
 				}
 			}
@@ -714,9 +742,9 @@ func managerRBAC(t *testing.T, b Backend) {
 		key := fmt.Sprintf("%s %s %s", refused.verb, refused.group, refused.resource)
 		switch {
 		case granted[key]:
-			t.Errorf("config/rbac now grants %s, which this test expects refused: review the grant, then this list", key)
-		case canI(refused.verb, refused.group, refused.resource):
-			t.Errorf("the manager can %s, which config/rbac does not grant", key)
+			t.Errorf("config/default now grants %s, which this test expects refused: review the grant, then this list", key)
+		case canI(b.Namespace(), refused.verb, refused.group, refused.resource, ""):
+			t.Errorf("the manager can %s in namespace %s, which config/default does not grant", key, b.Namespace())
 		}
 	}
 	// Every scenario ran with these rights: nothing was refused.
@@ -724,6 +752,45 @@ func managerRBAC(t *testing.T, b Backend) {
 	if strings.Contains(logs, "forbidden") {
 		t.Errorf("the manager was refused something:\n%s", grepLines(logs, "forbidden"))
 	}
+}
+
+// rbacObject is a Role, ClusterRole, RoleBinding or ClusterRoleBinding.
+type rbacObject struct {
+	Kind     string `json:"kind"`
+	Metadata struct {
+		Name      string            `json:"name"`
+		Namespace string            `json:"namespace"`
+		Labels    map[string]string `json:"labels"`
+	} `json:"metadata"`
+	Rules []struct {
+		APIGroups     []string `json:"apiGroups"`
+		Resources     []string `json:"resources"`
+		ResourceNames []string `json:"resourceNames"`
+		Verbs         []string `json:"verbs"`
+	} `json:"rules"`
+	RoleRef  struct{ Kind, Name string } `json:"roleRef"`
+	Subjects []struct{ Kind, Name, Namespace string }
+}
+
+func (o rbacObject) key() string     { return o.Kind + " " + o.Metadata.Namespace + "/" + o.Metadata.Name }
+func (o rbacObject) isBinding() bool { return strings.HasSuffix(o.Kind, "Binding") }
+func (o rbacObject) binding() string { return o.key() + " -> " + o.RoleRef.Kind + " " + o.RoleRef.Name }
+
+// renderedRBAC is the RBAC of config/default, as kubectl kustomize renders it.
+func renderedRBAC(t *testing.T, b Backend) []rbacObject {
+	t.Helper()
+	out := MustKubectl(t, b, "kustomize", filepath.Join(RepoRoot, "config", "default"))
+	var objs []rbacObject
+	for _, doc := range strings.Split(out, "\n---\n") {
+		var o rbacObject
+		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+			t.Fatalf("config/default: %v", err)
+		}
+		if strings.HasSuffix(o.Kind, "Role") || o.isBinding() {
+			objs = append(objs, o)
+		}
+	}
+	return objs
 }
 
 func grepLines(text, word string) string {
