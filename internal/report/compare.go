@@ -257,7 +257,7 @@ func numericRow(f figure, av float64, aok bool, bv float64, bok bool) Row {
 func format(k kind, v float64) string {
 	switch k {
 	case kindCount:
-		return groupThousands(strconv.FormatFloat(v, 'f', 0, 64))
+		return results.GroupThousands(strconv.FormatFloat(v, 'f', 0, 64))
 	case kindRate:
 		return rateText(v)
 	case kindRatio:
@@ -285,24 +285,7 @@ func rateText(v float64) string {
 		return strconv.FormatFloat(v, 'g', 2, 64) + "/s"
 	}
 	whole, frac, _ := strings.Cut(strconv.FormatFloat(cut, 'f', 1, 64), ".")
-	return groupThousands(whole) + "." + frac + "/s"
-}
-
-// groupThousands puts separators in an integer: 2,999,950.
-func groupThousands(s string) string {
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+	return results.GroupThousands(whole) + "." + frac + "/s"
 }
 
 // PercentText writes a change in percent with one decimal and its sign, "n/a" when the

@@ -131,7 +131,12 @@ func classList(classes []DLQClass, omitted int, omittedRecords int64) string {
 
 // count writes n with thousands separators: 2,999,950.
 func count(n int64) string {
-	s := strconv.FormatInt(n, 10)
+	return GroupThousands(strconv.FormatInt(n, 10))
+}
+
+// GroupThousands puts separators in the digits of a whole number: "2999950" reads
+// "2,999,950".
+func GroupThousands(s string) string {
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
 	var b strings.Builder
