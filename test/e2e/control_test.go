@@ -14,6 +14,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/streamreplay/streamreplay/internal/control"
 	"github.com/streamreplay/streamreplay/internal/plan"
@@ -110,17 +111,16 @@ func controlKey(t *testing.T) control.Key {
 // waitPodIP waits until the pod has an address.
 func waitPodIP(t *testing.T, pod string) string {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	var ip string
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
 		out, _ := kubectl(t, "get", "pod", pod, "-o", "jsonpath={.status.podIP}")
-		if ip := strings.TrimSpace(out); ip != "" && !strings.Contains(ip, "NotFound") {
-			return ip
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pod %s has no address after a minute", pod)
-		}
-		time.Sleep(50 * time.Millisecond)
+		ip = strings.TrimSpace(out)
+		return ip != "" && !strings.Contains(ip, "NotFound"), nil
+	})
+	if err != nil {
+		t.Fatalf("pod %s has no address after a minute", pod)
 	}
+	return ip
 }
 
 // httpCall makes one call with an optional bearer token and JSON body.
