@@ -7,6 +7,8 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"github.com/streamreplay/streamreplay/internal/version"
 )
 
 const usage = `usage: streamreplay <command> [flags]
@@ -15,12 +17,17 @@ commands:
   manager   reconcile LoadTest objects (the operator; the default)
   worker    replay samples into Kafka at this pod's share of the rate (in a worker pod; plan in $STREAMREPLAY_PLAN)
   observer  count the run's dead letters, sample the pipeline's lag, measure end-to-end latency (in the observer pod)
+  version   print the version (also --version)
 
 The sandbox, the whole system on this machine, is the binary streamreplay-sandbox (make demo).
 `
 
 func main() {
 	args := os.Args[1:]
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version" || args[0] == "version") {
+		fmt.Println(version.String("streamreplay"))
+		return
+	}
 	command := "manager"
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		command, args = args[0], args[1:]

@@ -52,6 +52,8 @@ func bindManagerFlags(fs *flag.FlagSet, o *operator.Options, m *managerFlags) {
 		return nil
 	})
 	fs.DurationVar(&o.SignalTimeout, "signal-timeout", 2*time.Second, "timeout of one start or stop call to a pod")
+	fs.DurationVar(&o.SignalBudget, "signal-budget", operator.DefaultSignalBudget, "how long one reconcile may spend signalling a LoadTest's pods; pods not reached by then are tried again in the next pass (at least --signal-timeout)")
+	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", operator.DefaultMaxConcurrentReconciles, "how many LoadTests are reconciled at once (one LoadTest is never reconciled twice at once)")
 	fs.StringVar(&m.keySecret, "control-key-secret", "streamreplay-control-key", "Secret holding the key that signs the runs' control tokens; created when missing")
 	fs.StringVar(&m.keyNamespace, "control-key-namespace", "", "namespace of --control-key-secret (default $"+envPodNamespace+", else the manager's own)")
 	fs.BoolVar(&m.networkPolicy, "pod-network-policy", false, "give every run a NetworkPolicy: the control port open to the operator's pods only, the metrics port to --metrics-namespace-selector only")

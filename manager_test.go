@@ -35,6 +35,10 @@ func TestManagerFlagDefaults(t *testing.T) {
 	if mf.networkPolicy {
 		t.Error("--pod-network-policy is on by default: it needs the operator's namespace, which a local run lacks")
 	}
+	if opts.MaxConcurrentReconciles != operator.DefaultMaxConcurrentReconciles || opts.SignalBudget != operator.DefaultSignalBudget {
+		t.Errorf("--max-concurrent-reconciles %d --signal-budget %s, want the operator's defaults %d and %s",
+			opts.MaxConcurrentReconciles, opts.SignalBudget, operator.DefaultMaxConcurrentReconciles, operator.DefaultSignalBudget)
+	}
 }
 
 func TestControlKeySecretNamespace(t *testing.T) {

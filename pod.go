@@ -30,6 +30,9 @@ type podCommand struct {
 	flags func(fs *flag.FlagSet)
 	// newRole builds the role from the plan once the flags are parsed.
 	newRole func(p *plan.Plan, log logr.Logger, registry *prometheus.Registry) (podrun.Role, error)
+	// options, when set, adjusts the pod runner's options last (tests learn the bound
+	// ports through OnListen instead of guessing a free one).
+	options func(*podrun.Options)
 }
 
 func (c podCommand) run(args []string) error {
@@ -85,7 +88,7 @@ func (c podCommand) run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return podrun.Main(ctx, role, podrun.Options{
+	opts := podrun.Options{
 		RunID:          p.RunID,
 		Token:          token,
 		Kind:           c.kind,
@@ -96,7 +99,12 @@ func (c podCommand) run(args []string) error {
 		Registry:       registry,
 		Log:            log,
 		StartTimeout:   *startTimeout,
-	})
+		ReportGrace:    podrun.DefaultReportGrace,
+	}
+	if c.options != nil {
+		c.options(&opts)
+	}
+	return podrun.Main(ctx, role, opts)
 }
 
 // newPodLogger logs JSON lines with RFC 3339 times to stderr, as the manager does.

@@ -20,7 +20,9 @@ import (
 )
 
 // runWorker is `streamreplay worker`: one replay-worker pod, its plan in $STREAMREPLAY_PLAN.
-func runWorker(args []string) error {
+func runWorker(args []string) error { return workerCommand().run(args) }
+
+func workerCommand() podCommand {
 	return podCommand{
 		role: plan.RoleWorker,
 		kind: results.RoleWorker,
@@ -31,7 +33,7 @@ func runWorker(args []string) error {
 			}
 			return worker.New(p, worker.Options{Log: log.WithValues("worker", p.Index), Registry: registry, HTTPClient: client})
 		},
-	}.run(args)
+	}
 }
 
 // sampleSource reads the sample URL and its headers from their mounted Secret files, so

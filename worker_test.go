@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/streamreplay/streamreplay/internal/control"
 	"github.com/streamreplay/streamreplay/internal/plan"
+	"github.com/streamreplay/streamreplay/internal/podrun"
 	"github.com/streamreplay/streamreplay/internal/results"
 )
 
@@ -50,7 +50,6 @@ func TestWorkerCommand(t *testing.T) {
 	t.Setenv(plan.EnvPlan, encoded)
 	t.Setenv(plan.EnvPodName, "lt-worker-0")
 
-	port, metricsPort := freePort(t), freePort(t)
 	termLog := filepath.Join(dir, "termination-log")
 	key, err := control.NewKey()
 	if err != nil {
@@ -61,13 +60,20 @@ func TestWorkerCommand(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte(token), 0o440); err != nil {
 		t.Fatal(err)
 	}
+	// Port 0 and the bound addresses from the pod runner: no free port guessed and lost.
+	controlAddr, metricsAddr := make(chan net.Addr, 1), make(chan net.Addr, 1)
+	cmd := workerCommand()
+	cmd.options = func(o *podrun.Options) {
+		o.OnListen = func(a net.Addr) { controlAddr <- a }
+		o.OnMetricsListen = func(a net.Addr) { metricsAddr <- a }
+	}
 	done := make(chan error, 1)
 	go func() {
-		done <- runWorker([]string{"--control-address", "127.0.0.1:" + strconv.Itoa(port), "--metrics-address", "127.0.0.1:" + strconv.Itoa(metricsPort),
+		done <- cmd.run([]string{"--control-address", "127.0.0.1:0", "--metrics-address", "127.0.0.1:0",
 			"--control-token-file", tokenFile, "--termination-log", termLog})
 	}()
-
-	base := "http://127.0.0.1:" + strconv.Itoa(metricsPort)
+	port := int32(boundAddr(t, controlAddr, done).(*net.TCPAddr).Port)
+	base := "http://" + boundAddr(t, metricsAddr, done).String()
 	if err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
 		resp, err := http.Get(base + control.PathReady)
 		if err == nil {
@@ -78,12 +84,32 @@ func TestWorkerCommand(t *testing.T) {
 		t.Fatal("the worker never became Ready")
 	}
 	c2 := control.NewClient(2 * time.Second)
-	err = c2.Start(context.Background(), "127.0.0.1", int32(port), key.Token("another-run"), control.StartRequest{RunID: p.RunID, StartTime: time.Now()})
+	err = c2.Start(context.Background(), "127.0.0.1", port, key.Token("another-run"), control.StartRequest{RunID: p.RunID, StartTime: time.Now()})
 	if !errors.Is(err, control.ErrRefused) {
 		t.Fatalf("/start with another run's token = %v, want it refused", err)
 	}
-	err = c2.Start(context.Background(), "127.0.0.1", int32(port), token, control.StartRequest{RunID: p.RunID, StartTime: time.Now()})
+	err = c2.Start(context.Background(), "127.0.0.1", port, token, control.StartRequest{RunID: p.RunID, StartTime: time.Now()})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// Its run over, the worker serves its full report and series until the operator says
+	// it collected them; then it ends.
+	var full *results.SeriesReport
+	var reportErr error
+	if err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		full, reportErr = c2.Report(ctx, "127.0.0.1", port, token, p.RunID)
+		return reportErr == nil, nil // not over yet: poll again
+	}); err != nil {
+		t.Fatalf("GET /report: %v", reportErr)
+	}
+	var acked int64
+	for _, pt := range full.Series.Points {
+		acked += pt.Acked
+	}
+	if acked != 100 || full.Report.Worker.Acked != 100 {
+		t.Errorf("collected report: %d acknowledged, %d in the series; want 100 in both", full.Report.Worker.Acked, acked)
+	}
+	if err := c2.Collected(context.Background(), "127.0.0.1", port, token, control.CollectedRequest{RunID: p.RunID}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -129,14 +155,18 @@ func TestWorkerCommandBadPlan(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
+// boundAddr waits for the address a pod runner's port is bound to, or for the command to end.
+func boundAddr(t *testing.T, addr <-chan net.Addr, done <-chan error) net.Addr {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	select {
+	case a := <-addr:
+		return a
+	case err := <-done:
+		t.Fatalf("the command ended before listening: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the command did not listen within 10s")
 	}
-	defer func() { _ = lis.Close() }()
-	return lis.Addr().(*net.TCPAddr).Port
+	return nil
 }
 
 // writeFiles writes name → content files into a new folder, as a Secret volume holds them.

@@ -97,6 +97,9 @@ func selectorLabels(lt *streamreplayv1alpha1.LoadTest) map[string]string {
 
 // runLength is how long the workers send: the duration, or the stages' total.
 func runLength(spec *streamreplayv1alpha1.LoadTestSpec) time.Duration {
+	if isCapacity(spec) {
+		return searchLength(spec.Capacity)
+	}
 	if spec.Scenario.Type == streamreplayv1alpha1.ScenarioStages {
 		var total time.Duration
 		for _, s := range spec.Scenario.Stages {
@@ -155,12 +158,17 @@ func BuildPlan(lt *streamreplayv1alpha1.LoadTest, role plan.Role, index int32) p
 			Partitioning: string(spec.Target.Partitioning),
 			Acks:         string(spec.Target.Acks),
 			Compression:  string(spec.Target.Compression),
+			Producer:     plan.ProducerFrom(spec.Target.Producer),
 		},
 	}
 	if role == plan.RoleObserver {
 		// The observer reads Kafka only: it gets neither the samples nor their volume.
 		p.Index = 0
 		p.Samples = plan.Samples{}
+		if isCapacity(spec) {
+			p.Scenario = plan.Scenario{Type: string(spec.Scenario.Type)}
+		}
+		p.EarlyStop = earlyStopPlan(spec)
 	} else {
 		p.Scenario = scenarioShare(spec, workers, index)
 	}
@@ -181,6 +189,9 @@ func scenarioShare(spec *streamreplayv1alpha1.LoadTestSpec, workers, index int32
 	}
 	if spec.Scenario.StartRate != nil {
 		sc.StartRate = plan.Share(*spec.Scenario.StartRate, workers, index)
+	}
+	if spec.Capacity != nil {
+		sc.TargetRate = plan.Share(spec.Capacity.MaxRate, workers, index) // sizes the producer's batches
 	}
 	for _, st := range spec.Scenario.Stages {
 		sc.Stages = append(sc.Stages, plan.Stage{Duration: st.Duration, TargetRate: plan.Share(st.TargetRate, workers, index)})
@@ -224,7 +235,12 @@ func kafkaPlan(k *streamreplayv1alpha1.Kafka) plan.Kafka {
 			out.TLS.KeyFile = path.Join(plan.SecretsDir, clientVolume, corev1.TLSPrivateKeyKey)
 		}
 	}
-	if s := k.SASL; s != nil {
+	switch s := k.SASL; {
+	case s == nil:
+	case s.Mechanism == streamreplayv1alpha1.SASLAWSMSKIAM:
+		// No Secret: the pod signs with its own AWS credentials.
+		out.SASL = &plan.SASL{Mechanism: string(s.Mechanism), AWSRegion: s.AWSRegion}
+	default:
 		out.SASL = &plan.SASL{
 			Mechanism:    string(s.Mechanism),
 			Username:     s.Username,
@@ -414,7 +430,7 @@ func podVolumes(spec *streamreplayv1alpha1.LoadTestSpec, role plan.Role) ([]core
 			})
 		}
 	}
-	if s := spec.Kafka.SASL; s != nil {
+	if s := spec.Kafka.SASL; s != nil && s.SecretRef.Name != "" {
 		items := []corev1.KeyToPath{{Key: cmp.Or(s.PasswordKey, "password"), Path: "password"}}
 		if s.Username == "" {
 			items = append([]corev1.KeyToPath{{Key: cmp.Or(s.UsernameKey, "username"), Path: "username"}}, items...)

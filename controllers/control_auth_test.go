@@ -30,7 +30,7 @@ import (
 	"github.com/streamreplay/streamreplay/internal/plan"
 	"github.com/streamreplay/streamreplay/internal/podrun"
 	"github.com/streamreplay/streamreplay/internal/results"
-	"github.com/streamreplay/streamreplay/test/fakekubelet"
+	"github.com/streamreplay/streamreplay/test/fakepods"
 )
 
 // heldRole is a worker whose run reports 1000 records acknowledged once released (or
@@ -52,7 +52,7 @@ func (r *heldRole) Run(ctx context.Context, start time.Time) (*results.Report, e
 	}
 	lt := r.lt.DeepCopy()
 	lt.Status.StartTime = streamreplayv1alpha1.NewPreciseTime(start)
-	msg, err := fakekubelet.WorkerReport(lt, fakekubelet.Worker{Pod: controllers.WorkerPodName(lt, 0), Scheduled: 1000, Acked: 1000, Latencies: []time.Duration{20 * time.Millisecond}})
+	msg, err := fakepods.WorkerReport(lt, fakepods.Worker{Pod: controllers.WorkerPodName(lt, 0), Scheduled: 1000, Acked: 1000, Latencies: []time.Duration{20 * time.Millisecond}})
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func TestOnlyTheOperatorCanSteerARun(t *testing.T) {
 	}
 	h := newHarnessWith(t, func(o *operator.Options) { o.NetworkPolicy = policy })
 	const name = "guarded"
-	lt := fakekubelet.NewLoadTest(name, 1, 100)
+	lt := fakepods.NewLoadTest(name, 1, 100)
 	lt.Spec.DeadLetterQueue = nil
 	lt.Spec.Thresholds.MaxDLQRecords = nil
 	h.create(lt)
@@ -130,7 +130,7 @@ func TestOnlyTheOperatorCanSteerARun(t *testing.T) {
 			TerminationLog: termLog, Log: testr.New(t), ProgressEvery: time.Hour,
 		})
 	}()
-	fakekubelet.Eventually(t, "the pod's /readyz", 10*time.Second, func() error {
+	fakepods.Eventually(t, "the pod's /readyz", 10*time.Second, func() error {
 		if code, _ := send(http.MethodGet, metricsURL+control.PathReady, "", nil); code != http.StatusOK {
 			return fmt.Errorf("GET /readyz = %d", code)
 		}
@@ -184,7 +184,7 @@ func TestOnlyTheOperatorCanSteerARun(t *testing.T) {
 	if !started.Equal(lt.Status.StartTime.Time) {
 		t.Errorf("the pod started at %s, the operator's start time is %s", started, lt.Status.StartTime.Time)
 	}
-	fakekubelet.Eventually(t, "the Started condition", 10*time.Second, func() error {
+	fakepods.Eventually(t, "the Started condition", 10*time.Second, func() error {
 		if lt = h.get(name); !conditionTrue(lt, streamreplayv1alpha1.ConditionStarted) {
 			return fmt.Errorf("conditions %+v", lt.Status.Conditions)
 		}

@@ -73,6 +73,8 @@ func (r *LoadTestReconciler) stopRunning(ctx context.Context, pods []corev1.Pod)
 	if len(running) == 0 {
 		return
 	}
+	ctx, cancel := r.signalContext(ctx)
+	defer cancel()
 	unreached, lastErr := signalAll(running, func(m *member) error {
 		return r.Signals.Stop(ctx, m.pod, m.pod.Labels[LabelRunID])
 	})

@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
-	"github.com/streamreplay/streamreplay/test/fakekubelet"
+	"github.com/streamreplay/streamreplay/test/fakepods"
 )
 
 // holdFinalizer stands for another controller's finalizer, or foreground deletion: the
@@ -40,7 +40,7 @@ func TestDeletedMidRunStopsItsPods(t *testing.T) {
 					t.Errorf("Stalled condition %+v, want reason Deleted", c)
 				}
 			}
-			fakekubelet.Eventually(t, "every pod asked to stop", 10*time.Second, func() error {
+			fakepods.Eventually(t, "every pod asked to stop", 10*time.Second, func() error {
 				for name, ip := range ips {
 					calls := h.control.StopCalls(ip)
 					if len(calls) == 0 {
@@ -52,7 +52,7 @@ func TestDeletedMidRunStopsItsPods(t *testing.T) {
 				}
 				return nil
 			})
-			fakekubelet.Eventually(t, "the pods deleted", 10*time.Second, func() error {
+			fakepods.Eventually(t, "the pods deleted", 10*time.Second, func() error {
 				if pods := h.pods(running.Name); len(pods) != 0 {
 					return fmt.Errorf("%d pods left", len(pods))
 				}

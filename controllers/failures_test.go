@@ -17,14 +17,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
-	"github.com/streamreplay/streamreplay/test/fakekubelet"
+	"github.com/streamreplay/streamreplay/test/fakepods"
 )
 
 // waitWarning waits for a Warning event on the object with uid whose reason is reason
 // and whose note contains every want.
 func (h *harness) waitWarning(uid types.UID, reason string, wants ...string) {
 	h.t.Helper()
-	fakekubelet.Eventually(h.t, "a Warning event "+reason, 10*time.Second, func() error {
+	fakepods.Eventually(h.t, "a Warning event "+reason, 10*time.Second, func() error {
 		var list eventsv1.EventList
 		if err := k8s.List(h.ctx, &list, client.InNamespace(h.namespace)); err != nil {
 			return err
@@ -72,7 +72,7 @@ func TestMissingSampleConfigMapFailsWithinAMinute(t *testing.T) {
 
 	const cause = `ConfigMap "crm-samples-typo" (spec.sampleSet.configMapRef) not found`
 	var waiting *streamreplayv1alpha1.LoadTest
-	fakekubelet.Eventually(t, "the cause in the message", 10*time.Second, func() error {
+	fakepods.Eventually(t, "the cause in the message", 10*time.Second, func() error {
 		waiting = h.get(lt.Name)
 		if !strings.Contains(waiting.Status.Message, cause) {
 			return fmt.Errorf("phase %s, message %q", waiting.Status.Phase, waiting.Status.Message)
@@ -124,14 +124,14 @@ func TestMissingSecretSeenInKubeletEvents(t *testing.T) {
 	}
 	const mount = `MountVolume.SetUp failed for volume "kafka-sasl" : secret "kafka-user" not found`
 	for i := range pods {
-		if err := fakekubelet.RecordFailedMount(h.ctx, k8s, &pods[i], mount); err != nil {
+		if err := fakepods.RecordFailedMount(h.ctx, k8s, &pods[i], mount); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Another pod's event (same name, earlier run) says nothing about these pods.
 	stale := pods[0].DeepCopy()
 	stale.UID = "00000000-0000-0000-0000-000000000000"
-	if err := fakekubelet.RecordFailedMount(h.ctx, k8s, stale, `secret "someone-else" not found`); err != nil {
+	if err := fakepods.RecordFailedMount(h.ctx, k8s, stale, `secret "someone-else" not found`); err != nil {
 		t.Fatal(err)
 	}
 	h.poke(lt.Name)
@@ -139,7 +139,7 @@ func TestMissingSecretSeenInKubeletEvents(t *testing.T) {
 	// the one that names both.
 	want := "pod no-secret-observer and 1 more: " + mount
 	var waiting *streamreplayv1alpha1.LoadTest
-	fakekubelet.Eventually(t, "the kubelet's cause for both pods in the message", 10*time.Second, func() error {
+	fakepods.Eventually(t, "the kubelet's cause for both pods in the message", 10*time.Second, func() error {
 		waiting = h.get(lt.Name)
 		if !strings.Contains(waiting.Status.Message, want) {
 			return fmt.Errorf("message %q", waiting.Status.Message)
@@ -164,7 +164,7 @@ func TestContainerConfigErrorFailsAfterGrace(t *testing.T) {
 	h.create(lt)
 	pods := h.waitPods(lt.Name, 2)
 	h.markReady(&pods[0], h.serveControl())
-	if err := fakekubelet.UpdateStatus(h.ctx, k8s, &pods[1], func(p *corev1.Pod) {
+	if err := fakepods.UpdateStatus(h.ctx, k8s, &pods[1], func(p *corev1.Pod) {
 		p.Status.Phase = corev1.PodPending
 		p.Status.ContainerStatuses = []corev1.ContainerStatus{{
 			Name: "replay", Image: p.Spec.Containers[0].Image,
@@ -192,7 +192,7 @@ func TestQuotaExceededRetriesThenFails(t *testing.T) {
 			h.create(lt)
 
 			var waiting *streamreplayv1alpha1.LoadTest
-			fakekubelet.Eventually(t, "the quota in the message", 10*time.Second, func() error {
+			fakepods.Eventually(t, "the quota in the message", 10*time.Second, func() error {
 				waiting = h.get(lt.Name)
 				if !strings.Contains(waiting.Status.Message, "exceeded quota: pods") {
 					return fmt.Errorf("phase %s, message %q", waiting.Status.Phase, waiting.Status.Message)
@@ -338,7 +338,7 @@ func (h *harness) refusePods(message string, reason metav1.StatusReason) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: h.namespace, Name: "probe"},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "elsewhere/probe:1"}}},
 	}
-	fakekubelet.Eventually(h.t, "the admission policy in force", 30*time.Second, func() error {
+	fakepods.Eventually(h.t, "the admission policy in force", 30*time.Second, func() error {
 		err := k8s.Create(h.ctx, probe.DeepCopy(), client.DryRunAll)
 		if err == nil {
 			return fmt.Errorf("a probe pod was admitted")

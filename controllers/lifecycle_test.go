@@ -19,11 +19,11 @@ import (
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/controllers"
 	"github.com/streamreplay/streamreplay/internal/results"
-	"github.com/streamreplay/streamreplay/test/fakekubelet"
+	"github.com/streamreplay/streamreplay/test/fakepods"
 )
 
 func newLoadTest(name string, workers int32) *streamreplayv1alpha1.LoadTest {
-	lt := fakekubelet.NewLoadTest(name, workers, 1000)
+	lt := fakepods.NewLoadTest(name, workers, 1000)
 	lt.Spec.Timeouts = streamreplayv1alpha1.Timeouts{Start: &metav1.Duration{Duration: 2 * time.Second}}
 	return lt
 }
@@ -38,7 +38,7 @@ func (h *harness) startRun(lt *streamreplayv1alpha1.LoadTest) (*streamreplayv1al
 	h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseStarting)
 	ips := h.readyAll(lt.Name, pods)
 	var running *streamreplayv1alpha1.LoadTest
-	fakekubelet.Eventually(h.t, "every pod started", 10*time.Second, func() error {
+	fakepods.Eventually(h.t, "every pod started", 10*time.Second, func() error {
 		running = h.get(lt.Name)
 		if !meta.IsStatusConditionTrue(running.Status.Conditions, streamreplayv1alpha1.ConditionStarted) {
 			return fmt.Errorf("phase %s, message %q", running.Status.Phase, running.Status.Message)
@@ -50,14 +50,14 @@ func (h *harness) startRun(lt *streamreplayv1alpha1.LoadTest) (*streamreplayv1al
 
 // finishRun plays the kubelet: every worker ends with the given results (Pod and Index
 // set for each), the observer having found dlq records in the DLQ.
-func (h *harness) finishRun(lt *streamreplayv1alpha1.LoadTest, worker fakekubelet.Worker, dlq int64) {
+func (h *harness) finishRun(lt *streamreplayv1alpha1.LoadTest, worker fakepods.Worker, dlq int64) {
 	h.t.Helper()
 	for i := range int(lt.Spec.Workers) {
 		worker.Pod, worker.Index = controllers.WorkerPodName(lt, int32(i)), i
-		h.markTerminated(worker.Pod, 0, h.report(fakekubelet.WorkerReport(lt, worker)))
+		h.markTerminated(worker.Pod, 0, h.report(fakepods.WorkerReport(lt, worker)))
 	}
 	observer := controllers.ObserverPodName(lt)
-	h.markTerminated(observer, 0, h.report(fakekubelet.ObserverReport(lt, observer, dlq)))
+	h.markTerminated(observer, 0, h.report(fakepods.ObserverReport(lt, observer, dlq)))
 }
 
 // expectOutcomeInResults checks that the results ConfigMap of a finished LoadTest ends
@@ -124,7 +124,7 @@ func TestPassingRun(t *testing.T) {
 	if running.Status.StartTime == nil {
 		t.Fatal("status.startTime is not set while Running")
 	}
-	fakekubelet.Eventually(t, "every pod got the start time", 10*time.Second, func() error {
+	fakepods.Eventually(t, "every pod got the start time", 10*time.Second, func() error {
 		for name, ip := range ips {
 			calls := h.control.StartCalls(ip)
 			if len(calls) == 0 {
@@ -137,7 +137,7 @@ func TestPassingRun(t *testing.T) {
 		return nil
 	})
 
-	h.finishRun(running, fakekubelet.Worker{Scheduled: 3334, Acked: 3334, Latencies: []time.Duration{20 * time.Millisecond}}, 0)
+	h.finishRun(running, fakepods.Worker{Scheduled: 3334, Acked: 3334, Latencies: []time.Duration{20 * time.Millisecond}}, 0)
 	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhasePassed)
 
 	if done.Status.Verdict != streamreplayv1alpha1.VerdictPass {
@@ -182,7 +182,7 @@ func TestPassingRun(t *testing.T) {
 	}
 
 	// Each phase change and the start signal leave an event on the LoadTest.
-	fakekubelet.Eventually(t, "events for every step", 10*time.Second, func() error {
+	fakepods.Eventually(t, "events for every step", 10*time.Second, func() error {
 		var list eventsv1.EventList
 		if err := k8s.List(h.ctx, &list, client.InNamespace(h.namespace)); err != nil {
 			return err
@@ -206,7 +206,7 @@ func TestFailingRunNamesThresholds(t *testing.T) {
 	h := newHarness(t)
 	running, _ := h.startRun(newLoadTest("slow-pipeline", 2))
 
-	h.finishRun(running, fakekubelet.Worker{Scheduled: 5000, Acked: 5000, Latencies: []time.Duration{400 * time.Millisecond}}, 17)
+	h.finishRun(running, fakepods.Worker{Scheduled: 5000, Acked: 5000, Latencies: []time.Duration{400 * time.Millisecond}}, 17)
 	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseFailed)
 
 	if done.Status.Verdict != streamreplayv1alpha1.VerdictFail {
@@ -244,7 +244,7 @@ func TestDrainingWhileTheObserverReads(t *testing.T) {
 	running, _ := h.startRun(newLoadTest("drains", 2))
 	report := func(i int32) string {
 		pod := controllers.WorkerPodName(running, i)
-		return h.report(fakekubelet.WorkerReport(running, fakekubelet.Worker{Pod: pod, Index: int(i), Scheduled: 5000, Acked: 5000, Latencies: []time.Duration{10 * time.Millisecond}}))
+		return h.report(fakepods.WorkerReport(running, fakepods.Worker{Pod: pod, Index: int(i), Scheduled: 5000, Acked: 5000, Latencies: []time.Duration{10 * time.Millisecond}}))
 	}
 	h.markTerminated("drains-worker-0", 0, report(0))
 	h.settle(running.Name)
@@ -259,7 +259,7 @@ func TestDrainingWhileTheObserverReads(t *testing.T) {
 	if draining.Status.Verdict != "" || draining.Status.CompletionTime != nil {
 		t.Errorf("a draining run has verdict %q and completionTime %v", draining.Status.Verdict, draining.Status.CompletionTime)
 	}
-	h.markTerminated("drains-observer", 0, h.report(fakekubelet.ObserverReport(running, "drains-observer", 0)))
+	h.markTerminated("drains-observer", 0, h.report(fakepods.ObserverReport(running, "drains-observer", 0)))
 	h.waitPhase(running.Name, streamreplayv1alpha1.PhasePassed)
 }
 
@@ -285,7 +285,7 @@ func TestPodFailureEndsInError(t *testing.T) {
 	}
 	h.expectOutcomeInResults(done)
 	// The pods still running would load the pipeline for nothing: they are deleted.
-	fakekubelet.Eventually(t, "running pods deleted", 10*time.Second, func() error {
+	fakepods.Eventually(t, "running pods deleted", 10*time.Second, func() error {
 		for _, pod := range h.pods(lt.Name) {
 			if pod.Name != "bad-samples-worker-1" && pod.DeletionTimestamp == nil {
 				return fmt.Errorf("pod %s still exists", pod.Name)
@@ -365,7 +365,7 @@ func TestPodsNeverReady(t *testing.T) {
 	pods := h.waitPods(lt.Name, 2)
 	h.markReady(&pods[0], h.serveControl())
 	other := pods[1].Name
-	if err := fakekubelet.UpdateStatus(h.ctx, k8s, &pods[1], func(p *corev1.Pod) {
+	if err := fakepods.UpdateStatus(h.ctx, k8s, &pods[1], func(p *corev1.Pod) {
 		p.Status.Phase = corev1.PodPending
 		p.Status.ContainerStatuses = []corev1.ContainerStatus{{
 			Name: "replay", Image: p.Spec.Containers[0].Image,
@@ -375,7 +375,7 @@ func TestPodsNeverReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What the pod waits for shows while it waits, not only at the timeout.
-	fakekubelet.Eventually(t, "the waiting reason in the message", 10*time.Second, func() error {
+	fakepods.Eventually(t, "the waiting reason in the message", 10*time.Second, func() error {
 		if msg := h.get(lt.Name).Status.Message; !strings.Contains(msg, `ImagePullBackOff: Back-off pulling image "streamreplay:test"`) {
 			return fmt.Errorf("message %q does not say what the pod waits for", msg)
 		}
@@ -408,7 +408,7 @@ func TestStopRequestAbortsWithPartialResults(t *testing.T) {
 	if err := k8s.Patch(h.ctx, running, patch); err != nil {
 		t.Fatalf("requesting stop: %v", err)
 	}
-	fakekubelet.Eventually(t, "every pod got /stop", 10*time.Second, func() error {
+	fakepods.Eventually(t, "every pod got /stop", 10*time.Second, func() error {
 		for name, ip := range ips {
 			if len(h.control.StopCalls(ip)) == 0 {
 				return fmt.Errorf("pod %s got no /stop", name)
@@ -416,7 +416,7 @@ func TestStopRequestAbortsWithPartialResults(t *testing.T) {
 		}
 		return nil
 	})
-	h.finishRun(running, fakekubelet.Worker{Scheduled: 1200, Acked: 1200, Latencies: []time.Duration{5 * time.Millisecond}, Stopped: true}, 0)
+	h.finishRun(running, fakepods.Worker{Scheduled: 1200, Acked: 1200, Latencies: []time.Duration{5 * time.Millisecond}, Stopped: true}, 0)
 	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseAborted)
 
 	if done.Status.Verdict != streamreplayv1alpha1.VerdictInconclusive {
@@ -443,7 +443,7 @@ func TestControllerRestartMidRun(t *testing.T) {
 
 	h.stopManager()
 	h.startManager()
-	h.finishRun(running, fakekubelet.Worker{Scheduled: 5000, Acked: 5000, Latencies: []time.Duration{10 * time.Millisecond}}, 0)
+	h.finishRun(running, fakepods.Worker{Scheduled: 5000, Acked: 5000, Latencies: []time.Duration{10 * time.Millisecond}}, 0)
 	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhasePassed)
 
 	if !done.Status.StartTime.Time.Equal(running.Status.StartTime.Time) {
@@ -470,7 +470,7 @@ func TestBadResultsEndInError(t *testing.T) {
 	running, _ := h.startRun(newLoadTest("garbled", 1))
 
 	h.markTerminated("garbled-worker-0", 0, `{"v":1,"role":"worker"`)
-	h.markTerminated("garbled-observer", 0, h.report(fakekubelet.ObserverReport(running, "garbled-observer", 0)))
+	h.markTerminated("garbled-observer", 0, h.report(fakepods.ObserverReport(running, "garbled-observer", 0)))
 	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhaseError)
 	if !strings.Contains(done.Status.Message, "pod garbled-worker-0 reported bad results") {
 		t.Errorf("message %q does not name the pod with bad results", done.Status.Message)
@@ -482,7 +482,7 @@ func TestCleanupAfterTTL(t *testing.T) {
 	lt := newLoadTest("cleanup", 1)
 	lt.Spec.Cleanup = streamreplayv1alpha1.Cleanup{Policy: streamreplayv1alpha1.CleanupOnSuccess, TTLSecondsAfterFinished: ptr.To[int32](2)}
 	running, _ := h.startRun(lt)
-	h.finishRun(running, fakekubelet.Worker{Scheduled: 1000, Acked: 1000, Latencies: []time.Duration{time.Millisecond}}, 0)
+	h.finishRun(running, fakepods.Worker{Scheduled: 1000, Acked: 1000, Latencies: []time.Duration{time.Millisecond}}, 0)
 	done := h.waitPhase(lt.Name, streamreplayv1alpha1.PhasePassed)
 
 	expiry := done.Status.CompletionTime.Add(2 * time.Second)
@@ -493,7 +493,7 @@ func TestCleanupAfterTTL(t *testing.T) {
 	}
 	h.setClock(expiry)
 	h.poke(lt.Name)
-	fakekubelet.Eventually(t, "pods deleted after the TTL", 10*time.Second, func() error {
+	fakepods.Eventually(t, "pods deleted after the TTL", 10*time.Second, func() error {
 		if n := len(h.pods(lt.Name)); n != 0 {
 			return fmt.Errorf("%d pods left", n)
 		}
@@ -515,7 +515,7 @@ func TestCleanupOnSuccessKeepsPodsOfFailedTest(t *testing.T) {
 	lt := newLoadTest("keep-failed", 1)
 	lt.Spec.Cleanup = streamreplayv1alpha1.Cleanup{Policy: streamreplayv1alpha1.CleanupOnSuccess, TTLSecondsAfterFinished: ptr.To[int32](0)}
 	running, _ := h.startRun(lt)
-	h.finishRun(running, fakekubelet.Worker{Scheduled: 1000, Acked: 1000, Latencies: []time.Duration{time.Second}}, 0)
+	h.finishRun(running, fakepods.Worker{Scheduled: 1000, Acked: 1000, Latencies: []time.Duration{time.Second}}, 0)
 	h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseFailed)
 
 	// A TTL of 0 would delete at once; an hour later, let the controller (wrongly) do so.
@@ -549,7 +549,7 @@ func TestStopBeforeStartAborts(t *testing.T) {
 func TestStopAfterTheEndIsAcknowledged(t *testing.T) {
 	h := newHarness(t)
 	running, _ := h.startRun(newLoadTest("late-stop", 1))
-	h.finishRun(running, fakekubelet.Worker{Scheduled: 1000, Acked: 1000, Latencies: []time.Duration{time.Millisecond}}, 0)
+	h.finishRun(running, fakepods.Worker{Scheduled: 1000, Acked: 1000, Latencies: []time.Duration{time.Millisecond}}, 0)
 	done := h.waitPhase(running.Name, streamreplayv1alpha1.PhasePassed)
 
 	patch := client.MergeFrom(done.DeepCopy())
@@ -558,7 +558,7 @@ func TestStopAfterTheEndIsAcknowledged(t *testing.T) {
 		t.Fatalf("requesting stop: %v", err)
 	}
 	// kstatus reads a LoadTest whose observedGeneration lags as in progress: a gate would hang.
-	fakekubelet.Eventually(t, "the new generation observed", 10*time.Second, func() error {
+	fakepods.Eventually(t, "the new generation observed", 10*time.Second, func() error {
 		lt := h.get(running.Name)
 		if lt.Status.ObservedGeneration != lt.Generation {
 			return fmt.Errorf("observedGeneration %d of %d", lt.Status.ObservedGeneration, lt.Generation)

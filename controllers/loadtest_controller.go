@@ -19,6 +19,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -55,6 +56,11 @@ type LoadTestReconciler struct {
 	// APIReader reads what the manager does not cache: the metadata of the sample
 	// ConfigMap or claim, and the kubelet's FailedMount events, while pods wait to start.
 	APIReader client.Reader
+
+	// SignalBudget and MaxConcurrentReconciles keep one LoadTest from holding up the
+	// others (see signaller.go).
+	SignalBudget            time.Duration
+	MaxConcurrentReconciles int
 }
 
 // maxRequeue bounds how long a running test goes unobserved when no pod changes.
@@ -152,6 +158,7 @@ func (r *LoadTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&streamreplayv1alpha1.LoadTest{}).
 		Owns(&corev1.Pod{}).
 		Named("loadtest").
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Complete(r)
 }
 
@@ -214,6 +221,8 @@ type runStep struct {
 	outcome *runOutcome
 	// finalReason is the reason finish gave.
 	finalReason string
+	// signalDeadline ends this reconcile's signalling (see signalContext).
+	signalDeadline time.Time
 }
 
 func (s *runStep) advance(ctx context.Context) error {
@@ -409,7 +418,13 @@ func (s *runStep) run(ctx context.Context) error {
 	if s.lt.Spec.Stop && !s.conditionTrue(streamreplayv1alpha1.ConditionStopping) {
 		s.signalStop(ctx)
 	}
+	if isCapacity(&s.lt.Spec) && !s.lt.Spec.Stop && s.conditionTrue(streamreplayv1alpha1.ConditionStarted) {
+		if handled, err := s.search(ctx); handled || err != nil {
+			return err
+		}
+	}
 
+	s.collectReports(ctx) // collect.go
 	workersDone, allDone := true, true
 	for i := range s.members {
 		m := &s.members[i]
@@ -421,11 +436,14 @@ func (s *runStep) run(ctx context.Context) error {
 		}
 	}
 	switch {
+	case allDone && isCapacity(&s.lt.Spec):
+		return s.collectCapacity(ctx)
 	case allDone:
-		return s.collect()
+		return s.collect(ctx)
 	case workersDone && st.Phase != streamreplayv1alpha1.PhaseDraining:
 		s.setPhase(streamreplayv1alpha1.PhaseDraining, "Draining", "the workers finished; the observer drains the DLQ and the output topic")
 	}
+	s.stepEarlyStop(ctx)
 	if st.StartTime != nil {
 		if end := st.StartTime.Add(runLength(&s.lt.Spec)); end.After(s.now) {
 			s.requeueAfter = min(s.requeueAfter, end.Sub(s.now))
@@ -437,6 +455,8 @@ func (s *runStep) run(ctx context.Context) error {
 // signalStart sends the recorded start time to every pod that has not ended; a pod that
 // cannot be reached within the start timeout fails the run.
 func (s *runStep) signalStart(ctx context.Context) {
+	ctx, cancel := s.signalContext(ctx)
+	defer cancel()
 	st := &s.lt.Status
 	unreached, lastErr := s.signalAll(func(m *member) error {
 		return s.r.Signals.Start(ctx, m.pod, st.RunID, st.StartTime.Time)
@@ -459,12 +479,14 @@ func (s *runStep) signalStart(ctx context.Context) {
 			streamreplayv1alpha1.VerdictInconclusive)
 		return
 	}
-	s.requeueAfter = retrySignal
+	s.requeueAfter = min(retrySignal, deadline.Sub(s.now))
 }
 
 // signalStop asks every running pod to end early. Pods that cannot be reached still end
 // at their activeDeadlineSeconds, so the stop is retried but never fails the run.
 func (s *runStep) signalStop(ctx context.Context) {
+	ctx, cancel := s.signalContext(ctx)
+	defer cancel()
 	unreached, lastErr := s.signalAll(func(m *member) error {
 		return s.r.Signals.Stop(ctx, m.pod, s.lt.Status.RunID)
 	})
@@ -477,9 +499,10 @@ func (s *runStep) signalStop(ctx context.Context) {
 	s.requeueAfter = retrySignal
 }
 
-// collect reads every pod's results, writes the results ConfigMap and decides the verdict.
-func (s *runStep) collect() error {
-	outcome, err := evaluateRun(s.lt, s.members)
+// evaluate decodes, merges and judges every pod's results; results that cannot be read
+// end the run in Error here, and evaluate returns nil.
+func (s *runStep) evaluate(ctx context.Context) *runOutcome {
+	outcome, err := evaluateRun(s.lt, s.members, s.timeline(ctx))
 	var bad *badResultsError
 	switch {
 	case errors.As(err, &bad):
@@ -490,11 +513,22 @@ func (s *runStep) collect() error {
 		s.finish(streamreplayv1alpha1.PhaseError, "InvalidSpec", err.Error(), streamreplayv1alpha1.VerdictInconclusive)
 		return nil
 	}
+	return outcome
+}
+
+// collect reads every pod's results, writes the results ConfigMap and decides the verdict.
+func (s *runStep) collect(ctx context.Context) error {
+	outcome := s.evaluate(ctx)
+	if outcome == nil {
+		return nil
+	}
 	s.outcome = outcome
 	st := &s.lt.Status
 	st.Results = outcome.summary
 	st.Thresholds = outcome.checks
-	switch {
+	switch c := s.earlyStop(); {
+	case c != nil:
+		s.finishEarlyStopped(c, outcome)
 	case s.lt.Spec.Stop:
 		s.finish(streamreplayv1alpha1.PhaseAborted, "StopRequested", "stopped on request; the results are partial", streamreplayv1alpha1.VerdictInconclusive)
 	case !outcome.passed:

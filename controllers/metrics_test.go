@@ -12,7 +12,7 @@ import (
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/controllers"
-	"github.com/streamreplay/streamreplay/test/fakekubelet"
+	"github.com/streamreplay/streamreplay/test/fakepods"
 )
 
 // TestLoadTestMetrics reads the manager's metrics registry (what its /metrics serves) while
@@ -37,7 +37,7 @@ streamreplay_loadtest_status{loadtest="metrics-run",namespace="%[1]s",phase="Sta
 
 	h.readyAll(lt.Name, 3)
 	running := h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseRunning)
-	h.finishRun(running, fakekubelet.Worker{Scheduled: 5000, Acked: 5000, Latencies: []time.Duration{400 * time.Millisecond}}, 17)
+	h.finishRun(running, fakepods.Worker{Scheduled: 5000, Acked: 5000, Latencies: []time.Duration{400 * time.Millisecond}}, 17)
 	h.waitPhase(lt.Name, streamreplayv1alpha1.PhaseFailed)
 	expectMetrics(t, fmt.Sprintf(`
 # HELP streamreplay_loadtest_status 1 for each LoadTest, labelled with its phase and its verdict (empty until it finishes).
@@ -50,7 +50,7 @@ streamreplay_loadtest_status{loadtest="metrics-run",namespace="%s",phase="Failed
 // (the cache may lag the API server by a moment).
 func expectMetrics(t *testing.T, want string) {
 	t.Helper()
-	fakekubelet.Eventually(t, "the LoadTest metrics", 10*time.Second, func() error {
+	fakepods.Eventually(t, "the LoadTest metrics", 10*time.Second, func() error {
 		return testutil.GatherAndCompare(metrics.Registry, strings.NewReader(want),
 			controllers.MetricLoadTestStatus, controllers.MetricLoadTestStartDeadline)
 	})

@@ -34,8 +34,9 @@ func (e *badResultsError) Error() string {
 
 func (e *badResultsError) Unwrap() error { return e.err }
 
-// evaluateRun decodes every pod's report, merges them and applies the thresholds.
-func evaluateRun(lt *streamreplayv1alpha1.LoadTest, ms []member) (*runOutcome, error) {
+// evaluateRun decodes every pod's report, merges them and applies the thresholds; the
+// series collected from the pods, when there is one, goes into the document as it is.
+func evaluateRun(lt *streamreplayv1alpha1.LoadTest, ms []member, series *results.Timeline) (*runOutcome, error) {
 	reports := make([]results.Report, 0, len(ms))
 	for i := range ms {
 		m := &ms[i]
@@ -56,6 +57,7 @@ func evaluateRun(lt *streamreplayv1alpha1.LoadTest, ms []member) (*runOutcome, e
 	if err != nil {
 		return nil, &badResultsError{subject: "the pods together", err: err}
 	}
+	doc.Series = series
 	thresholds, err := parseThresholds(lt.Spec.Thresholds)
 	if err != nil {
 		return nil, err

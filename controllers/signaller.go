@@ -39,3 +39,30 @@ func controlPort(pod *corev1.Pod) int32 {
 	}
 	return plan.ControlPort
 }
+
+// The signalling budget keeps a LoadTest whose pods do not answer from holding a worker
+// of the controller: one reconcile spends at most SignalBudget of wall time on control
+// calls, then the pods not reached count as unreached and the LoadTest is requeued, so
+// the other LoadTests take turns on the workers in between. Like the per-call timeout it
+// bounds network waits, so it is wall time; every decision the calls lead to (Started,
+// StartTimeout, Stopping) is taken on the injected clock.
+
+// signalContext is ctx bounded by the budget of this reconcile, which starts with its
+// first control call: the start and the stop signals of one pass share it.
+func (s *runStep) signalContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.r.SignalBudget <= 0 {
+		return context.WithCancel(ctx)
+	}
+	if s.signalDeadline.IsZero() {
+		s.signalDeadline = time.Now().Add(s.r.SignalBudget)
+	}
+	return context.WithDeadline(ctx, s.signalDeadline)
+}
+
+// signalContext is ctx bounded by the signalling budget, for the passes that signal once.
+func (r *LoadTestReconciler) signalContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.SignalBudget <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, r.SignalBudget)
+}

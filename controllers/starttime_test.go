@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
-	"github.com/streamreplay/streamreplay/test/fakekubelet"
+	"github.com/streamreplay/streamreplay/test/fakepods"
 )
 
 // TestStartTimeKeepsSubSecondPrecision: the start time in status, in the events and in
@@ -37,7 +37,7 @@ func TestStartTimeKeepsSubSecondPrecision(t *testing.T) {
 	if !strings.Contains(running.Status.Message, wantText) {
 		t.Errorf("message %q does not name the start time %s", running.Status.Message, wantText)
 	}
-	fakekubelet.Eventually(t, "every pod got the start time", 10*time.Second, func() error {
+	fakepods.Eventually(t, "every pod got the start time", 10*time.Second, func() error {
 		for name, ip := range ips {
 			calls := h.control.StartCalls(ip)
 			if len(calls) == 0 {
@@ -51,7 +51,7 @@ func TestStartTimeKeepsSubSecondPrecision(t *testing.T) {
 		}
 		return nil
 	})
-	fakekubelet.Eventually(t, "the Started and Running events", 10*time.Second, func() error {
+	fakepods.Eventually(t, "the Started and Running events", 10*time.Second, func() error {
 		var list eventsv1.EventList
 		if err := k8s.List(h.ctx, &list, client.InNamespace(h.namespace)); err != nil {
 			return err

@@ -24,7 +24,7 @@ import (
 	"github.com/streamreplay/streamreplay/controllers"
 	"github.com/streamreplay/streamreplay/internal/control"
 	"github.com/streamreplay/streamreplay/internal/operator"
-	"github.com/streamreplay/streamreplay/test/fakekubelet"
+	"github.com/streamreplay/streamreplay/test/fakepods"
 )
 
 // The control plane is shared by every test of the package; each test gets its own
@@ -80,7 +80,7 @@ type harness struct {
 	// key is the operator's control key; control answers the control calls of every
 	// pod of the test, checking their tokens.
 	key     control.Key
-	control *fakekubelet.ControlServer
+	control *fakepods.ControlServer
 	// mutate changes the manager's options, when set.
 	mutate func(*operator.Options)
 	// clock is the controller's clock; it moves only when the test moves it.
@@ -112,7 +112,7 @@ func clockStart() time.Time {
 var (
 	namespaceSeq atomic.Int32
 	// addresses are the fake pods' addresses, 127.0.1.x, apart from the other suites'.
-	addresses = fakekubelet.NewAddressPool(fakekubelet.ControllersAddresses)
+	addresses = fakepods.NewAddressPool(fakepods.ControllersAddresses)
 )
 
 func newHarness(t *testing.T) *harness {
@@ -130,7 +130,7 @@ func newHarnessWith(t *testing.T, mutate func(*operator.Options)) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{
-		t: t, ctx: ctx, namespace: fmt.Sprintf("test-%d", namespaceSeq.Add(1)), key: key, control: fakekubelet.NewControlServer(key), mutate: mutate,
+		t: t, ctx: ctx, namespace: fmt.Sprintf("test-%d", namespaceSeq.Add(1)), key: key, control: fakepods.NewControlServer(key), mutate: mutate,
 		clock: &countingClock{FakeClock: clocktesting.NewFakeClock(clockStart())},
 	}
 	t.Cleanup(func() {
@@ -142,7 +142,7 @@ func newHarnessWith(t *testing.T, mutate func(*operator.Options)) *harness {
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: h.namespace}}); err != nil {
 		t.Fatalf("creating namespace: %v", err)
 	}
-	if err := k8s.Create(ctx, fakekubelet.SamplesConfigMap(h.namespace)); err != nil {
+	if err := k8s.Create(ctx, fakepods.SamplesConfigMap(h.namespace)); err != nil {
 		t.Fatalf("creating the sample ConfigMap: %v", err)
 	}
 	h.startManager()
@@ -201,7 +201,7 @@ func (h *harness) settle(name string) {
 	for range 2 {
 		before := h.clock.reads.Load()
 		h.poke(name)
-		fakekubelet.Eventually(h.t, "a reconcile of "+name, 10*time.Second, func() error {
+		fakepods.Eventually(h.t, "a reconcile of "+name, 10*time.Second, func() error {
 			if h.clock.reads.Load() == before {
 				return fmt.Errorf("no reconcile since the poke")
 			}
@@ -241,7 +241,7 @@ func (h *harness) get(name string) *streamreplayv1alpha1.LoadTest {
 func (h *harness) waitPhase(name string, phase streamreplayv1alpha1.Phase) *streamreplayv1alpha1.LoadTest {
 	h.t.Helper()
 	var lt *streamreplayv1alpha1.LoadTest
-	fakekubelet.Eventually(h.t, "phase "+string(phase), 10*time.Second, func() error {
+	fakepods.Eventually(h.t, "phase "+string(phase), 10*time.Second, func() error {
 		lt = h.get(name)
 		if lt.Status.Phase != phase {
 			return fmt.Errorf("phase is %q (message %q)", lt.Status.Phase, lt.Status.Message)
@@ -263,7 +263,7 @@ func (h *harness) pods(name string) []corev1.Pod {
 func (h *harness) waitPods(name string, n int) []corev1.Pod {
 	h.t.Helper()
 	var pods []corev1.Pod
-	fakekubelet.Eventually(h.t, fmt.Sprintf("%d pods", n), 10*time.Second, func() error {
+	fakepods.Eventually(h.t, fmt.Sprintf("%d pods", n), 10*time.Second, func() error {
 		pods = h.pods(name)
 		if len(pods) != n {
 			return fmt.Errorf("%d pods", len(pods))
@@ -286,7 +286,7 @@ func (h *harness) serveControl() string {
 // markReady plays the kubelet: the pod runs on ip and passes its readiness probe.
 func (h *harness) markReady(pod *corev1.Pod, ip string) {
 	h.t.Helper()
-	if err := fakekubelet.MarkReady(h.ctx, k8s, pod, ip); err != nil {
+	if err := fakepods.MarkReady(h.ctx, k8s, pod, ip); err != nil {
 		h.t.Fatal(err)
 	}
 }
@@ -294,7 +294,7 @@ func (h *harness) markReady(pod *corev1.Pod, ip string) {
 // markTerminated plays the kubelet: the container exited with code and its termination message.
 func (h *harness) markTerminated(podName string, code int32, message string) {
 	h.t.Helper()
-	if err := fakekubelet.MarkTerminated(h.ctx, k8s, h.namespace, podName, code, message); err != nil {
+	if err := fakepods.MarkTerminated(h.ctx, k8s, h.namespace, podName, code, message); err != nil {
 		h.t.Fatal(err)
 	}
 }
@@ -311,7 +311,7 @@ func (h *harness) readyAll(name string, n int) map[string]string {
 	return ips
 }
 
-// report is a pod's termination message, from fakekubelet.WorkerReport or ObserverReport.
+// report is a pod's termination message, from fakepods.WorkerReport or ObserverReport.
 func (h *harness) report(message string, err error) string {
 	h.t.Helper()
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 )
 
 // ScenarioType says how the offered load evolves over the run.
-// +kubebuilder:validation:Enum=Constant;Ramp;Stages;Replay
+// +kubebuilder:validation:Enum=Constant;Ramp;Stages;Replay;Capacity
 type ScenarioType string
 
 const (
@@ -18,13 +18,17 @@ const (
 	ScenarioStages ScenarioType = "Stages"
 	// ScenarioReplay sends at the recorded timestamps of the samples, scaled by speed.
 	ScenarioReplay ScenarioType = "Replay"
+	// ScenarioCapacity searches for the highest rate the pipeline sustains, within spec.capacity.
+	ScenarioCapacity ScenarioType = "Capacity"
 )
 
 // SampleFormat is the encoding of a sample set.
-// +kubebuilder:validation:Enum=JSONLines;Kcat
+// +kubebuilder:validation:Enum=Auto;JSONLines;Kcat
 type SampleFormat string
 
 const (
+	// SampleFormatAuto detects the format of each file from its first record.
+	SampleFormatAuto SampleFormat = "Auto"
 	// SampleFormatJSONLines is one JSON record per line: key, value, headers, timestamp, topic, partition.
 	SampleFormatJSONLines SampleFormat = "JSONLines"
 	// SampleFormatKcat is the output of `kcat -C -J`.
@@ -71,7 +75,7 @@ const (
 )
 
 // SASLMechanism is the SASL mechanism used to authenticate to Kafka.
-// +kubebuilder:validation:Enum=PLAIN;SCRAM-SHA-256;SCRAM-SHA-512
+// +kubebuilder:validation:Enum=PLAIN;SCRAM-SHA-256;SCRAM-SHA-512;AWS_MSK_IAM
 type SASLMechanism string
 
 // SASL mechanisms.
@@ -79,6 +83,9 @@ const (
 	SASLPlain       SASLMechanism = "PLAIN"
 	SASLScramSHA256 SASLMechanism = "SCRAM-SHA-256"
 	SASLScramSHA512 SASLMechanism = "SCRAM-SHA-512"
+	// SASLAWSMSKIAM is Amazon MSK's IAM access control: requests signed with the pod's AWS
+	// credentials (IRSA or EKS Pod Identity), no Secret.
+	SASLAWSMSKIAM SASLMechanism = "AWS_MSK_IAM"
 )
 
 // CleanupPolicy says when the operator deletes the pods of a finished LoadTest.
@@ -150,6 +157,9 @@ const (
 	ConditionStarted = "Started"
 	// ConditionStopping is True once every running pod acknowledged a stop request.
 	ConditionStopping = "Stopping"
+	// ConditionEarlyStopped is True once a threshold broke beyond repair and the run
+	// was stopped early (spec.earlyStop); its reason names the threshold.
+	ConditionEarlyStopped = "EarlyStopped"
 )
 
 // Stage is one step of a Stages scenario.
@@ -200,6 +210,81 @@ type Scenario struct {
 	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?$`
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^[0-9]+([.][0-9]+)?$') || (double(self) >= 0.001 && double(self) <= 1000.0)",message="speed must be between 0.001 and 1000"
 	Speed *string `json:"speed,omitempty"`
+}
+
+// CapacitySearch bounds the search of a Capacity scenario: probes from startRate, doubling while the pipeline sustains the rate, then bisecting until the bracket is within precision.
+// +kubebuilder:validation:XValidation:rule="self.startRate <= self.maxRate",message="capacity.startRate must be at most capacity.maxRate"
+type CapacitySearch struct {
+	// startRate is the first probe's rate in records per second, all workers together.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000000
+	StartRate int64 `json:"startRate"`
+
+	// maxRate is the highest rate probed, records per second; a search that sustains it ends limited by MaxRate.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000000
+	MaxRate int64 `json:"maxRate"`
+
+	// probeDuration is how long each probe holds its rate, between 10s and 1h; 60s by default.
+	// It should span at least 20 commit intervals of the pipeline's consumer, so that the lag's slope means something.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:default="60s"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|([0-9]+([.][0-9]+)?(h|m|s|ms|us|ns))+)$') && duration(self) >= duration('10s') && duration(self) <= duration('1h')",message="probeDuration must be between 10s and 1h, written like 30s or 2m"
+	ProbeDuration *metav1.Duration `json:"probeDuration,omitempty"`
+
+	// precision is the relative width at which the search stops, a decimal between 0.001 and 0.5: "0.05" ends when the lowest failed rate is within 5% of the highest sustained one.
+	// +optional
+	// +kubebuilder:default="0.05"
+	// +kubebuilder:validation:MaxLength=12
+	// +kubebuilder:validation:XValidation:rule="self.matches('^0[.][0-9]+$') && double(self) >= 0.001 && double(self) <= 0.5",message="precision must be a decimal between 0.001 and 0.5, such as \"0.05\""
+	Precision *string `json:"precision,omitempty"`
+
+	// drainTimeout is how long the backlog may take to drain after a probe before the next; one not drained ends the search limited by the pipeline.
+	// Between 0s and 1h; 60s by default.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:default="60s"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|([0-9]+([.][0-9]+)?(h|m|s|ms|us|ns))+)$') && duration(self) >= duration('0s') && duration(self) <= duration('1h')",message="drainTimeout must be between 0s and 1h, written like 30s or 2m"
+	DrainTimeout *metav1.Duration `json:"drainTimeout,omitempty"`
+}
+
+// LimitingFactor says what limited a capacity search.
+// +kubebuilder:validation:Enum=Pipeline;Broker;Generator;MaxRate
+type LimitingFactor string
+
+const (
+	// LimitingPipeline means the pipeline fell behind: lag grew, or end-to-end p99 or dead letters broke their limits.
+	LimitingPipeline LimitingFactor = "Pipeline"
+	// LimitingBroker means produce errors or produce latency rose.
+	LimitingBroker LimitingFactor = "Broker"
+	// LimitingGenerator means the workers could not send the rate: add workers; it is not a limit of the pipeline.
+	LimitingGenerator LimitingFactor = "Generator"
+	// LimitingMaxRate means the search sustained capacity.maxRate; the pipeline may take more.
+	LimitingMaxRate LimitingFactor = "MaxRate"
+)
+
+// CapacityProbe is the probe of a Capacity search in progress.
+type CapacityProbe struct {
+	// index is the probe's number in the search, from 0.
+	// +required
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=64
+	Index int32 `json:"index"`
+
+	// rate is the probe's rate in records per second, all workers together.
+	// +required
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000000
+	Rate int64 `json:"rate"`
+
+	// startTime is when the probe's rate starts, the same for every pod.
+	// +required
+	StartTime PreciseTime `json:"startTime"`
 }
 
 // ConfigMapKeyRef names one key of a ConfigMap in the LoadTest's namespace.
@@ -266,9 +351,9 @@ type SampleSet struct {
 	// +optional
 	HeadersSecretRef *SecretRef `json:"headersSecretRef,omitempty"`
 
-	// format is the encoding of the samples: JSONLines or Kcat (kcat -J output).
+	// format is the encoding of the samples: JSONLines, Kcat (kcat -J output), or Auto, which detects it from the first record of each file (plain or gzip).
 	// +optional
-	// +kubebuilder:default=JSONLines
+	// +kubebuilder:default=Auto
 	Format SampleFormat `json:"format,omitempty"`
 
 	// loop starts again at the beginning of the set when a worker reaches its end.
@@ -338,14 +423,25 @@ type KafkaTLS struct {
 
 // KafkaSASL configures SASL authentication.
 // +kubebuilder:validation:XValidation:rule="!has(self.username) || !has(self.usernameKey)",message="set username or usernameKey, not both: username is the user name itself, usernameKey the Secret key holding it"
+// +kubebuilder:validation:XValidation:rule="self.mechanism == 'AWS_MSK_IAM' || has(self.secretRef)",message="secretRef is required with mechanism PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512"
+// +kubebuilder:validation:XValidation:rule="self.mechanism != 'AWS_MSK_IAM' || !(has(self.secretRef) || has(self.username) || has(self.usernameKey) || has(self.passwordKey))",message="mechanism AWS_MSK_IAM signs with the pod's AWS credentials (IRSA or EKS Pod Identity through serviceAccountName): remove secretRef, username, usernameKey and passwordKey"
+// +kubebuilder:validation:XValidation:rule="!has(self.awsRegion) || self.mechanism == 'AWS_MSK_IAM'",message="awsRegion is only used by mechanism AWS_MSK_IAM"
 type KafkaSASL struct {
-	// mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	// mechanism is PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM (Amazon MSK's IAM access control, with the pods' AWS credentials; needs tls).
 	// +required
 	Mechanism SASLMechanism `json:"mechanism"`
 
 	// secretRef is a Secret with the keys `username` and `password` (or those named by usernameKey and passwordKey), mounted as files.
-	// +required
-	SecretRef SecretRef `json:"secretRef"`
+	// Required by PLAIN and SCRAM; AWS_MSK_IAM takes none.
+	// +optional
+	SecretRef SecretRef `json:"secretRef,omitzero"`
+
+	// awsRegion is the AWS region of the MSK cluster, for AWS_MSK_IAM; the pods' AWS_REGION (set by IRSA and EKS Pod Identity) when unset.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^[a-z]{2}(-[a-z]+)+-[0-9]+$`
+	AWSRegion string `json:"awsRegion,omitempty"`
 
 	// username is the user name, for a Secret that holds only the password: a Strimzi KafkaUser's Secret (key `password`), whose user name is the KafkaUser's name.
 	// The Secret's username key is then not read.
@@ -376,6 +472,7 @@ type KafkaSASL struct {
 
 // Kafka is how the pods reach the cluster under test.
 // +kubebuilder:validation:XValidation:rule="!has(self.sasl) || self.sasl.mechanism != 'PLAIN' || has(self.tls) || (has(self.sasl.allowPlainWithoutTLS) && self.sasl.allowPlainWithoutTLS)",message="sasl mechanism PLAIN without tls sends the password in clear text: set tls, or set sasl.allowPlainWithoutTLS to true on a network you trust",fieldPath=".sasl"
+// +kubebuilder:validation:XValidation:rule="!has(self.sasl) || self.sasl.mechanism != 'AWS_MSK_IAM' || has(self.tls)",message="sasl mechanism AWS_MSK_IAM needs tls: MSK serves IAM authentication on its TLS listener (port 9098) only",fieldPath=".sasl"
 type Kafka struct {
 	// bootstrapServers are host:port addresses of brokers.
 	// +required
@@ -427,6 +524,45 @@ type Target struct {
 	// +optional
 	// +kubebuilder:default=None
 	Compression Compression `json:"compression,omitempty"`
+
+	// producer holds the producer settings users tune on the Java producer; each unset field keeps its documented default.
+	// +optional
+	Producer *Producer `json:"producer,omitempty"`
+}
+
+// Producer is the worker's batching, retry and timeout settings (Java's batch.size, linger.ms, retries, request.timeout.ms).
+type Producer struct {
+	// batchSize is the most records in one batch to one partition. Default: about 10 ms of the peak rate, between 100 and 2048.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100000
+	BatchSize *int32 `json:"batchSize,omitempty"`
+
+	// batchBytes is the most bytes in one batch to one partition (Java's batch.size). Default 1 MiB; a larger record goes alone.
+	// +optional
+	// +kubebuilder:validation:Minimum=1024
+	// +kubebuilder:validation:Maximum=67108864
+	BatchBytes *int64 `json:"batchBytes,omitempty"`
+
+	// linger is how long a batch that is not full waits for more records (Java's linger.ms). Default 5ms; at most 1s.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|([0-9]+([.][0-9]+)?(h|m|s|ms|us|ns))+)$') && duration(self) >= duration('0s') && duration(self) <= duration('1s')",message="linger must be between 0 and 1s, written like 5ms"
+	Linger *metav1.Duration `json:"linger,omitempty"`
+
+	// maxAttempts is how many times a batch is sent before its records count as failed (Java's retries + 1). Default 6, which outlasts a leader election.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	MaxAttempts *int32 `json:"maxAttempts,omitempty"`
+
+	// writeTimeout is how long one produce request may take before it counts as a failed attempt (Java's request.timeout.ms). Default 10s.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|([0-9]+([.][0-9]+)?(h|m|s|ms|us|ns))+)$') && duration(self) >= duration('100ms') && duration(self) <= duration('5m')",message="writeTimeout must be between 100ms and 5m, written like 10s"
+	WriteTimeout *metav1.Duration `json:"writeTimeout,omitempty"`
 }
 
 // DeadLetterQueue is the pipeline's dead-letter topic, watched by the observer pod.
@@ -518,6 +654,13 @@ type Thresholds struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=1000000000000
 	MaxConsumerLag *int64 `json:"maxConsumerLag,omitempty"`
+
+	// minCapacity is the least capacity, in records per second, that a Capacity search must find; needs scenario Capacity.
+	// A search limited by the load generator below it fails too: the pipeline was not measured there.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000000
+	MinCapacity *int64 `json:"minCapacity,omitempty"`
 }
 
 // WorkerTemplate customises the pods the operator creates (workers and observer).
@@ -590,6 +733,19 @@ type Cleanup struct {
 	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
 }
 
+// EarlyStop ends a run Failed as soon as one of its thresholds is broken beyond repair,
+// instead of pushing load into a failing pipeline for the rest of its duration.
+type EarlyStop struct {
+	// window is how long the consumer lag must stay above thresholds.maxConsumerLag, and keep growing, before the run stops; between 4s and 10m.
+	// The other thresholds stop the run as soon as the final verdict could no longer be a pass.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:default="10s"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|([0-9]+([.][0-9]+)?(h|m|s|ms|us|ns))+)$') && duration(self) >= duration('4s') && duration(self) <= duration('10m')",message="earlyStop.window must be between 4s and 10m, written like 10s or 1m"
+	Window *metav1.Duration `json:"window,omitempty"`
+}
+
 // Timeouts bound the phases before the run, so that nothing waits forever.
 type Timeouts struct {
 	// podsReady is how long all pods may take to become Ready (image pull, sample download, Kafka checks).
@@ -619,17 +775,25 @@ type Timeouts struct {
 
 // LoadTestSpec is one load-test run. It is immutable once created, except stop.
 // +kubebuilder:validation:XValidation:rule="self.scenario.type != 'Stages' || !has(self.duration)",message="duration must not be set for a Stages scenario: the stages' durations give the length"
-// +kubebuilder:validation:XValidation:rule="self.scenario.type == 'Stages' || self.scenario.type == 'Replay' || has(self.targetRate)",message="targetRate is required for Constant and Ramp scenarios"
+// +kubebuilder:validation:XValidation:rule="self.scenario.type in ['Stages', 'Replay', 'Capacity'] || has(self.targetRate)",message="targetRate is required for Constant and Ramp scenarios"
 // +kubebuilder:validation:XValidation:rule="self.scenario.type != 'Stages' || !has(self.targetRate)",message="targetRate must not be set for a Stages scenario: the stages' targetRates give the rate",fieldPath=".targetRate"
 // +kubebuilder:validation:XValidation:rule="!has(self.deadLetterQueue) || self.deadLetterQueue.topic != self.target.topic",message="deadLetterQueue.topic must differ from target.topic: the observer would count the replayed records as dead letters",fieldPath=".deadLetterQueue.topic"
 // +kubebuilder:validation:XValidation:rule="!has(self.pipeline) || !has(self.pipeline.outputTopic) || self.pipeline.outputTopic != self.target.topic",message="pipeline.outputTopic must differ from target.topic: the observer would take the replayed records for the pipeline's output",fieldPath=".pipeline.outputTopic"
 // +kubebuilder:validation:XValidation:rule="!has(self.deadLetterQueue) || !has(self.pipeline) || !has(self.pipeline.outputTopic) || self.pipeline.outputTopic != self.deadLetterQueue.topic",message="deadLetterQueue.topic must differ from pipeline.outputTopic: the observer would count each record both as delivered and as a dead letter",fieldPath=".deadLetterQueue.topic"
-// +kubebuilder:validation:XValidation:rule="self.scenario.type == 'Stages' || has(self.duration)",message="duration is required unless the scenario is Stages"
+// +kubebuilder:validation:XValidation:rule="self.scenario.type in ['Stages', 'Capacity'] || has(self.duration)",message="duration is required unless the scenario is Stages or Capacity"
+// +kubebuilder:validation:XValidation:rule="self.scenario.type == 'Capacity' ? has(self.capacity) : !has(self.capacity)",message="capacity must be set for scenario Capacity and only for it"
+// +kubebuilder:validation:XValidation:rule="self.scenario.type != 'Capacity' || (!has(self.targetRate) && !has(self.duration))",message="targetRate and duration must not be set for a Capacity scenario: capacity gives the rates and the probes' length"
+// +kubebuilder:validation:XValidation:rule="!has(self.capacity) || self.capacity.startRate >= self.workers",message="capacity.startRate must be at least one record per second per worker",fieldPath=".capacity.startRate"
+// +kubebuilder:validation:XValidation:rule="!has(self.thresholds) || !has(self.thresholds.minCapacity) || self.scenario.type == 'Capacity'",message="thresholds.minCapacity needs scenario Capacity"
+// +kubebuilder:validation:XValidation:rule="!has(self.thresholds) || !has(self.thresholds.minCapacity) || !has(self.capacity) || self.thresholds.minCapacity <= self.capacity.maxRate",message="thresholds.minCapacity must be at most capacity.maxRate: the search never probes above it",fieldPath=".thresholds.minCapacity"
+// +kubebuilder:validation:XValidation:rule="self.scenario.type != 'Capacity' || (has(self.pipeline) && has(self.pipeline.consumerGroup))",message="scenario Capacity needs pipeline.consumerGroup: each probe is judged by the growth of the pipeline's consumer lag"
+// +kubebuilder:validation:XValidation:rule="self.scenario.type != 'Capacity' || !has(self.earlyStop)",message="earlyStop does not apply to scenario Capacity: its probes break the thresholds by design, and each probe is judged on its own"
 // +kubebuilder:validation:XValidation:rule="!has(self.thresholds) || !has(self.thresholds.maxDLQRecords) || has(self.deadLetterQueue)",message="thresholds.maxDLQRecords needs deadLetterQueue"
 // +kubebuilder:validation:XValidation:rule="!has(self.thresholds) || !has(self.thresholds.maxEndToEndP99Latency) || (has(self.pipeline) && has(self.pipeline.outputTopic))",message="thresholds.maxEndToEndP99Latency needs pipeline.outputTopic"
 // +kubebuilder:validation:XValidation:rule="!has(self.thresholds) || !has(self.thresholds.maxConsumerLag) || (has(self.pipeline) && has(self.pipeline.consumerGroup))",message="thresholds.maxConsumerLag needs pipeline.consumerGroup"
 // +kubebuilder:validation:XValidation:rule="!has(self.targetRate) || self.targetRate >= self.workers",message="targetRate must be at least one record per second per worker"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.stop) || !oldSelf.stop || (has(self.stop) && self.stop)",message="stop cannot be undone",fieldPath=".stop"
+// +kubebuilder:validation:XValidation:rule="has(self.earlyStop) == has(oldSelf.earlyStop)",message="earlyStop is immutable: create a new LoadTest to run again"
 // +kubebuilder:validation:XValidation:rule="[has(self.targetRate), has(self.duration), has(self.deadLetterQueue), has(self.pipeline), has(self.thresholds), has(self.workerTemplate)] == [has(oldSelf.targetRate), has(oldSelf.duration), has(oldSelf.deadLetterQueue), has(oldSelf.pipeline), has(oldSelf.thresholds), has(oldSelf.workerTemplate)]",message="spec is immutable except stop: create a new LoadTest to run again"
 type LoadTestSpec struct {
 	// Note on the rule below: stage durations are compared as durations, not strings, because a
@@ -656,6 +820,11 @@ type LoadTestSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|([0-9]+([.][0-9]+)?(h|m|s|ms|us|ns))+)$') && duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="duration must be between 1s and 24h, written like 90s, 10m or 1h30m"
 	// +kubebuilder:validation:XValidation:rule="duration(self) == duration(oldSelf)",message="duration is immutable: create a new LoadTest to run again"
 	Duration *metav1.Duration `json:"duration,omitempty"`
+
+	// capacity bounds the search of a Capacity scenario; required for it and only for it.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="capacity is immutable: create a new LoadTest to run again"
+	Capacity *CapacitySearch `json:"capacity,omitempty"`
 
 	// workers is the number of replay-worker pods; the rate and the samples are split between them.
 	// +optional
@@ -697,7 +866,7 @@ type LoadTestSpec struct {
 	// When left out, admission writes the defaults of minAchievedRateRatio and maxErrorRatio.
 	// +optional
 	// +kubebuilder:default={}
-	// +kubebuilder:validation:XValidation:rule="has(self.minAchievedRateRatio) == has(oldSelf.minAchievedRateRatio) && (!has(self.minAchievedRateRatio) || self.minAchievedRateRatio == oldSelf.minAchievedRateRatio) && has(self.maxErrorRatio) == has(oldSelf.maxErrorRatio) && (!has(self.maxErrorRatio) || self.maxErrorRatio == oldSelf.maxErrorRatio) && has(self.maxDLQRecords) == has(oldSelf.maxDLQRecords) && (!has(self.maxDLQRecords) || self.maxDLQRecords == oldSelf.maxDLQRecords) && has(self.maxConsumerLag) == has(oldSelf.maxConsumerLag) && (!has(self.maxConsumerLag) || self.maxConsumerLag == oldSelf.maxConsumerLag) && has(self.maxP99Latency) == has(oldSelf.maxP99Latency) && (!has(self.maxP99Latency) || duration(self.maxP99Latency) == duration(oldSelf.maxP99Latency)) && has(self.maxEndToEndP99Latency) == has(oldSelf.maxEndToEndP99Latency) && (!has(self.maxEndToEndP99Latency) || duration(self.maxEndToEndP99Latency) == duration(oldSelf.maxEndToEndP99Latency))",message="thresholds are immutable: create a new LoadTest to run again"
+	// +kubebuilder:validation:XValidation:rule="has(self.minAchievedRateRatio) == has(oldSelf.minAchievedRateRatio) && (!has(self.minAchievedRateRatio) || self.minAchievedRateRatio == oldSelf.minAchievedRateRatio) && has(self.maxErrorRatio) == has(oldSelf.maxErrorRatio) && (!has(self.maxErrorRatio) || self.maxErrorRatio == oldSelf.maxErrorRatio) && has(self.maxDLQRecords) == has(oldSelf.maxDLQRecords) && (!has(self.maxDLQRecords) || self.maxDLQRecords == oldSelf.maxDLQRecords) && has(self.maxConsumerLag) == has(oldSelf.maxConsumerLag) && (!has(self.maxConsumerLag) || self.maxConsumerLag == oldSelf.maxConsumerLag) && has(self.maxP99Latency) == has(oldSelf.maxP99Latency) && (!has(self.maxP99Latency) || duration(self.maxP99Latency) == duration(oldSelf.maxP99Latency)) && has(self.maxEndToEndP99Latency) == has(oldSelf.maxEndToEndP99Latency) && (!has(self.maxEndToEndP99Latency) || duration(self.maxEndToEndP99Latency) == duration(oldSelf.maxEndToEndP99Latency)) && has(self.minCapacity) == has(oldSelf.minCapacity) && (!has(self.minCapacity) || self.minCapacity == oldSelf.minCapacity)",message="thresholds are immutable: create a new LoadTest to run again"
 	Thresholds *Thresholds `json:"thresholds,omitempty"`
 
 	// workerTemplate customises the pods the operator creates.
@@ -719,6 +888,12 @@ type LoadTestSpec struct {
 	// +kubebuilder:default={}
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="cleanup is immutable: create a new LoadTest to run again"
 	Cleanup Cleanup `json:"cleanup,omitempty"`
+
+	// earlyStop, when set, ends the run Failed within seconds of a threshold breaking beyond repair: dead letters over maxDLQRecords, failed records over maxErrorRatio of the whole run, end-to-end latency over maxEndToEndP99Latency for over 1% of the run, or the lag above maxConsumerLag and still growing for a window.
+	// An early stop never makes a run pass.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="has(self.window) == has(oldSelf.window) && (!has(self.window) || duration(self.window) == duration(oldSelf.window))",message="earlyStop is immutable: create a new LoadTest to run again"
+	EarlyStop *EarlyStop `json:"earlyStop,omitempty"`
 
 	// Note: the rule "stop cannot be undone" is on LoadTestSpec, not here, because a Go client
 	// omits stop=false, and a rule on an absent field is not evaluated.
@@ -856,6 +1031,20 @@ type LoadTestStatus struct {
 	// +optional
 	Results *ResultsSummary `json:"results,omitempty"`
 
+	// capacity is the rate, in records per second, that a Capacity search found the pipeline sustains (cut, not rounded).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000000
+	Capacity *int64 `json:"capacity,omitempty"`
+
+	// limitingFactor is what limited a Capacity search: Pipeline, Broker, Generator (add workers) or MaxRate.
+	// +optional
+	LimitingFactor LimitingFactor `json:"limitingFactor,omitempty"`
+
+	// probe is the probe of a Capacity search in progress; the finished ones are in the results ConfigMap (probes.json).
+	// +optional
+	Probe *CapacityProbe `json:"probe,omitempty"`
+
 	// thresholds are the thresholds compared with the measured values.
 	// +optional
 	// +listType=atomic
@@ -878,6 +1067,7 @@ type LoadTestStatus struct {
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Verdict",type=string,JSONPath=`.status.verdict`
 // +kubebuilder:printcolumn:name="Target",type=integer,JSONPath=`.spec.targetRate`,description="Target rate, records/s"
+// +kubebuilder:printcolumn:name="Capacity",type=integer,JSONPath=`.status.capacity`,description="Capacity found by a Capacity search, records/s"
 // +kubebuilder:printcolumn:name="Achieved",type=string,JSONPath=`.status.results.achievedRate`,description="Achieved rate, records/s"
 // +kubebuilder:printcolumn:name="P99",type=string,JSONPath=`.status.results.p99Latency`
 // +kubebuilder:printcolumn:name="DLQ",type=integer,JSONPath=`.status.results.dlqRecords`

@@ -566,6 +566,39 @@ func TestInvalidLoadTestsAreRefused(t *testing.T) {
 			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.Target.Compression = "Brotli" },
 			wants:  []string{"spec.target.compression", `Unsupported value: "Brotli"`},
 		},
+		{
+			name:   "producer batchSize 0",
+			mutate: func(lt *v1alpha1.LoadTest) { lt.Spec.Target.Producer = &v1alpha1.Producer{BatchSize: ptr.To[int32](0)} },
+			wants:  []string{"spec.target.producer.batchSize", "should be greater than or equal to 1"},
+		},
+		{
+			name: "producer batchBytes 100",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Target.Producer = &v1alpha1.Producer{BatchBytes: ptr.To[int64](100)}
+			},
+			wants: []string{"spec.target.producer.batchBytes", "should be greater than or equal to 1024"},
+		},
+		{
+			name: "producer linger 2s",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Target.Producer = &v1alpha1.Producer{Linger: duration(2 * time.Second)}
+			},
+			wants: []string{"spec.target.producer.linger", "linger must be between 0 and 1s"},
+		},
+		{
+			name: "producer maxAttempts 0",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Target.Producer = &v1alpha1.Producer{MaxAttempts: ptr.To[int32](0)}
+			},
+			wants: []string{"spec.target.producer.maxAttempts", "should be greater than or equal to 1"},
+		},
+		{
+			name: "producer writeTimeout 10ms",
+			mutate: func(lt *v1alpha1.LoadTest) {
+				lt.Spec.Target.Producer = &v1alpha1.Producer{WriteTimeout: duration(10 * time.Millisecond)}
+			},
+			wants: []string{"spec.target.producer.writeTimeout", "writeTimeout must be between 100ms and 5m"},
+		},
 
 		// Thresholds and pipeline.
 		{
@@ -680,7 +713,7 @@ func TestInvalidLoadTestsAreRefused(t *testing.T) {
 func defaulted(spec v1alpha1.LoadTestSpec) v1alpha1.LoadTestSpec {
 	spec.Scenario.Type = v1alpha1.ScenarioConstant
 	spec.Workers = 1
-	spec.SampleSet.Format = v1alpha1.SampleFormatJSONLines
+	spec.SampleSet.Format = v1alpha1.SampleFormatAuto
 	spec.SampleSet.Loop = ptr.To(true)
 	spec.Target.Partitioning = v1alpha1.PartitioningKey
 	spec.Target.Acks = v1alpha1.AcksAll
@@ -846,6 +879,8 @@ func TestValidLoadTestsAreAccepted(t *testing.T) {
 					Partitioning: v1alpha1.PartitioningRecorded,
 					Acks:         v1alpha1.AcksLeader,
 					Compression:  v1alpha1.CompressionZstd,
+					Producer: &v1alpha1.Producer{BatchSize: ptr.To[int32](5000), BatchBytes: ptr.To[int64](4 << 20),
+						Linger: duration(0), MaxAttempts: ptr.To[int32](10), WriteTimeout: duration(30 * time.Second)},
 				}
 				lt.Spec.Pipeline = &v1alpha1.Pipeline{OutputTopic: "crm.customers.enriched", ConsumerGroup: "crm-enricher"}
 				lt.Spec.Thresholds = &v1alpha1.Thresholds{

@@ -1,5 +1,5 @@
 // Command kubectl-streamreplay is the kubectl plugin of streamreplay: put it on PATH and run
-// `kubectl streamreplay stop|rerun|compare|report`.
+// `kubectl streamreplay stop|rerun|compare|report|record|import-console-consumer`.
 package main
 
 import (

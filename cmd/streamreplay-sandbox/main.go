@@ -38,6 +38,7 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("streamreplay-sandbox", flag.ContinueOnError)
 	podBinary := fs.String("pod-binary", "", "the streamreplay binary the pods run (default: streamreplay next to this binary)")
 	slow := fs.Bool("fail", false, "replay into the pipeline capped at 300 records/s: the test fails, naming the broken thresholds")
+	capacity := fs.Bool("capacity", false, "search for the capacity of the pipeline capped at 300 records/s, probe by probe")
 	keep := fs.Bool("keep", false, "keep the sandbox running after the verdict and print a kubeconfig for kubectl")
 	repo := fs.String("repo", ".", "the repository root (config/ is read from it)")
 	workDir := fs.String("workdir", "", "folder for the pods, their logs and the kubeconfig (default: a new temporary folder)")
@@ -84,10 +85,11 @@ func run(args []string) error {
 			PodOutput: podOutput,
 			Log:       log,
 		},
-		Slow:    *slow,
-		Keep:    *keep,
-		Out:     os.Stdout,
-		Timeout: *timeout,
+		Slow:     *slow,
+		Capacity: *capacity,
+		Keep:     *keep,
+		Out:      os.Stdout,
+		Timeout:  *timeout,
 	})
 	if errors.Is(err, sandbox.ErrNotPassed) && *slow {
 		fmt.Println("\nThe capped pipeline could not keep up, as --fail intends.")

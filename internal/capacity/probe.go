@@ -262,6 +262,8 @@ type Bounds struct {
 	// ends when the lowest failed rate is within Precision of the highest
 	// sustained one (0.05: ±5%).
 	Precision float64
+	// Drain is how long a probe's backlog may take to drain before the next probe.
+	Drain time.Duration
 	// MinRate ends a search whose probes all fail once the failing rate is
 	// at or below it: the capacity is then 0. 0 means StartRate/1024.
 	MinRate float64
@@ -294,6 +296,10 @@ type Probe struct {
 	Rate    float64
 	Signals Signals
 	Verdict Verdict
+	// Undrained is set when the backlog of the probe did not drain within the drain
+	// timeout: the search ends there, limited by the pipeline, since the next probe
+	// would measure the old backlog too.
+	Undrained bool
 }
 
 // String is the probe's line in a report: rate asked and achieved, lag
@@ -356,6 +362,12 @@ func Next(b Bounds, probes []Probe) (float64, Result) {
 		return b.StartRate, Result{}
 	}
 	last := probes[len(probes)-1]
+	if last.Undrained {
+		r := summarise(b, probes)
+		r.Done, r.Factor = true, FactorPipeline
+		r.Reason = fmt.Sprintf("backlog of the probe at %.4g/s not drained within %s", last.Rate, b.Drain)
+		return 0, r
+	}
 	if last.Verdict.Factor == FactorGenerator {
 		r := summarise(b, probes)
 		r.Done, r.Factor = true, FactorGenerator

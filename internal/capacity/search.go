@@ -23,6 +23,7 @@ func Search(ctx context.Context, b Bounds, l Limits, t Target, drainTimeout time
 	if err := b.Validate(); err != nil {
 		return Result{}, nil, err
 	}
+	b.Drain = drainTimeout
 	var probes []Probe
 	for {
 		rate, res := Next(b, probes)
@@ -34,19 +35,14 @@ func Search(ctx context.Context, b Bounds, l Limits, t Target, drainTimeout time
 			return Result{}, probes, fmt.Errorf("probe at %.4g/s: %w", rate, err)
 		}
 		p := Probe{Rate: rate, Signals: sig, Verdict: Evaluate(l, sig)}
+		drained, err := t.Drain(ctx, drainTimeout)
+		if err != nil {
+			return Result{}, append(probes, p), fmt.Errorf("drain after %.4g/s: %w", rate, err)
+		}
+		p.Undrained = !drained
 		probes = append(probes, p)
 		if step != nil {
 			step(p)
-		}
-		drained, err := t.Drain(ctx, drainTimeout)
-		if err != nil {
-			return Result{}, probes, fmt.Errorf("drain after %.4g/s: %w", rate, err)
-		}
-		if !drained {
-			res := summarise(b, probes)
-			res.Done, res.Factor = true, FactorPipeline
-			res.Reason = fmt.Sprintf("backlog of the probe at %.4g/s not drained within %s", rate, drainTimeout)
-			return res, probes, nil
 		}
 	}
 }

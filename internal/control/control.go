@@ -139,6 +139,11 @@ func (c *Client) Stop(ctx context.Context, ip string, port int32, token string, 
 	return c.post(ctx, ip, port, token, PathStop, req)
 }
 
+// podURL is the URL of path on a pod's control port.
+func podURL(ip string, port int32, path string) string {
+	return "http://" + net.JoinHostPort(ip, strconv.Itoa(int(port))) + path
+}
+
 func (c *Client) post(ctx context.Context, ip string, port int32, token, path string, body any) error {
 	if ip == "" {
 		return errors.New("the pod has no IP address yet")
@@ -147,26 +152,38 @@ func (c *Client) post(ctx context.Context, ip string, port int32, token, path st
 	if err != nil {
 		return fmt.Errorf("encoding %s request: %w", path, err)
 	}
-	url := "http://" + net.JoinHostPort(ip, strconv.Itoa(int(port))) + path
+	url := podURL(ip, port, path)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
 	if err != nil {
 		return fmt.Errorf("building request to %s: %w", url, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	return c.do(req, token, nil)
+}
+
+// do sends req with the bearer token and, when into is not nil, decodes the JSON answer
+// into it. A 401 wraps ErrRefused; any other non-2xx answer is an error with its text.
+func (c *Client) do(req *http.Request, token string, into any) error {
 	req.Header.Set("Authorization", "Bearer "+token)
+	url := req.URL.String()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("POST %s: %w", url, err)
+		return fmt.Errorf("%s %s: %w", req.Method, url, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode == http.StatusUnauthorized {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("POST %s: %s: %w (the pod's token file does not hold this run's token)", url, resp.Status, ErrRefused)
+		return fmt.Errorf("%s %s: %s: %w (the pod's token file does not hold this run's token)", req.Method, url, resp.Status, ErrRefused)
 	}
 	if resp.StatusCode/100 != 2 {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("POST %s: %s: %s", url, resp.Status, bytes.TrimSpace(msg))
+		return fmt.Errorf("%s %s: %s: %s", req.Method, url, resp.Status, bytes.TrimSpace(msg))
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
+	if into != nil {
+		if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(into); err != nil {
+			return fmt.Errorf("%s %s: decoding the answer: %w", req.Method, url, err)
+		}
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswer))
 	return nil
 }

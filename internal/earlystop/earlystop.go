@@ -55,9 +55,10 @@ type Sample struct {
 // Breach says which threshold broke for good, and when.
 type Breach struct {
 	// Threshold is the threshold's JSON name in the spec.
-	Threshold string
-	At        time.Duration
-	Message   string
+	Threshold string `json:"threshold"`
+	// At is the moment from the run's start.
+	At      time.Duration `json:"at"`
+	Message string        `json:"message"`
 }
 
 // Watch follows a run's samples. It is not safe for concurrent use.

@@ -120,11 +120,14 @@ func TLSConfig(t *plan.TLS) (*tls.Config, error) {
 	return c, nil
 }
 
-// SASLMechanism builds the SASL mechanism from the mounted username and password files;
-// nil when s is nil.
+// SASLMechanism builds the SASL mechanism from the mounted username and password files
+// (AWS_MSK_IAM: from the pod's AWS credentials); nil when s is nil.
 func SASLMechanism(s *plan.SASL) (sasl.Mechanism, error) {
 	if s == nil {
 		return nil, nil
+	}
+	if streamreplayv1alpha1.SASLMechanism(s.Mechanism) == streamreplayv1alpha1.SASLAWSMSKIAM {
+		return awsMSKIAM(s)
 	}
 	user := s.Username
 	if user == "" {
@@ -145,8 +148,8 @@ func SASLMechanism(s *plan.SASL) (sasl.Mechanism, error) {
 	case streamreplayv1alpha1.SASLScramSHA512:
 		return scramMechanism(scram.SHA512, user, pass)
 	default:
-		return nil, fmt.Errorf("unknown SASL mechanism %q; want %s, %s or %s", s.Mechanism,
-			streamreplayv1alpha1.SASLPlain, streamreplayv1alpha1.SASLScramSHA256, streamreplayv1alpha1.SASLScramSHA512)
+		return nil, fmt.Errorf("unknown SASL mechanism %q; want %s, %s, %s or %s", s.Mechanism,
+			streamreplayv1alpha1.SASLPlain, streamreplayv1alpha1.SASLScramSHA256, streamreplayv1alpha1.SASLScramSHA512, streamreplayv1alpha1.SASLAWSMSKIAM)
 	}
 }
 
@@ -266,6 +269,9 @@ func describe(k plan.Kafka, err error) error {
 	var unknownAuth x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	switch {
+	case errors.As(err, &kerr) && kerr == kafka.SASLAuthenticationFailed && k.SASL != nil &&
+		streamreplayv1alpha1.SASLMechanism(k.SASL.Mechanism) == streamreplayv1alpha1.SASLAWSMSKIAM:
+		return fmt.Errorf("authentication failed: MSK refused the pods' AWS credentials: check the region, and that the IAM role of the pods' service account (IRSA or EKS Pod Identity) allows kafka-cluster:Connect on the cluster: %w", err)
 	case errors.As(err, &kerr) && (kerr == kafka.SASLAuthenticationFailed || kerr == kafka.IllegalSASLState):
 		return fmt.Errorf("authentication failed: check the SASL username, password and mechanism: %w", err)
 	case errors.As(err, &kerr) && kerr == kafka.UnsupportedSASLMechanism:

@@ -121,7 +121,7 @@ func TestSASLFiles(t *testing.T) {
 	}
 	// The API's spelling only: admission refuses any other, so a plan with one is not the operator's.
 	_, err = SASLMechanism(&plan.SASL{Mechanism: "scram-sha-512", UsernameFile: secretFile(t, "u", "u"), PasswordFile: secretFile(t, "p", "p")})
-	if err == nil || !strings.Contains(err.Error(), `unknown SASL mechanism "scram-sha-512"; want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`) {
+	if err == nil || !strings.Contains(err.Error(), `unknown SASL mechanism "scram-sha-512"; want PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM`) {
 		t.Errorf("SASLMechanism with a lower-case mechanism = %v", err)
 	}
 }

@@ -6,11 +6,13 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamreplay/streamreplay/internal/plan"
 	"github.com/streamreplay/streamreplay/internal/runheaders"
@@ -48,26 +50,65 @@ func BenchmarkObserverVsKafkaGo(b *testing.B) {
 	p.DLQ = &plan.DLQ{Topic: "dlq"}
 	p.Pipeline = &plan.Pipeline{InputTopic: "in", OutputTopic: "out"}
 
-	var obsTime, kgTime time.Duration
+	var obsTime, kgTime, fgTime, obsCPU, kgCPU, fgCPU time.Duration
 	var records int64
 	round := 0
+	// cpu adds the process's CPU time during read to *to (kfake's included: it serves
+	// every consumer alike).
+	cpu := func(to *time.Duration, read func() time.Duration) time.Duration {
+		c0 := cpuTime()
+		d := read()
+		*to += cpuTime() - c0
+		return d
+	}
 	for b.Loop() {
 		round++
 		for _, topic := range []string{"dlq", "out"} {
-			obsTime += observerRead(b, p, topic)
-			kgTime += groupRead(b, brokers, topic, fmt.Sprintf("bench-%s-%d", topic, round))
+			obsTime += cpu(&obsCPU, func() time.Duration { return observerRead(b, p, topic) })
+			kgTime += cpu(&kgCPU, func() time.Duration { return groupRead(b, brokers, topic, fmt.Sprintf("bench-%s-%d", topic, round)) })
+			fgTime += cpu(&fgCPU, func() time.Duration { return franzRead(b, brokers, topic) })
 			records += benchRecords
 		}
 	}
 	obsRate := float64(records) / obsTime.Seconds()
 	kgRate := float64(records) / kgTime.Seconds()
-	ratio := obsRate / kgRate
+	fgRate := float64(records) / fgTime.Seconds()
 	b.ReportMetric(obsRate, "observer-records/s")
 	b.ReportMetric(kgRate, "kafka-go-records/s")
+	b.ReportMetric(fgRate, "franz-go-records/s")
 	b.ReportMetric(0, "ns/op") // a round's time says little; the rates do
-	fmt.Printf("observer: %.0f records/s, kafka-go consumer-group reader: %.0f records/s (%d rounds of %d DLQ + %d output records)\n",
-		obsRate, kgRate, round, benchRecords, benchRecords)
-	fmt.Printf("observer-vs-kafka-go=%.2f\n", ratio)
+	fmt.Printf("observer: %.0f records/s, kafka-go consumer-group reader: %.0f records/s, franz-go partition consumer: %.0f records/s (%d rounds of %d DLQ + %d output records)\n",
+		obsRate, kgRate, fgRate, round, benchRecords, benchRecords)
+	fmt.Printf("observer records per CPU-second of the process (kfake included): observer=%.0f kafka-go=%.0f franz-go=%.0f\n",
+		float64(records)/obsCPU.Seconds(), float64(records)/kgCPU.Seconds(), float64(records)/fgCPU.Seconds())
+	fmt.Printf("observer-vs-kafka-go=%.2f\n", obsRate/kgRate)
+	fmt.Printf("observer-vs-franz-go=%.2f\n", obsRate/fgRate)
+}
+
+// franzRead reads topic's partitions from their beginning with a franz-go client, the
+// way the observer reads (no group), doing nothing per record.
+func franzRead(b *testing.B, brokers []string, topic string) time.Duration {
+	b.Helper()
+	parts := map[int32]kgo.Offset{}
+	for i := range int32(3) {
+		parts[i] = kgo.NewOffset().AtStart()
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}),
+		kgo.FetchMinBytes(fetchMinBytes), kgo.FetchMaxBytes(fetchMaxBytes), kgo.FetchMaxWait(fetchMaxWait),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := newFirstToLast(benchRecords)
+	go func() {
+		for ctx.Err() == nil {
+			cl.PollFetches(ctx).EachRecord(func(*kgo.Record) { f.seen() })
+		}
+	}()
+	return f.wait(b, "the franz-go consumer")
 }
 
 // firstToLast times a consumer from its first record to its last.
@@ -203,4 +244,11 @@ func BenchmarkE2EAdd(b *testing.B) {
 		t.add(msgs[i%1024], now)
 		i++
 	}
+}
+
+// cpuTime is the CPU time this process used so far, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -24,6 +24,7 @@ type e2eTally struct {
 	start   time.Time // set by Run before reading
 	metrics *metrics
 	log     logr.Logger
+	probes  *probeWindows // a Capacity search's windows; nil otherwise
 
 	mu         sync.Mutex
 	delivered  int64 // distinct records of this run
@@ -33,6 +34,10 @@ type e2eTally struct {
 	warned     bool
 	latency    *results.Histogram
 	seen       seqSet
+	// overLimit, when > 0, is the early stop's end-to-end limit; over counts the
+	// delivered records beyond it.
+	overLimit time.Duration
+	over      int64
 }
 
 func newE2ETally(runID string, m *metrics, log logr.Logger) *e2eTally {
@@ -54,6 +59,9 @@ func (t *e2eTally) add(m *kafka.Message, recv time.Time) {
 	if string(r.RunID) != t.runID {
 		return
 	}
+	if r.HasIntended {
+		t.probes.delivered(time.Unix(0, r.Intended), recv)
+	}
 
 	t.mu.Lock()
 	dup, tracked := false, false
@@ -72,6 +80,9 @@ func (t *e2eTally) add(m *kafka.Message, recv time.Time) {
 		if r.HasIntended {
 			latency, measured = recv.Sub(time.Unix(0, r.Intended)), true
 			t.latency.Record(latency)
+			if t.overLimit > 0 && latency > t.overLimit {
+				t.over++
+			}
 		}
 	}
 	t.mu.Unlock()

@@ -88,52 +88,74 @@ func (o *Observer) listOffsets(ctx context.Context, topic string, partitions []i
 }
 
 // readPartition reads one partition from offset until ctx ends, handing each
-// record to handle with the time it arrived. It reads without a consumer
-// group, so it never commits offsets, least of all in the pipeline's group.
+// record to handle with the time it arrived. It reads without a consumer group,
+// so it never commits offsets, least of all in the pipeline's group.
+//
+// It sends fetch requests itself on the observer's transport (fetch.go): a
+// response's record sets are read whole and their batches decoded from memory
+// (decode.go), where kafka-go decodes them field by field. The next fetch is on
+// its way while the records of the last one are handled. Control records
+// (transaction markers) are skipped, not handed on as records.
 func (o *Observer) readPartition(ctx context.Context, topic string, partition int, offset int64, handle func(*kafka.Message, time.Time)) {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        o.plan.Kafka.BootstrapServers,
-		Topic:          topic,
-		Partition:      partition,
-		Dialer:         o.dialer,
-		MinBytes:       fetchMinBytes,
-		MaxBytes:       fetchMaxBytes,
-		MaxWait:        fetchMaxWait,
-		QueueCapacity:  queueCapacity,
-		IsolationLevel: kafka.ReadCommitted, // aborted transactions were never delivered
-		ErrorLogger:    kafka.LoggerFunc(o.kafkaError),
-	})
-	defer func() { _ = r.Close() }()
-	log := o.log.WithValues("topic", topic, "partition", partition)
-	if err := r.SetOffset(offset); err != nil {
-		log.Error(err, "Cannot set the reader's offset", "offset", offset)
-		return
-	}
-	var lastErr time.Time
-	for {
-		m, err := r.ReadMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			// The reader retries by itself; say so now and then, not per retry.
-			if now := time.Now(); now.Sub(lastErr) >= errorLogEvery {
-				lastErr = now
-				log.Error(err, "Reading a partition failed, retrying")
-			}
-			continue
+	fetched := make(chan fetchedRecords, 2)
+	go o.fetchPartition(ctx, topic, partition, offset, fetched)
+	for f := range fetched {
+		for i := range f.msgs {
+			handle(&f.msgs[i], f.recv)
 		}
-		handle(&m, time.Now())
 	}
 }
 
-// kafkaError logs the Kafka client's own error lines at verbosity 1: it
-// retries by itself, so they are detail.
-func (o *Observer) kafkaError(msg string, args ...any) {
-	if l := o.log.V(1); l.Enabled() {
-		l.Info("Kafka client error", "message", fmt.Sprintf(msg, args...))
+// fetchedRecords are the records of one fetch response and when it arrived.
+type fetchedRecords struct {
+	msgs []kafka.Message
+	recv time.Time
+}
+
+// fetchPartition fetches from offset until ctx ends, sending each response's records
+// to out, which it closes at the end.
+func (o *Observer) fetchPartition(ctx context.Context, topic string, partition int, offset int64, out chan<- fetchedRecords) {
+	defer close(out)
+	log := o.log.WithValues("topic", topic, "partition", partition)
+	var lastErr time.Time
+	dec := newBatchDecoder()
+	for ctx.Err() == nil {
+		resp, err := o.fetch(ctx, topic, partition, offset)
+		recv := time.Now()
+		var msgs []kafka.Message
+		if err == nil {
+			msgs, offset, err = dec.decode(topic, partition, offset, resp.Records, resp.AbortedTransactions)
+		}
+		if len(msgs) > 0 {
+			select {
+			case out <- fetchedRecords{msgs: msgs, recv: recv}:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		// Retried until the run ends; said now and then, not per retry.
+		if now := time.Now(); now.Sub(lastErr) >= errorLogEvery {
+			lastErr = now
+			log.Error(err, "Reading a partition failed, retrying", "offset", offset)
+		}
+		t := time.NewTimer(fetchRetryBackoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
 	}
 }
+
+// fetchRetryBackoff is the pause after a failed fetch.
+const fetchRetryBackoff = 250 * time.Millisecond
 
 // lagSample sums the pipeline group's lag over the input partitions:
 // high watermark minus committed offset, or minus the run's start offset
@@ -160,12 +182,15 @@ func (o *Observer) lagSample(ctx context.Context, partitions []int, startOffsets
 		committed[p.Partition] = p.CommittedOffset
 	}
 	var lag int64
+	perPartition := make(map[int32]int64, len(partitions))
 	for i, p := range partitions {
 		from, ok := committed[p]
 		if !ok || from < 0 {
 			from = startOffsets[i]
 		}
-		lag += max(0, ends[i]-from)
+		perPartition[int32(p)] = max(0, ends[i]-from)
+		lag += perPartition[int32(p)]
 	}
+	o.noteLag(lag, perPartition)
 	return lag, nil
 }

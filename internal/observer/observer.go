@@ -12,7 +12,9 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+	"k8s.io/apimachinery/pkg/util/wait"
 
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/kafkaconn"
 	"github.com/streamreplay/streamreplay/internal/plan"
 	"github.com/streamreplay/streamreplay/internal/results"
@@ -27,11 +29,12 @@ const (
 	StartSkew = 10 * time.Second
 	// prepareTimeout bounds Prepare when its context has no deadline.
 	prepareTimeout = 30 * time.Second
-	// startAttempts is how often Run tries to find the start offsets.
-	startAttempts = 3
 	// finalSampleTimeout bounds the lag sample taken at the very end.
 	finalSampleTimeout = 5 * time.Second
 )
+
+// startBackoff paces the attempts at finding the start offsets: three, a second apart.
+var startBackoff = wait.Backoff{Steps: 3, Duration: time.Second}
 
 // Options configure an Observer.
 type Options struct {
@@ -62,15 +65,20 @@ type Observer struct {
 	dialer      *kafka.Dialer
 	lagInterval time.Duration
 	metrics     *metrics
+	early       *earlyWatch // nil unless the run stops early on the lag
 
 	// Topics and their partitions, found by Prepare.
 	dlqTopic, outputTopic, inputTopic string
 	partitions                        map[string][]int
 
-	dlq   *dlqTally // nil without a DLQ
-	e2e   *e2eTally // nil without an output topic
-	lag   *lagTally // nil without a consumer group
-	phase atomic.Value
+	dlq    *dlqTally     // nil without a DLQ
+	e2e    *e2eTally     // nil without an output topic
+	lag    *lagTally     // nil without a consumer group
+	probes *probeWindows // a Capacity search's probe windows (probe.go); nil otherwise
+	phase  atomic.Value
+
+	sampler atomic.Value    // *seriesSampler while Run runs (timeseries.go)
+	series  *results.Series // per interval, once Run returned
 }
 
 // New checks the plan and builds an Observer; it does not reach Kafka yet.
@@ -120,10 +128,22 @@ func New(o Options) (*Observer, error) {
 		if p.Pipeline.OutputTopic != "" {
 			obs.outputTopic = p.Pipeline.OutputTopic
 			obs.e2e = newE2ETally(p.RunID, m, o.Log)
+			if es := p.EarlyStop; es != nil && es.MaxEndToEndP99 != nil {
+				obs.e2e.overLimit = es.MaxEndToEndP99.Duration
+			}
 		}
 		if p.Pipeline.ConsumerGroup != "" {
 			obs.inputTopic = p.Pipeline.InputTopic
 			obs.lag = &lagTally{}
+			obs.early = newEarlyWatch(p.EarlyStop, o.Log)
+		}
+	}
+	if p.Scenario.Type == string(streamreplayv1alpha1.ScenarioCapacity) {
+		obs.probes = &probeWindows{}
+		// A probe's slope needs samples: one a second gives a 10 s hold about 7 after its settle.
+		obs.lagInterval = min(obs.lagInterval, time.Second)
+		if obs.e2e != nil {
+			obs.e2e.probes = obs.probes
 		}
 	}
 	obs.phase.Store("preparing")
@@ -200,6 +220,7 @@ func (o *Observer) Run(ctx context.Context, start time.Time) (*results.Report, e
 	}
 
 	o.phase.Store("running")
+	sampler := o.startSeries(start)
 	var wg sync.WaitGroup
 	read := func(topic string, handle func(*kafka.Message, time.Time)) {
 		for i, p := range o.partitions[topic] {
@@ -219,12 +240,14 @@ func (o *Observer) Run(ctx context.Context, start time.Time) (*results.Report, e
 		read(o.outputTopic, o.e2e.add)
 	}
 	if o.lag != nil && offsets[o.inputTopic] != nil {
+		o.early.begin(start)
 		wg.Go(func() { o.sampleLag(readCtx, o.partitions[o.inputTopic], offsets[o.inputTopic]) })
 	}
 	phaseTimer := time.AfterFunc(time.Until(runEnd), func() { o.phase.Store("draining") })
 	wg.Wait()
 
 	phaseTimer.Stop()
+	o.series = sampler.finish()
 	o.phase.Store("done")
 	rep := o.report(start, began, ctx.Err() != nil)
 	o.log.Info("Observer finished", o.Progress()...)
@@ -240,12 +263,17 @@ func (o *Observer) windowOffsets(ctx, readCtx context.Context, from time.Time) (
 		if t == "" || offsets[t] != nil {
 			continue
 		}
-		offs, err := o.startOffsets(readCtx, t, o.partitions[t], from)
 		// A leader moving or a broker restarting is no reason to lose the run: try twice more.
-		for attempt := 1; err != nil && attempt < startAttempts && sleepCtx(readCtx, time.Second); attempt++ {
-			o.log.Error(err, "Finding the run's start offsets failed, retrying", "topic", t, "attempt", attempt)
+		var offs []int64
+		err := readCtx.Err() // stays when stopped before the first attempt
+		attempt := 0
+		_ = wait.ExponentialBackoffWithContext(readCtx, startBackoff, func(context.Context) (bool, error) {
+			if attempt++; attempt > 1 {
+				o.log.Error(err, "Finding the run's start offsets failed, retrying", "topic", t, "attempt", attempt-1)
+			}
 			offs, err = o.startOffsets(readCtx, t, o.partitions[t], from)
-		}
+			return err == nil, nil // err holds the last failure
+		})
 		if err != nil {
 			if ctx.Err() == nil {
 				return nil, fmt.Errorf("finding the run's start offsets on the Kafka brokers %s: %w", o.brokers(), err)
@@ -354,8 +382,10 @@ func (l *lagTally) result() *results.LagResult {
 func (o *Observer) sampleLag(ctx context.Context, partitions []int, startOffsets []int64) {
 	sample := func(ctx context.Context) {
 		lag, err := o.lagSample(ctx, partitions, startOffsets)
+		o.probes.lagSampled(time.Now(), lag, err == nil)
 		if err != nil {
 			o.lag.fail()
+			o.early.observeLag(time.Now(), nil)
 			if ctx.Err() == nil {
 				o.log.Error(err, "Sampling the pipeline's consumer lag failed")
 			}
@@ -363,6 +393,7 @@ func (o *Observer) sampleLag(ctx context.Context, partitions []int, startOffsets
 		}
 		o.lag.record(lag)
 		o.metrics.lag.Set(float64(lag))
+		o.early.observeLag(time.Now(), &lag)
 	}
 	t := time.NewTicker(o.lagInterval)
 	defer t.Stop()

@@ -55,6 +55,9 @@ func runAsync(ctx context.Context, o *Observer, start time.Time) <-chan runResul
 	ch := make(chan runResult, 1)
 	go func() {
 		rep, err := o.Run(ctx, start)
+		if err == nil {
+			err = checkSeries(o.Series(), rep) // timeseries_test.go
+		}
 		ch <- runResult{rep, err}
 	}()
 	return ch

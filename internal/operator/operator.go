@@ -45,6 +45,12 @@ type Options struct {
 	PodImage       string
 	StartLead      time.Duration
 	SignalTimeout  time.Duration
+	// SignalBudget bounds the wall time one reconcile spends signalling pods; 0 means
+	// DefaultSignalBudget. It must not be shorter than SignalTimeout.
+	SignalBudget time.Duration
+	// MaxConcurrentReconciles is how many LoadTests are reconciled at once; 0 means
+	// DefaultMaxConcurrentReconciles.
+	MaxConcurrentReconciles int
 	// Namespaces limits the operator to these namespaces; all when empty.
 	Namespaces []string
 	// ControlKey signs the runs' control tokens; required (see LoadOrCreateKey).
@@ -57,6 +63,15 @@ type Options struct {
 	// Clock is the real clock unless a test injects one.
 	Clock clock.PassiveClock
 }
+
+// Defaults of the options that tune the controller at scale (docs/design.md, "The
+// control protocol"). Reconciles wait mostly on the API server and the pods, not on a
+// core, so more workers than the 2 cores of the smallest target pay off; each one of them
+// an unreachable LoadTest holds for at most DefaultSignalBudget per pass.
+const (
+	DefaultMaxConcurrentReconciles = 8
+	DefaultSignalBudget            = 3 * time.Second
+)
 
 // metricsOptions serve the manager's metrics as kubebuilder scaffolds them: HTTPS with
 // the authentication and authorization filter when secure, HTTP/1.1 only unless asked.
@@ -85,6 +100,9 @@ func NewScheme() *runtime.Scheme {
 // New builds the manager with the LoadTest controller registered.
 func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err := opts.ControlKey.Validate(); err != nil {
+		return nil, err
+	}
+	if err := opts.defaultScale(); err != nil {
 		return nil, err
 	}
 	scheme := NewScheme()
@@ -125,6 +143,9 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		StartLead:     opts.StartLead,
 		ControlKey:    opts.ControlKey,
 		NetworkPolicy: opts.NetworkPolicy,
+
+		SignalBudget:            opts.SignalBudget,
+		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 	}
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the LoadTest controller: %w", err)

@@ -70,6 +70,17 @@ type Plan struct {
 	Target   Target    `json:"target"`
 	DLQ      *DLQ      `json:"dlq,omitempty"`
 	Pipeline *Pipeline `json:"pipeline,omitempty"`
+	// EarlyStop is what the observer watches for an early stop; nil when the run does not stop early.
+	EarlyStop *EarlyStop `json:"earlyStop,omitempty"`
+}
+
+// EarlyStop is the observer's part of an early stop: the limits it checks as it samples
+// (the controller checks the others from the pods' counts).
+type EarlyStop struct {
+	// Window is how long the lag must stay above MaxConsumerLag and grow.
+	Window         metav1.Duration  `json:"window"`
+	MaxConsumerLag *int64           `json:"maxConsumerLag,omitempty"`
+	MaxEndToEndP99 *metav1.Duration `json:"maxEndToEndP99,omitempty"`
 }
 
 // Scenario is the schedule with the rates already divided: they are this pod's share.
@@ -125,6 +136,8 @@ type SASL struct {
 	Username     string `json:"username,omitempty"`
 	UsernameFile string `json:"usernameFile,omitempty"`
 	PasswordFile string `json:"passwordFile"`
+	// AWSRegion is the MSK cluster's region for AWS_MSK_IAM (no files: the pod's AWS credentials).
+	AWSRegion string `json:"awsRegion,omitempty"`
 }
 
 // Target is where and how the worker produces.
@@ -133,6 +146,8 @@ type Target struct {
 	Partitioning string `json:"partitioning"`
 	Acks         string `json:"acks"`
 	Compression  string `json:"compression"`
+	// Producer holds the user's producer settings; nil or zero fields keep the worker's defaults.
+	Producer *Producer `json:"producer,omitempty"`
 }
 
 // DLQ is the dead-letter topic the observer reads.

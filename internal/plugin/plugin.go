@@ -29,6 +29,7 @@ import (
 	"github.com/streamreplay/streamreplay/controllers"
 	"github.com/streamreplay/streamreplay/internal/report"
 	"github.com/streamreplay/streamreplay/internal/results"
+	"github.com/streamreplay/streamreplay/internal/version"
 )
 
 // AnnotationRerunOf names the LoadTest a rerun was copied from.
@@ -50,18 +51,21 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	o := &options{flags: genericclioptions.NewConfigFlags(true), streams: streams}
 	root := &cobra.Command{
 		Use:           "kubectl-streamreplay",
-		Short:         "Stop, rerun, compare and report on streamreplay LoadTests",
+		Short:         "Stop, rerun, compare and report on streamreplay LoadTests; record sample sets from topics",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version.Version,
 		// kubectl runs the plugin as `kubectl streamreplay`; help shows it that way.
 		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl streamreplay"},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetVersionTemplate(version.String("kubectl-streamreplay") + "\n")
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	o.flags.AddFlags(root.PersistentFlags())
 	root.AddCommand(o.stopCommand(), o.rerunCommand(), o.compareCommand(), o.reportCommand())
+	root.AddCommand(o.recordCommand(), o.importCommand())
 	return root
 }
 
@@ -259,7 +263,11 @@ func readRun(ctx context.Context, c client.Client, ns, name string) (report.Run,
 	if err != nil {
 		return report.Run{}, err
 	}
-	return report.Run{LoadTest: lt, Document: doc}, nil
+	probes, err := probesOf(ctx, c, lt)
+	if err != nil {
+		return report.Run{}, err
+	}
+	return report.Run{LoadTest: lt, Document: doc, Probes: probes}, nil
 }
 
 var errOutput = errors.New("unknown output format")

@@ -28,7 +28,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -90,6 +89,9 @@ type Options struct {
 	// StartTimeout is how long to wait for /start once Ready before failing; 0 waits
 	// until the pod's activeDeadlineSeconds ends it.
 	StartTimeout time.Duration
+	// ReportGrace is how long the pod waits, after writing its termination message, for
+	// the operator to collect its full report on GET /report (collect.go); 0 does not wait.
+	ReportGrace time.Duration
 }
 
 // Defaults of Options.
@@ -121,6 +123,7 @@ func Main(ctx context.Context, role Role, opts Options) (err error) {
 		opts.TerminationLog = DefaultTerminationLog
 	}
 	p := &pod{opts: opts, log: opts.Log, startSet: make(chan struct{}), stopSet: make(chan struct{}),
+		reports: control.NewReportServer(opts.RunID),
 		refusedTotal: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "streamreplay_control_refused_total",
 			Help: "Calls to the control port refused because they did not carry the run's token.",
@@ -128,7 +131,7 @@ func Main(ctx context.Context, role Role, opts Options) (err error) {
 	defer func() {
 		if err != nil {
 			// Already logged by writeMessage when it fails; the pod fails either way.
-			_ = p.writeMessage([]byte(truncate(err.Error(), results.MaxMessageBytes)))
+			_ = p.writeMessage([]byte(results.Shorten(err.Error(), results.MaxMessageBytes)))
 		}
 	}()
 	if err := p.opts.defaults(); err != nil {
@@ -138,6 +141,7 @@ func Main(ctx context.Context, role Role, opts Options) (err error) {
 		return err
 	}
 	opts = p.opts
+	p.role = role
 
 	closeControl, err := p.serve("control", opts.ControlAddr, opts.OnListen, p.controlHandler())
 	if err != nil {
@@ -162,6 +166,7 @@ func Main(ctx context.Context, role Role, opts Options) (err error) {
 		return err
 	}
 	p.log.Info("Finished", "stopped", report.Stopped, "messageBytes", len(msg))
+	p.awaitCollection(ctx, role, report)
 	return nil
 }
 
@@ -252,6 +257,7 @@ const (
 type pod struct {
 	opts Options
 	log  logr.Logger
+	role Role // set before the control port opens
 
 	mu       sync.Mutex
 	phase    phase
@@ -262,6 +268,8 @@ type pod struct {
 
 	refused      atomic.Int64 // control calls refused, for the log
 	refusedTotal prometheus.Counter
+
+	reports *control.ReportServer // GET /report, once the run is over
 }
 
 // live is the pod's life after the control port is open: it returns the final report
@@ -427,7 +435,7 @@ func WriteError(path string, err error) error {
 		path = DefaultTerminationLog
 	}
 	p := &pod{opts: Options{TerminationLog: path}, log: logr.Discard()}
-	return p.writeMessage([]byte(truncate(err.Error(), results.MaxMessageBytes)))
+	return p.writeMessage([]byte(results.Shorten(err.Error(), results.MaxMessageBytes)))
 }
 
 func (p *pod) writeMessage(msg []byte) error {
@@ -451,13 +459,18 @@ func (p *pod) startTime() time.Time {
 	return p.start
 }
 
-// controlHandler serves the control port: /start and /stop, to the bearer of the run's
-// token only. Anything else, an unknown path included, gets the same bare 401 first, so a
-// caller without the token learns nothing (not the paths, not the run id).
+// controlHandler serves the control port: /start, /stop, /status and /report, to the
+// bearer of the run's token only. Anything else, an unknown path included, gets the same
+// bare 401 first, so a caller without the token learns nothing (not the paths, not the
+// run id).
 func (p *pod) controlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(control.PathStart, p.handleStart)
 	mux.HandleFunc(control.PathStop, p.handleStop)
+	mux.Handle(control.PathReport, p.reports)
+	mux.HandleFunc(control.PathProbe, p.handleProbe)
+	mux.HandleFunc(control.PathProbe+"/", p.handleProbeResult)
+	mux.HandleFunc(control.PathStatus, p.handleStatus)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !control.Authorized(r, p.opts.Token) {
 			p.refuse(w, r)
@@ -471,7 +484,7 @@ func (p *pod) refuse(w http.ResponseWriter, r *http.Request) {
 	p.refusedTotal.Inc()
 	// Logged at the first refusal and at each power of ten, so a flood cannot fill the log.
 	if n := p.refused.Add(1); isPowerOfTen(n) {
-		p.log.Info("Refused control calls without the run's token", "total", n, "lastFrom", r.RemoteAddr, "lastPath", truncate(r.URL.Path, 64))
+		p.log.Info("Refused control calls without the run's token", "total", n, "lastFrom", r.RemoteAddr, "lastPath", results.Shorten(r.URL.Path, 64))
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="streamreplay"`)
 	writeText(w, http.StatusUnauthorized, "unauthorized")
@@ -602,16 +615,4 @@ func podName(host string) string {
 		}
 		return '-'
 	}, host)
-}
-
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
+	"github.com/streamreplay/streamreplay/internal/capacity"
 	"github.com/streamreplay/streamreplay/internal/results"
 )
 
@@ -20,6 +21,8 @@ import (
 type Run struct {
 	LoadTest *streamreplayv1alpha1.LoadTest
 	Document *results.Document
+	// Probes are a Capacity search's probes (probes.json); nil for other runs.
+	Probes []capacity.Record
 }
 
 // Direction says which way a figure gets worse.

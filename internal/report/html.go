@@ -23,6 +23,8 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"ratio":    func(v float64) string { return format(kindRatio, v) },
 	"duration": results.FormatDuration,
 	"px":       func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
+	"add":      func(a, b float64) float64 { return a + b },
+	"legendY":  func() float64 { return legendY },
 }).Parse(reportTemplate))
 
 // Chart geometry, in SVG user units.
@@ -138,6 +140,12 @@ type pageData struct {
 	Rate            *Chart
 	Latency         *Chart
 	EndToEnd        *Chart
+	// Timeline are the charts over time (timeseries.go); SeriesMissing names the pods
+	// whose series could not be collected.
+	Timeline      []*LineChart
+	SeriesMissing []string
+	NoSeries      bool
+	Probes        *ProbeSection // a Capacity search's probes (probes.go)
 }
 
 // WriteHTML writes the run's report: one HTML page with its CSS and SVG charts inline, and
@@ -169,7 +177,13 @@ func WriteHTML(w io.Writer, r Run, generated time.Time) error {
 		d.Thresholds = append(d.Thresholds, Threshold{t.Name, t.Measured, t.Limit, t.Passed})
 	}
 	if doc := r.Document; doc != nil {
-		d.Findings = doc.Findings()
+		d.Findings = append(doc.Findings(), timelineFindings(doc.Series)...)
+		d.Timeline = timelineCharts(doc.Series)
+		if doc.Series != nil {
+			d.SeriesMissing = doc.Series.Missing
+		} else {
+			d.NoSeries = true
+		}
 		d.Rate = rateChart(doc)
 		d.Latency = percentileChart("latency-chart", "Acknowledgement latency (from the intended send time)", doc.Latency)
 		if doc.EndToEnd != nil {
@@ -182,6 +196,7 @@ func WriteHTML(w io.Writer, r Run, generated time.Time) error {
 			return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Name, b.Name))
 		})
 	}
+	d.Probes = probeSection(lt, r.Probes)
 	if err := page.Execute(w, d); err != nil {
 		return fmt.Errorf("rendering the report of loadtest %s: %w", lt.Name, err)
 	}

@@ -50,6 +50,8 @@ type Document struct {
 	Degraded []string `json:"degraded,omitempty"`
 	// Stopped is set when any pod ended early: the results are partial.
 	Stopped bool `json:"stopped,omitempty"`
+	// Series is the run per interval, collected from the pods (timeseries.go).
+	Series *Timeline `json:"series,omitempty"`
 }
 
 // JSON returns the document as indented JSON without HTML escaping (an

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // Source says where a sample set is.
@@ -200,6 +201,7 @@ func loadURL(ctx context.Context, src Source, maxBytes int64) (*Set, error) {
 	case attempts < 0:
 		attempts = 1
 	}
+	backoff := retryBackoff(attempts)
 	for attempt := 1; ; attempt++ {
 		set, err := fetch(ctx, client, u, src.Format, maxBytes)
 		var r *retryable
@@ -209,11 +211,11 @@ func loadURL(ctx context.Context, src Source, maxBytes int64) (*Set, error) {
 		if attempt >= attempts {
 			return nil, fmt.Errorf("%w (attempt %d of %d)", r.err, attempt, attempts)
 		}
-		wait := backoff(attempt)
+		pause := backoff.Step()
 		if r.after > 0 {
-			wait = min(r.after, maxRetryAfter)
+			pause = min(r.after, maxRetryAfter)
 		}
-		t := time.NewTimer(wait)
+		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -223,11 +225,10 @@ func loadURL(ctx context.Context, src Source, maxBytes int64) (*Set, error) {
 	}
 }
 
-// backoff is the wait after the given failed attempt: exponential, with
-// jitter so that the workers of a test do not retry in step.
-func backoff(attempt int) time.Duration {
-	d := min(retryBase<<(attempt-1), retryMax)
-	return d/2 + rand.N(d/2+1) //nolint:gosec // jitter needs no cryptographic randomness
+// retryBackoff waits d/2 to d after a failed attempt, d doubling from retryBase up to
+// retryMax: jitter, so that the workers of a test do not retry in step.
+func retryBackoff(attempts int) wait.Backoff {
+	return wait.Backoff{Duration: retryBase / 2, Factor: 2, Jitter: 1, Cap: retryMax / 2, Steps: attempts}
 }
 
 var errStalled = fmt.Errorf("no data received for %v", stallTimeout)

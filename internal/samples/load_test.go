@@ -104,7 +104,7 @@ func TestLoadPathErrors(t *testing.T) {
 		{"gzip over MaxBytes uncompressed", Source{Path: filepath.Join(dir, "bomb.gz"), MaxBytes: 100000}, "bomb.gz: larger than the limit of 100000 bytes (MaxBytes)"},
 		{"path and URL", Source{Path: dir, URL: "http://x"}, "sample source: both path and URL are set"},
 		{"neither", Source{}, "sample source: neither path nor URL is set"},
-		{"format", Source{Path: dir, Format: "Avro"}, `unknown sample format "Avro" (want "JSONLines" or "Kcat")`},
+		{"format", Source{Path: dir, Format: "Avro"}, `unknown sample format "Avro" (want "Auto", "JSONLines" or "Kcat")`},
 		// A named source (a mounted ConfigMap key) is named as the user knows it, never by
 		// its path in the pod.
 		{"named: empty file", Source{Name: cmName, Path: filepath.Join(dir, "empty", "1.jsonl")}, cmName + ": no records"},
@@ -315,5 +315,18 @@ func TestLoadURLCanceled(t *testing.T) {
 	_, err = Load(ctx, Source{URL: srv2.URL, Format: streamreplayv1alpha1.SampleFormatJSONLines})
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "503 Service Unavailable") {
 		t.Errorf("error %v, want the 503 and context.Canceled", err)
+	}
+}
+
+// TestRetryBackoff: waits of d/2 to d, d doubling from retryBase and capped at retryMax
+// (the retry loop is Load's own: wait.Backoff's steps ending at the cap change nothing).
+func TestRetryBackoff(t *testing.T) {
+	for range 50 {
+		b := retryBackoff(8)
+		for i, d := range []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second} {
+			if got := b.Step(); got < d/2 || got > d {
+				t.Fatalf("wait %d = %v, want within [%v, %v]", i+1, got, d/2, d)
+			}
+		}
 	}
 }

@@ -95,8 +95,9 @@ type parser struct {
 func newParser(format Format, maxBytes int64) (*parser, error) {
 	p := &parser{format: format, maxBytes: maxBytes, names: make(map[string]string)}
 	p.decode = decoderOf(format)
-	if p.decode == nil {
-		return nil, fmt.Errorf("unknown sample format %q (want %q or %q)", format, streamreplayv1alpha1.SampleFormatJSONLines, streamreplayv1alpha1.SampleFormatKcat)
+	if p.decode == nil && !auto(format) {
+		return nil, fmt.Errorf("unknown sample format %q (want %q, %q or %q)", format,
+			streamreplayv1alpha1.SampleFormatAuto, streamreplayv1alpha1.SampleFormatJSONLines, streamreplayv1alpha1.SampleFormatKcat)
 	}
 	return p, nil
 }
@@ -192,6 +193,18 @@ func (p *parser) parse(r io.Reader, name string) error {
 			continue
 		}
 		rec := Record{Partition: -1}
+		if decode == nil {
+			// Auto: the file's first record decides its format; without one, no line of
+			// the file can be read.
+			if format, err = p.detect(line, &rec); err != nil {
+				return &lineError{name: name, line: lr.line, err: err}
+			}
+			decode, first = decoderOf(format), false
+			p.set.Notes = append(p.set.Notes, fmt.Sprintf("%s: format %s detected", name, format))
+			rec.Source = Position{File: name, Line: lr.line}
+			p.set.Records = append(p.set.Records, rec)
+			continue
+		}
 		p.dec.reset(line)
 		err = decode(p, &rec)
 		if field, wrong := wrongFormat(format, err); wrong {

@@ -33,6 +33,8 @@ const (
 	SamplesManifest  = "config/samples/crm-cdc-samples.yaml"
 	DemoManifest     = "config/sandbox/crm-cdc-demo.yaml"
 	SlowDemoManifest = "config/sandbox/crm-cdc-demo-slow.yaml"
+	// CapacityManifest searches for the capacity of the pipeline capped at SlowPipelineRate.
+	CapacityManifest = "config/sandbox/crm-cdc-capacity.yaml"
 )
 
 // ErrNotPassed is returned by RunDemo when the LoadTest ended without a Pass.
@@ -43,6 +45,8 @@ type DemoOptions struct {
 	Options
 	// Slow replays into the pipeline capped at SlowPipelineRate: the test fails.
 	Slow bool
+	// Capacity runs a capacity search against the capped pipeline instead.
+	Capacity bool
 	// Keep leaves the sandbox running after the verdict, until ctx ends.
 	Keep bool
 	// Out receives the progress lines, the results and the verdict.
@@ -67,6 +71,9 @@ func RunDemo(ctx context.Context, opts DemoOptions) error {
 	manifest := DemoManifest
 	if opts.Slow {
 		manifest = SlowDemoManifest
+	}
+	if opts.Capacity {
+		manifest = CapacityManifest
 	}
 	var name string
 	for _, m := range []string{SamplesManifest, manifest} {
@@ -139,6 +146,7 @@ func (s *Sandbox) ApplyFile(ctx context.Context, path string) ([]*unstructured.U
 // read from their metrics, until it ends.
 func (s *Sandbox) follow(ctx context.Context, name string, out io.Writer) (*streamreplayv1alpha1.LoadTest, error) {
 	var lastPhase streamreplayv1alpha1.Phase
+	var lastMessage string
 	begin := time.Now()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -148,10 +156,11 @@ func (s *Sandbox) follow(ctx context.Context, name string, out io.Writer) (*stre
 			return nil, fmt.Errorf("reading LoadTest %s: %w", name, err)
 		}
 		elapsed := time.Since(begin).Round(time.Second)
-		if lt.Status.Phase != lastPhase {
-			lastPhase = lt.Status.Phase
+		// A capacity search says each probe in its message: show every step.
+		if lt.Status.Phase != lastPhase || (lt.Spec.Capacity != nil && lt.Status.Message != lastMessage) {
+			lastPhase, lastMessage = lt.Status.Phase, lt.Status.Message
 			fmt.Fprintf(out, "%6s  %-9s %s\n", elapsed, lt.Status.Phase, lt.Status.Message)
-		} else if lt.Status.Phase == streamreplayv1alpha1.PhaseRunning && n%3 == 0 {
+		} else if lt.Status.Phase == streamreplayv1alpha1.PhaseRunning && lt.Spec.Capacity == nil && n%3 == 0 {
 			if sent, acked, ok := s.workerProgress(ctx, name); ok {
 				fmt.Fprintf(out, "%6s  %-9s sent %.0f, acknowledged %.0f\n", elapsed, lt.Status.Phase, sent, acked)
 			}

@@ -62,7 +62,7 @@ type Options struct {
 	Binary string
 	// WorkDir holds the pods' folders and logs, and the kubeconfig.
 	WorkDir string
-	// KafkaPort overrides KafkaPort (tests may pick a free one).
+	// KafkaPort overrides KafkaPort; -1 lets Kafka pick a free port (tests; see Brokers).
 	KafkaPort int
 	// AddressPool gives each pod its own loopback address.
 	AddressPool netip.Prefix
@@ -139,20 +139,20 @@ func (s *Sandbox) start(ctx context.Context) error {
 		return fmt.Errorf("writing the kubeconfig: %w", err)
 	}
 
-	log.Info("Starting Kafka (kfake)", "address", fmt.Sprintf("127.0.0.1:%d", s.opts.KafkaPort))
 	var topics []string
 	for _, p := range Pipelines {
 		topics = append(topics, p.InputTopic, p.OutputTopic, p.DLQTopic)
 	}
 	s.kafka, err = kfake.NewCluster(
 		kfake.NumBrokers(1),
-		kfake.Ports(s.opts.KafkaPort),
+		kfake.Ports(max(s.opts.KafkaPort, 0)), // 0: any free port
 		kfake.SeedTopics(3, topics...),
 	)
 	if err != nil {
 		return fmt.Errorf("starting Kafka on port %d (is another sandbox running?): %w", s.opts.KafkaPort, err)
 	}
 	s.Brokers = s.kafka.ListenAddrs()
+	log.Info("Started Kafka (kfake)", "addresses", s.Brokers)
 
 	for _, cfg := range Pipelines {
 		cfg.Brokers = s.Brokers

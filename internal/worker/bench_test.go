@@ -1,14 +1,20 @@
 package worker
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,9 +63,17 @@ type blackholeBroker struct {
 
 func newBlackhole(b *testing.B) *blackholeBroker {
 	b.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(benchPartitions, "bench"))
+	bh, err := startBlackhole()
 	if err != nil {
 		b.Fatal(err)
+	}
+	return bh
+}
+
+func startBlackhole() (*blackholeBroker, error) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(benchPartitions, "bench"))
+	if err != nil {
+		return nil, err
 	}
 	bh := &blackholeBroker{c: c, brokers: c.ListenAddrs()}
 	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
@@ -84,7 +98,63 @@ func newBlackhole(b *testing.B) *blackholeBroker {
 		}
 		return resp, nil, true
 	})
-	return bh
+	return bh, nil
+}
+
+// envBlackholeChild makes the test binary serve a blackhole broker instead of running
+// tests: it prints the brokers' addresses and serves until its standard input closes.
+// The producers' maximum rates are measured against it, so that the benchmark process's
+// CPU time is the producer's own.
+const envBlackholeChild = "STREAMREPLAY_BENCH_BLACKHOLE"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envBlackholeChild) != "" {
+		bh, err := startBlackhole()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println(strings.Join(bh.brokers, ","))
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		bh.c.Close()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// blackholeProcess starts a blackhole broker in a child process and returns its brokers.
+func blackholeProcess(b *testing.B) []string {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envBlackholeChild+"=1")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = stdin.Close()
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("the blackhole broker process printed no addresses: %v", err)
+	}
+	return strings.Split(strings.TrimSpace(line), ",")
+}
+
+// cpuTime is the CPU time this process used so far, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (bh *blackholeBroker) count(n int) {
@@ -116,8 +186,11 @@ func (bh *blackholeBroker) perSecond(n int) []int64 {
 	return out
 }
 
-func benchSampleFile(b *testing.B) string {
-	lines := make([]sampleLine, benchSamples)
+func benchSampleFile(b *testing.B) string { return benchSampleFileOf(b, benchSamples) }
+
+// benchSampleFileOf writes n bench samples: 200-byte values over benchKeys keys.
+func benchSampleFileOf(b *testing.B, n int) string {
+	lines := make([]sampleLine, n)
 	value := strings.Repeat("x", benchValueBytes-19)
 	for i := range lines {
 		k := fmt.Sprintf("customer-%d", i%benchKeys)
@@ -126,20 +199,30 @@ func benchSampleFile(b *testing.B) string {
 	return writeSamples(b, lines)
 }
 
-// steadyRate samples acked() after the warm-up and at the end of the run and returns
-// records per second in between.
-func steadyRate(acked func() int64, runFor time.Duration) float64 {
+// peerRate is a producer's steady rate: records per second, and per CPU-second of the
+// producer's process.
+type peerRate struct{ perSecond, perCPUSecond float64 }
+
+// steadyRate samples acked() and the process's CPU time after the warm-up and at the
+// end of the run, and returns the rates in between.
+func steadyRate(acked func() int64, runFor time.Duration) peerRate {
 	time.Sleep(benchWarmup)
-	t0, n0 := time.Now(), acked()
+	t0, n0, c0 := time.Now(), acked(), cpuTime()
 	time.Sleep(runFor - benchWarmup)
-	return float64(acked()-n0) / time.Since(t0).Seconds()
+	n, cpu := float64(acked()-n0), cpuTime()-c0
+	return peerRate{n / time.Since(t0).Seconds(), n / max(cpu.Seconds(), 1e-3)}
+}
+
+// best keeps, per field, the better of two rounds.
+func (r peerRate) best(o peerRate) peerRate {
+	return peerRate{max(r.perSecond, o.perSecond), max(r.perCPUSecond, o.perCPUSecond)}
 }
 
 // benchResults are shared between the sub-benchmarks for the summary line.
 var benchResults struct {
-	worker, kafkaGo, franzGo float64
-	rateErrMax               float64
-	rateRuns                 int
+	worker, kafkaGo, franzGo, kcat peerRate
+	rateErrMax                     float64
+	rateRuns                       int
 }
 
 // BenchmarkWorker measures (a) the worker's maximum rate next to bare kafka-go and
@@ -150,45 +233,67 @@ func BenchmarkWorker(b *testing.B) {
 	rateFor := benchSeconds("BENCH_RATE_SECONDS", 20)
 	rounds := int(benchSeconds("BENCH_ROUNDS", 3) / time.Second)
 	b.Run("max", func(b *testing.B) {
-		// The producers take turns, and each keeps its best round: on a shared machine the
-		// best is the run least disturbed by others.
+		// The producers take turns against one blackhole broker in a child process, and
+		// each keeps its best round: on a shared machine the best is the run least
+		// disturbed by others.
+		brokers := blackholeProcess(b)
+		kcatFile, kcatRecords := "", 0
+		if _, err := exec.LookPath("kcat"); err == nil {
+			kcatFile, kcatRecords = benchKcatFile(b)
+		} else {
+			fmt.Println("kcat: not installed (apt-get install kcat); its column stays empty")
+		}
 		r := &benchResults
 		for i := range rounds {
-			w, k, f := benchWorkerMax(b, maxFor), benchKafkaGo(b, maxFor), benchFranzGo(b, maxFor)
-			fmt.Printf("max round %d: worker=%.0f kafka-go=%.0f franz-go=%.0f records/s\n", i+1, w, k, f)
-			r.worker, r.kafkaGo, r.franzGo = max(r.worker, w), max(r.kafkaGo, k), max(r.franzGo, f)
+			w, k, f := benchWorkerMax(b, brokers, maxFor), benchKafkaGo(b, brokers, maxFor), benchFranzGo(b, brokers, maxFor)
+			var c peerRate
+			if kcatFile != "" {
+				c = benchKcat(b, brokers, kcatFile, kcatRecords)
+			}
+			fmt.Printf("max round %d: worker=%.0f kafka-go=%.0f franz-go=%.0f kcat=%.0f records/s\n", i+1,
+				w.perSecond, k.perSecond, f.perSecond, c.perSecond)
+			r.worker, r.kafkaGo, r.franzGo, r.kcat = r.worker.best(w), r.kafkaGo.best(k), r.franzGo.best(f), r.kcat.best(c)
 		}
-		b.ReportMetric(r.worker, "worker-records/s")
-		b.ReportMetric(r.kafkaGo, "kafka-go-records/s")
-		b.ReportMetric(r.franzGo, "franz-go-records/s")
+		b.ReportMetric(r.worker.perSecond, "worker-records/s")
+		b.ReportMetric(r.kafkaGo.perSecond, "kafka-go-records/s")
+		b.ReportMetric(r.franzGo.perSecond, "franz-go-records/s")
+		b.ReportMetric(r.kcat.perSecond, "kcat-records/s")
 		b.ReportMetric(0, "ns/op")
 	})
 	for _, rate := range []int64{1_000, 10_000, 100_000} {
 		b.Run(fmt.Sprintf("rate/%d", rate), func(b *testing.B) { benchRate(b, rate, rateFor) })
 	}
 	w := benchResults
-	if w.kafkaGo > 0 && w.franzGo > 0 {
-		fmt.Printf("max records/s (200-byte values): worker=%.0f kafka-go=%.0f franz-go=%.0f\n", w.worker, w.kafkaGo, w.franzGo)
-		fmt.Printf("worker-vs-kafka-go=%.3f worker-vs-franz-go=%.3f rate-error-max=%.3f%%\n",
-			w.worker/w.kafkaGo, w.worker/w.franzGo, w.rateErrMax)
+	if w.kafkaGo.perSecond > 0 && w.franzGo.perSecond > 0 {
+		fmt.Println("max records/s (200-byte values), and records per CPU-second of the producer's process:")
+		for _, p := range []struct {
+			name string
+			r    peerRate
+		}{{"worker", w.worker}, {"kafka-go", w.kafkaGo}, {"franz-go", w.franzGo}, {"kcat", w.kcat}} {
+			fmt.Printf("  %-9s %10.0f records/s %10.0f records/CPU-s\n", p.name, p.r.perSecond, p.r.perCPUSecond)
+		}
+		kcat := "n/a"
+		if w.kcat.perSecond > 0 {
+			kcat = fmt.Sprintf("%.3f", w.worker.perSecond/w.kcat.perSecond)
+		}
+		fmt.Printf("worker-vs-franz-go=%.3f worker-vs-kafka-go=%.3f worker-vs-kcat=%s rate-error-max=%.3f%%\n",
+			w.worker.perSecond/w.franzGo.perSecond, w.worker.perSecond/w.kafkaGo.perSecond, kcat, w.rateErrMax)
 	}
 }
 
-func benchPlan(bh *blackholeBroker, path string, rate int64, d time.Duration) *plan.Plan {
+func benchPlan(brokers []string, path string, rate int64, d time.Duration) *plan.Plan {
 	return &plan.Plan{
 		Role: plan.RoleWorker, RunID: benchRunID, LoadTest: "bench/lt", Index: 0, Workers: 1,
 		Scenario: plan.Scenario{Type: "Constant", TargetRate: rate},
 		Duration: metav1.Duration{Duration: d},
 		Samples:  plan.Samples{Path: path, Format: "JSONLines", Loop: true},
-		Kafka:    plan.Kafka{BootstrapServers: bh.brokers},
+		Kafka:    plan.Kafka{BootstrapServers: brokers},
 		Target:   plan.Target{Topic: "bench", Partitioning: "Key", Acks: "All", Compression: "None"},
 	}
 }
 
-func benchWorkerMax(b *testing.B, runFor time.Duration) float64 {
-	bh := newBlackhole(b)
-	defer bh.c.Close()
-	w, err := New(benchPlan(bh, benchSampleFile(b), 50_000_000, runFor), Options{Log: logr.Discard(), BatchSize: benchBatchSize()})
+func benchWorkerMax(b *testing.B, brokers []string, runFor time.Duration) peerRate {
+	w, err := New(benchPlan(brokers, benchSampleFile(b), 50_000_000, runFor), Options{Log: logr.Discard(), BatchSize: benchBatchSize()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -252,13 +357,11 @@ func benchBatchSize() int {
 
 // benchKafkaGo is a bare kafka-go loop: the worker's writer settings and in-flight bound,
 // no pacing, run headers or measurement.
-func benchKafkaGo(b *testing.B, runFor time.Duration) float64 {
-	bh := newBlackhole(b)
-	defer bh.c.Close()
+func benchKafkaGo(b *testing.B, brokers []string, runFor time.Duration) peerRate {
 	var acked, failed atomic.Int64
 	wr := &kafka.Writer{
-		Addr: kafka.TCP(bh.brokers...), Balancer: kafka.Murmur2Balancer{}, MaxAttempts: maxAttempts,
-		BatchSize: benchBatchSize(), BatchBytes: defaultBatchBytes, BatchTimeout: batchTimeout,
+		Addr: kafka.TCP(brokers...), Balancer: kafka.Murmur2Balancer{}, MaxAttempts: defaultMaxAttempts,
+		BatchSize: benchBatchSize(), BatchBytes: defaultBatchBytes, BatchTimeout: defaultLinger,
 		RequiredAcks: kafka.RequireAll, Async: true,
 		Completion: func(msgs []kafka.Message, err error) {
 			if err != nil {
@@ -303,12 +406,10 @@ func benchKafkaGo(b *testing.B, runFor time.Duration) float64 {
 }
 
 // benchFranzGo is a bare franz-go producer with the same linger, acks and buffer bound.
-func benchFranzGo(b *testing.B, runFor time.Duration) float64 {
-	bh := newBlackhole(b)
-	defer bh.c.Close()
+func benchFranzGo(b *testing.B, brokers []string, runFor time.Duration) peerRate {
 	limit := benchInFlight()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(bh.brokers...), kgo.DefaultProduceTopic("bench"),
-		kgo.ProducerLinger(batchTimeout), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DisableIdempotentWrite(),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic("bench"),
+		kgo.ProducerLinger(defaultLinger), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DisableIdempotentWrite(),
 		kgo.MaxBufferedRecords(limit), kgo.ProducerBatchMaxBytes(defaultBatchBytes))
 	if err != nil {
 		b.Fatal(err)
@@ -348,13 +449,13 @@ func benchFranzGo(b *testing.B, runFor time.Duration) float64 {
 // benchRate runs the worker at a fixed rate and reports achieved/target and the
 // coefficient of variation of the records the broker receives per second.
 func benchRate(b *testing.B, rate int64, runFor time.Duration) {
-	if m := benchResults.worker; m > 0 && float64(rate) > 0.8*m {
+	if m := benchResults.worker.perSecond; m > 0 && float64(rate) > 0.8*m {
 		rate = int64(0.8 * m)
 		b.Logf("rate capped at 80%% of the measured maximum: %d records/s", rate)
 	}
 	bh := newBlackhole(b)
 	defer bh.c.Close()
-	w, err := New(benchPlan(bh, benchSampleFile(b), rate, runFor), Options{Log: logr.Discard()})
+	w, err := New(benchPlan(bh.brokers, benchSampleFile(b), rate, runFor), Options{Log: logr.Discard()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -391,5 +492,104 @@ func benchRate(b *testing.B, rate int64, runFor time.Duration) {
 		rate, runFor, achieved, cv, r.Acked, r.Failed, r.MaxBehind, r.Latency.Quantile(0.99))
 	b.ReportMetric(achieved, "achieved/target")
 	b.ReportMetric(cv, "cv")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkWorkerAlone runs only the worker at its maximum rate, for a CPU profile of the
+// producer (go test -bench WorkerAlone -benchtime=1x -cpuprofile cpu.out).
+func BenchmarkWorkerAlone(b *testing.B) {
+	rate := benchWorkerMax(b, blackholeProcess(b), benchSeconds("BENCH_MAX_SECONDS", 5))
+	b.ReportMetric(rate.perSecond, "worker-records/s")
+	b.ReportMetric(0, "ns/op")
+}
+
+// benchKcatFile writes the bench records for kcat -K '\t' -l: key, tab, value per line,
+// $BENCH_KCAT_RECORDS of them (default 1,000,000), the same keys and values as the
+// other producers send.
+func benchKcatFile(b *testing.B) (string, int) {
+	n := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("BENCH_KCAT_RECORDS")); err == nil && v > 0 {
+		n = v
+	}
+	msgs := benchMessages()
+	path := filepath.Join(b.TempDir(), "kcat.tsv")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	for i := range n {
+		m := &msgs[i%len(msgs)]
+		_, _ = w.Write(m.Key)
+		_ = w.WriteByte('\t')
+		_, _ = w.Write(m.Value)
+		_ = w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return path, n
+}
+
+// benchKcat replays the file with kcat (librdkafka) with the worker's settings: acks
+// all, a 5 ms linger, batches of up to 2048 records and 1 MiB, murmur2 partitioning
+// (the Java client's), no idempotence, and the same run headers (fixed values, as the
+// bare Go loops send). Its rate is the records over kcat's run time, start-up included
+// (a few milliseconds), and its CPU time is kcat's own (rusage).
+func benchKcat(b *testing.B, brokers []string, path string, records int) peerRate {
+	headers := benchMessages()[0].Headers
+	args := []string{"-P", "-b", strings.Join(brokers, ","), "-t", "bench", "-K", "\t", "-l",
+		"-X", "acks=all", "-X", "linger.ms=" + strconv.Itoa(int(defaultLinger/time.Millisecond)),
+		"-X", "batch.num.messages=" + strconv.Itoa(benchBatchSize()), "-X", "batch.size=" + strconv.Itoa(defaultBatchBytes),
+		"-X", "enable.idempotence=false", "-X", "partitioner=murmur2_random",
+		"-X", "queue.buffering.max.messages=" + strconv.Itoa(benchInFlight())}
+	for _, h := range headers {
+		args = append(args, "-H", h.Key+"="+string(h.Value))
+	}
+	cmd := exec.Command("kcat", append(args, path)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	began := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("kcat: %v: %s", err, stderr.String())
+	}
+	took := time.Since(began)
+	if stderr.Len() > 0 {
+		b.Fatalf("kcat reported errors: %s", stderr.String())
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return peerRate{float64(records) / took.Seconds(), float64(records) / max(cpu.Seconds(), 1e-3)}
+}
+
+// BenchmarkWorkerMemory measures the heap a prepared worker holds per million samples
+// of 200-byte values ($BENCH_MEMORY_SAMPLES samples, default 200,000, scaled).
+func BenchmarkWorkerMemory(b *testing.B) {
+	n := 200_000
+	if v, err := strconv.Atoi(os.Getenv("BENCH_MEMORY_SAMPLES")); err == nil && v > 0 {
+		n = v
+	}
+	bh := newBlackhole(b)
+	defer bh.c.Close()
+	path := benchSampleFileOf(b, n)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	w, err := New(benchPlan(bh.brokers, path, 1000, time.Minute), Options{Log: logr.Discard()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Prepare(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(w)
+	perMillion := float64(after.HeapAlloc-before.HeapAlloc) / float64(n) * 1e6 / (1 << 20)
+	fmt.Printf("worker memory: %.0f MiB of heap per million samples held (200-byte values, %d samples)\n", perMillion, n)
+	b.ReportMetric(perMillion, "MiB/million-samples")
 	b.ReportMetric(0, "ns/op")
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -155,17 +154,12 @@ func runTrackedWith(ctx context.Context, t testing.TB, p *plan.Plan, opts Option
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.ackHook = func(msgs []kafka.Message) {
-		for _, m := range msgs {
-			for _, h := range m.Headers {
-				if h.Key == runheaders.Sequence {
-					seq, _ := strconv.ParseInt(string(h.Value), 10, 64)
-					if acked[seq] {
-						t.Errorf("sequence %d acknowledged twice", seq)
-					}
-					acked[seq] = true
-				}
+	w.ackHook = func(seqs []int64) {
+		for _, seq := range seqs {
+			if acked[seq] {
+				t.Errorf("sequence %d acknowledged twice", seq)
 			}
+			acked[seq] = true
 		}
 	}
 	if err := w.Prepare(ctx); err != nil {
@@ -179,6 +173,9 @@ func runTrackedWith(ctx context.Context, t testing.TB, p *plan.Plan, opts Option
 		t.Fatalf("Run: %v", err)
 	}
 	if err := checkResult(r.Worker); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkSeries(w.Series(), r.Worker); err != nil {
 		t.Fatal(err)
 	}
 	return r.Worker, w, acked

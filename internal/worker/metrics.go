@@ -83,7 +83,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	var rate float64
 	var scheduled int64
 	if start := st.runStart.Load(); start != 0 {
-		sched := c.w.sched
+		sched := c.w.currentSchedule()
 		elapsed := time.Duration(time.Now().UnixNano() - start)
 		if elapsed >= 0 && elapsed < sched.Length() && !st.runEnded.Load() {
 			rate = float64(sched.Due(elapsed+time.Second/2) - sched.Due(elapsed-time.Second/2))

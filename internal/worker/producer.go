@@ -1,46 +1,50 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"reflect"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
+	"github.com/segmentio/kafka-go/protocol/produce"
+	"github.com/segmentio/kafka-go/protocol/rawproduce"
 
 	"github.com/streamreplay/streamreplay/internal/kafkaconn"
-	"github.com/streamreplay/streamreplay/internal/runheaders"
 )
 
-// Producer tuning. kafka-go's defaults are wrong for a load generator: a 1 s BatchTimeout,
-// 10 attempts and unbounded queues.
+// Producer defaults. kafka-go's Writer defaults are wrong for a load generator (a 1 s
+// linger, 10 attempts, unbounded queues); spec.target.producer overrides these.
 const (
-	// batchTimeout is the linger of a partially filled batch; it adds at most this much
-	// latency at low rates.
-	batchTimeout      = 5 * time.Millisecond
+	// defaultLinger is how long a batch that is not full waits for more records; it adds
+	// at most this much latency at low rates.
+	defaultLinger     = 5 * time.Millisecond
 	minBatchSize      = 100
 	maxBatchSize      = 2048
 	defaultBatchBytes = 1 << 20 // the broker's default max.message.bytes
 	recordOverhead    = 64      // framing of a record in a batch, roughly
 	// Attempts per batch: with backoffs of 100, 400, 900 ms and then 1 s, six attempts
 	// outlast a metadata refresh (metadataTTL), so a leader change loses nothing.
-	maxAttempts    = 6
-	backoffFirst   = 100 * time.Millisecond
-	backoffLongest = time.Second
-	metadataTTL    = 2 * time.Second
+	defaultMaxAttempts  = 6
+	defaultWriteTimeout = 10 * time.Second
+	backoffFirst        = 100 * time.Millisecond
+	backoffLongest      = time.Second
+	metadataTTL         = 2 * time.Second
 
 	maxInFlightBytes = 32 << 20
 	minInFlight      = 10_000
 	maxInFlight      = 1_000_000
-	// maxChunk is the most records handed to the writer in one call.
+	// maxChunk is the most records the send loop produces between two looks at the clock.
 	maxChunk = 1024
 	// fullWait is how long the send loop waits when the in-flight bound is reached.
 	fullWait = 200 * time.Microsecond
@@ -50,89 +54,270 @@ const (
 	endGrace = time.Second
 )
 
-// newWriter returns an asynchronous writer whose completions feed the measurements.
-func (w *Worker) newWriter() *kafka.Writer {
-	log := w.log.V(1)
-	return &kafka.Writer{
-		Addr:            kafkaconn.Addr(w.plan.Kafka),
-		Transport:       w.transport,
-		Balancer:        w.balancer,
-		MaxAttempts:     maxAttempts,
-		WriteBackoffMin: backoffFirst,
-		WriteBackoffMax: backoffLongest,
-		BatchSize:       w.batchSize,
-		BatchBytes:      w.batchBytes,
-		BatchTimeout:    batchTimeout,
-		RequiredAcks:    w.acks,
-		Compression:     w.compression,
-		Async:           true,
-		Completion:      w.complete,
-		// Failed attempts are counted by class; the details are for debugging only.
-		ErrorLogger: kafka.LoggerFunc(func(format string, args ...any) {
-			if log.Enabled() {
-				log.Info("Kafka writer error", "detail", fmt.Sprintf(format, args...))
+// partitioner is how the send loop picks a record's partition.
+type partitioner int
+
+const (
+	// byKey: murmur2 of the key; keyless records stick to one partition until its batch
+	// is full or lingered, then move to the next (the Java client's sticky partitioner).
+	byKey partitioner = iota
+	byRecorded
+	byRoundRobin
+)
+
+// producerConfig is the producer's settings: the plan's, or the defaults.
+type producerConfig struct {
+	partitioner  partitioner
+	linger       time.Duration
+	maxAttempts  int
+	writeTimeout time.Duration
+}
+
+// configureProducer reads spec.target.producer's linger, attempts and timeout; the
+// batch limits depend on the samples (buildSamples). The API's bounds apply; these
+// checks guard a hand-written plan.
+func (w *Worker) configureProducer() error {
+	c := producerConfig{linger: defaultLinger, maxAttempts: defaultMaxAttempts, writeTimeout: defaultWriteTimeout}
+	if p := w.plan.Target.Producer; p != nil {
+		if p.Linger != nil {
+			c.linger = p.Linger.Duration
+		}
+		if p.MaxAttempts > 0 {
+			c.maxAttempts = int(p.MaxAttempts)
+		}
+		if p.WriteTimeout.Duration > 0 {
+			c.writeTimeout = p.WriteTimeout.Duration
+		}
+		if c.linger < 0 || p.BatchSize < 0 || p.BatchBytes < 0 || p.MaxAttempts < 0 || p.WriteTimeout.Duration < 0 {
+			return fmt.Errorf("target.producer has a negative setting: %+v", *p)
+		}
+	}
+	c.partitioner = w.cfg.partitioner
+	w.cfg = c
+	return nil
+}
+
+// applyBatchSettings lets spec.target.producer's batch limits replace the derived ones.
+func (w *Worker) applyBatchSettings() {
+	if p := w.plan.Target.Producer; p != nil {
+		if p.BatchSize > 0 {
+			w.batchSize = int(p.BatchSize)
+		}
+		if p.BatchBytes > 0 {
+			w.batchBytes = p.BatchBytes
+		}
+	}
+	if w.opts.BatchSize > 0 {
+		w.batchSize = w.opts.BatchSize
+	}
+}
+
+// producer sends the send loop's batches: one goroutine per partition sends that
+// partition's batches one after the other, each until acknowledged or failed for good,
+// so that retries never reorder a partition; the partitions' requests run side by side
+// on the transport's connections to their leaders.
+type producer struct {
+	w         *Worker
+	transport *kafka.Transport
+	addr      net.Addr
+	topic     string
+	acks      int16
+	codec     kafka.CompressionCodec
+	ctx       context.Context
+	cancel    context.CancelFunc
+	parts     []partitionQueue
+	wg        sync.WaitGroup
+	// free keeps sent batches for reuse. Unlike a sync.Pool it survives garbage
+	// collections: a batch's buffers are large and would be allocated again each time.
+	free chan *batch
+	// A new batch's room: the batch size, and the bytes of that many average records
+	// (at most the batch bytes).
+	batchRecords, batchBytes int
+}
+
+// partitionQueue is one partition's batches waiting to be sent.
+type partitionQueue struct {
+	mu     sync.Mutex
+	queue  []*batch
+	closed bool
+	wake   chan struct{}
+}
+
+// newWriter starts the producer of a run (or of a probe).
+func (w *Worker) newWriter() *producer {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &producer{
+		w: w, transport: w.transport, addr: kafkaconn.Addr(w.plan.Kafka), topic: w.plan.Target.Topic,
+		acks: int16(w.acks), codec: w.compression.Codec(), ctx: ctx, cancel: cancel,
+		parts: make([]partitionQueue, w.partitions[w.plan.Target.Topic]),
+	}
+	var encoded int
+	for i := range w.encoded {
+		encoded += recordSize(&w.encoded[i], 20, 20)
+	}
+	p.batchRecords = w.batchSize
+	if len(w.encoded) > 0 {
+		p.batchBytes = int(min(int64(w.batchSize)*int64(encoded/len(w.encoded)), w.batchBytes))
+	}
+	// Two spare batches per partition, within the in-flight memory bound.
+	p.free = make(chan *batch, min(2*len(p.parts)+4, max(4, maxInFlightBytes/max(p.batchBytes, 1))))
+	for i := range p.parts {
+		p.parts[i].wake = make(chan struct{}, 1)
+		p.wg.Add(1)
+		go p.sendPartition(&p.parts[i])
+	}
+	return p
+}
+
+func (p *producer) newBatch(partition int32, deadline int64) *batch {
+	var b *batch
+	select {
+	case b = <-p.free:
+	default:
+		b = &batch{}
+	}
+	b.reset(partition, p.batchRecords, p.batchBytes)
+	b.deadline = deadline
+	return b
+}
+
+func (p *producer) enqueue(b *batch) {
+	q := &p.parts[b.partition]
+	q.mu.Lock()
+	q.queue = append(q.queue, b)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// close lets the partition senders end once their queues are sent.
+func (p *producer) close() {
+	for i := range p.parts {
+		q := &p.parts[i]
+		q.mu.Lock()
+		q.closed = true
+		q.mu.Unlock()
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (p *producer) sendPartition(q *partitionQueue) {
+	defer p.wg.Done()
+	var queue []*batch
+	for {
+		q.mu.Lock()
+		queue, q.queue = q.queue, queue[:0]
+		closed := q.closed
+		q.mu.Unlock()
+		if len(queue) == 0 {
+			if closed {
+				return
 			}
-		}),
+			<-q.wake
+			continue
+		}
+		for i, b := range queue {
+			p.send(b)
+			queue[i] = nil
+			select {
+			case p.free <- b:
+			default:
+			}
+		}
 	}
 }
 
-// recordedBalancer sends a record to the partition its sample was recorded on, carried
-// in Message.WriterData. Prepare checked that the partition exists.
-type recordedBalancer struct{}
-
-func (recordedBalancer) Balance(msg kafka.Message, partitions ...int) int {
-	if m, ok := msg.WriterData.(*recMeta); ok && m.partition >= 0 {
-		return partitions[int(m.partition)%len(partitions)]
+// send produces b until it is acknowledged, fails for good, or runs out of attempts.
+// A partition has one batch in flight at a time, so a retry cannot overtake or be
+// overtaken by the partition's other batches: per-key order holds across retries.
+func (p *producer) send(b *batch) {
+	w := p.w
+	if err := b.seal(p.codec); err != nil {
+		w.fail(int64(b.n), err)
+		return
 	}
-	return partitions[0]
-}
-
-// chunk is the records of one WriteMessages call with the memory their headers use.
-// It goes back to its pool once every one of its records is completed, since kafka-go
-// reads the headers until then (retries included).
-type chunk struct {
-	pool    *sync.Pool
-	pending atomic.Int64 // records not yet completed
-	sentAt  int64        // unix ns when handed to the writer
-	msgs    []kafka.Message
-	meta    []recMeta
-	headers []kafka.Header
-	buf     []byte // header values: sequence numbers and intended times
-}
-
-// A message's WriterData is its chunk or, with Recorded partitioning, its recMeta: a
-// pointer either way, so no allocation per record.
-type recMeta struct {
-	c         *chunk
-	partition int32 // the sample's recorded partition, for recordedBalancer
-}
-
-func (c *chunk) release(n int64) {
-	if c.pending.Add(-n) == 0 {
-		c.pool.Put(c)
+	for attempt := 1; ; attempt++ {
+		err := p.produce(b)
+		if err == nil {
+			w.complete(b)
+			return
+		}
+		if attempt >= w.cfg.maxAttempts || !retriable(err) || p.ctx.Err() != nil {
+			w.fail(int64(b.n), err)
+			return
+		}
+		if log := w.log.V(1); log.Enabled() {
+			log.Info("Produce attempt failed; retrying", "partition", b.partition, "attempt", attempt, "error", err.Error())
+		}
+		t := time.NewTimer(backoff(attempt))
+		select {
+		case <-t.C:
+		case <-p.ctx.Done():
+			t.Stop()
+		}
 	}
 }
 
-// reset empties c and makes sure it holds count records without growing: the messages
-// point into meta, headers and buf.
-func (c *chunk) reset(count, headersPerRecord int) {
-	if cap(c.msgs) < count {
-		c.msgs = make([]kafka.Message, 0, count)
-		c.meta = make([]recMeta, 0, count)
+// backoff is kafka-go's: the attempt squared times the first backoff, at most the longest.
+func backoff(attempt int) time.Duration {
+	return min(time.Duration(attempt*attempt)*backoffFirst, backoffLongest)
+}
+
+// produce sends b once, to its partition's leader as the transport's metadata knows it.
+func (p *producer) produce(b *batch) error {
+	timeout := p.w.cfg.writeTimeout
+	ctx, cancel := context.WithTimeout(p.ctx, timeout)
+	defer cancel()
+	req := &rawproduce.Request{
+		Acks:    p.acks,
+		Timeout: int32(timeout / time.Millisecond),
+		Topics: []rawproduce.RequestTopic{{Topic: p.topic, Partitions: []rawproduce.RequestPartition{{
+			Partition: b.partition, RecordSet: protocol.RawRecordSet{Reader: bytes.NewReader(b.raw)},
+		}}}},
 	}
-	if need := count * headersPerRecord; cap(c.headers) < need {
-		c.headers = make([]kafka.Header, 0, need)
+	resp, err := p.transport.RoundTrip(ctx, p.addr, req)
+	if err != nil {
+		return err
 	}
-	if need := count * 2 * 20; cap(c.buf) < need { // two int64s in decimal
-		c.buf = make([]byte, 0, need)
+	if resp == nil {
+		return nil // acks None: the broker does not answer
 	}
-	c.msgs, c.meta, c.headers, c.buf = c.msgs[:0], c.meta[:0], c.headers[:0], c.buf[:0]
+	r, ok := resp.(*produce.Response)
+	if !ok {
+		return fmt.Errorf("a produce request was answered with a %T", resp)
+	}
+	for _, t := range r.Topics {
+		for _, part := range t.Partitions {
+			if part.ErrorCode != 0 {
+				return kafka.Error(part.ErrorCode)
+			}
+		}
+	}
+	return nil
+}
+
+// retriable says whether another attempt may succeed: a Kafka error the protocol calls
+// retriable, or a connection, timeout or metadata condition; not a stop.
+func retriable(err error) bool {
+	var kerr kafka.Error
+	switch {
+	case errors.As(err, &kerr):
+		return kerr.Temporary()
+	case errors.Is(err, context.Canceled), errors.Is(err, io.ErrClosedPipe):
+		return false
+	}
+	return true
 }
 
 // sendLoop is one run's open-model send loop.
 type sendLoop struct {
 	w      *Worker
-	writer *kafka.Writer
+	writer *producer
 	start  time.Time
 	// scheduled is what the schedule intended to send by the end, set by run: the whole
 	// schedule, or until the stop. It is never lowered to what the samples allow.
@@ -141,11 +326,46 @@ type sendLoop struct {
 	scheduledFor time.Duration
 	// exhausted is set when the run ended because the shard ran out (loop: false).
 	exhausted bool
+
+	// The batches being filled, per partition, and the earliest end of their lingers.
+	open         []*batch
+	openCount    int
+	nextDeadline int64
+	sticky       int32 // the keyless records' partition
+	roundRobin   int32
+}
+
+// closeBatch hands partition's open batch to its sender; a keyless record goes to the
+// next partition from now on when this was its partition.
+func (l *sendLoop) closeBatch(part int32) {
+	b := l.open[part]
+	l.open[part] = nil
+	l.openCount--
+	l.writer.enqueue(b)
+	if part == l.sticky {
+		l.sticky = (l.sticky + 1) % int32(len(l.open))
+	}
+}
+
+// closeLingered closes the batches whose linger ended by now, or every open batch with
+// all set; it returns the earliest linger end of those left open.
+func (l *sendLoop) closeLingered(now int64, all bool) {
+	next := int64(math.MaxInt64)
+	for i, b := range l.open {
+		if b == nil {
+			continue
+		}
+		if all || b.deadline <= now {
+			l.closeBatch(int32(i))
+		} else {
+			next = min(next, b.deadline)
+		}
+	}
+	l.nextDeadline = next
 }
 
 func (l *sendLoop) run(ctx context.Context) {
 	w, st, sched := l.w, &l.w.st, l.w.sched
-	topic := w.plan.Target.Topic
 	length, limit := sched.Length(), w.limit
 	// Elapsed time is measured on the monotonic clock from the agreed wall-clock start.
 	base := time.Now()
@@ -153,20 +373,17 @@ func (l *sendLoop) run(ctx context.Context) {
 	startNanos := l.start.UnixNano()
 	st.runStart.Store(startNanos)
 
-	pool := &sync.Pool{}
-	pool.New = func() any { return &chunk{pool: pool} }
-	headersPerRecord := 0
-	for i := range w.samples {
-		headersPerRecord = max(headersPerRecord, len(w.samples[i].headers))
-	}
+	np := int32(len(l.writer.parts))
+	l.open = make([]*batch, np)
+	l.nextDeadline = math.MaxInt64
+	l.sticky = w.plan.Index % np
+	linger := int64(w.cfg.linger)
+	batchSize, batchBytes := int32(w.batchSize), int(w.batchBytes)
+
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	done := ctx.Done()
-	// The writer's context is never cancelled: in async mode it only guards a metadata
-	// lookup answered from the transport's cache, and a cancelled one would fail records
-	// already counted as sent.
-	wctx := context.WithoutCancel(ctx)
 
 	var n int64    // the next record
 	var sample int // its sample: n modulo the shard
@@ -178,7 +395,11 @@ loop:
 			break loop
 		default:
 		}
-		elapsed = skew + time.Since(base)
+		now := time.Now()
+		elapsed = skew + now.Sub(base)
+		if l.openCount > 0 && int64(elapsed) >= l.nextDeadline {
+			l.closeLingered(int64(elapsed), false)
+		}
 		if elapsed >= length+endGrace {
 			break // too far behind: the rest counts as scheduled but not sent
 		}
@@ -189,7 +410,11 @@ loop:
 			if !ok {
 				break
 			}
-			timer.Reset(off - elapsed)
+			wait := off - elapsed
+			if l.openCount > 0 {
+				wait = min(wait, time.Duration(l.nextDeadline)-elapsed)
+			}
+			timer.Reset(wait)
 			select {
 			case <-timer.C:
 			case <-done:
@@ -199,7 +424,9 @@ loop:
 		}
 		room := w.maxInFlight - (st.sent.Load() - st.completed.Load())
 		if room <= 0 {
-			// The writer is not keeping up: wait, falling behind the schedule (measured).
+			// The brokers are not keeping up: send what is open, and wait, falling behind
+			// the schedule (measured).
+			l.closeLingered(int64(elapsed), true)
 			l.noteBehind(sched, n, elapsed)
 			timer.Reset(fullWait)
 			select {
@@ -211,49 +438,55 @@ loop:
 		}
 		count := min(due-n, maxChunk, room)
 		l.noteBehind(sched, n, elapsed)
-
-		c := pool.Get().(*chunk)
-		c.reset(int(count), headersPerRecord)
+		handed := now.UnixNano()
 		var bytes int64
 		for i := range count {
 			s := &w.samples[sample]
+			e := &w.encoded[sample]
+			cur := sample
 			if sample++; sample == len(w.samples) {
 				sample = 0
 			}
-			off, _ := sched.Offset(n + i)
-			intended := startNanos + int64(off)
-			// The sample's headers and the run headers, the last two to fill in.
-			h := len(c.headers)
-			c.headers = append(c.headers, s.headers...)
-			hs := c.headers[h:len(c.headers):len(c.headers)]
-			b := len(c.buf)
-			c.buf = runheaders.AppendInt(c.buf, n+i)
-			mid := len(c.buf)
-			c.buf = runheaders.AppendInt(c.buf, intended)
-			end := len(c.buf)
-			hs[len(hs)-2].Value = c.buf[b:mid:mid]
-			hs[len(hs)-1].Value = c.buf[mid:end:end]
-			var data any = c
-			if w.recorded {
-				c.meta = append(c.meta, recMeta{c: c, partition: s.partition})
-				data = &c.meta[i]
+			var part int32
+			switch w.cfg.partitioner {
+			case byRecorded:
+				part = w.samples[cur].partition
+			case byRoundRobin:
+				part = l.roundRobin
+				l.roundRobin = (l.roundRobin + 1) % np
+			default:
+				if part = e.partition; part < 0 {
+					part = l.sticky
+				}
 			}
-			c.msgs = append(c.msgs, kafka.Message{
-				Topic: topic, Key: s.key, Value: s.value, Headers: hs, WriterData: data,
-				Time: time.Unix(0, intended),
-			})
-			bytes += s.size + int64(end-b)
+			est := recordSize(e, 20, 20)
+			if b := l.open[part]; b != nil && b.size()+est > batchBytes {
+				l.closeBatch(part)
+				if e.partition < 0 && w.cfg.partitioner == byKey {
+					part = l.sticky
+				}
+			}
+			b := l.open[part]
+			if b == nil {
+				b = l.writer.newBatch(part, int64(elapsed)+linger)
+				l.open[part] = b
+				l.openCount++
+				l.nextDeadline = min(l.nextDeadline, b.deadline)
+			}
+			off, _ := sched.Offset(n + i)
+			bytes += s.size + int64(b.add(e, n+i, startNanos+int64(off), handed))
+			if b.n >= batchSize || b.size()+est > batchBytes {
+				l.closeBatch(part)
+			}
 		}
-		c.pending.Store(count)
-		c.sentAt = time.Now().UnixNano()
 		st.sent.Add(count)
 		st.bytes.Add(bytes)
-		if err := l.writer.WriteMessages(wctx, c.msgs...); err != nil {
-			w.fail(c.msgs, err)
-			c.release(count)
-		}
 		n += count
+		if linger == 0 {
+			l.closeLingered(int64(elapsed), true)
+		}
 	}
+	l.closeLingered(0, true)
 	elapsed = skew + time.Since(base)
 	st.behind.Store(0)
 	st.runEnded.Store(true)
@@ -283,62 +516,36 @@ func (l *sendLoop) noteBehind(sched interface {
 	}
 }
 
-// complete is the writer's completion callback: msgs, all of one partition, were
-// acknowledged (err nil) or failed for good.
-func (w *Worker) complete(msgs []kafka.Message, err error) {
-	if err != nil {
-		w.fail(msgs, err)
-	} else {
-		now := time.Now().UnixNano()
-		st := &w.st
-		st.mu.Lock()
-		if !st.final {
-			for i := range msgs {
-				m := &msgs[i]
-				st.observe(time.Duration(now-m.Time.UnixNano()), time.Duration(now-chunkOf(m).sentAt))
-			}
-			st.acked += int64(len(msgs))
-			if w.ackHook != nil {
-				w.ackHook(msgs)
-			}
+// complete counts b's records as acknowledged, with their latencies.
+func (w *Worker) complete(b *batch) {
+	now := time.Now().UnixNano()
+	st := &w.st
+	n := int64(b.n)
+	st.mu.Lock()
+	if !st.final {
+		for i := range b.n {
+			st.observe(time.Duration(now-b.intended[i]), time.Duration(now-b.handed[i]))
 		}
-		st.mu.Unlock()
-		st.completed.Add(int64(len(msgs)))
+		st.acked += n
+		if w.ackHook != nil {
+			w.ackHook(b.seqs)
+		}
 	}
-	releaseChunks(msgs)
+	st.mu.Unlock()
+	st.completed.Add(n)
 }
 
-// fail counts msgs as failed by err's class; it does not release their chunks.
-func (w *Worker) fail(msgs []kafka.Message, err error) {
+// fail counts n records as failed by err's class.
+func (w *Worker) fail(n int64, err error) {
 	class := errorClass(err)
 	st := &w.st
 	st.mu.Lock()
 	if !st.final {
-		st.failed += int64(len(msgs))
-		st.errors[class] += int64(len(msgs))
+		st.failed += n
+		st.errors[class] += n
 	}
 	st.mu.Unlock()
-	st.completed.Add(int64(len(msgs)))
-}
-
-// releaseChunks releases the chunks of msgs. A chunk's records to one partition are
-// consecutive, so one release per run of the same chunk suffices.
-func releaseChunks(msgs []kafka.Message) {
-	var cur *chunk
-	var k int64
-	for i := range msgs {
-		c := chunkOf(&msgs[i])
-		if c != cur {
-			if cur != nil {
-				cur.release(k)
-			}
-			cur, k = c, 0
-		}
-		k++
-	}
-	if cur != nil {
-		cur.release(k)
-	}
+	st.completed.Add(n)
 }
 
 // observe records one acknowledgement's latencies; st.mu is held.
@@ -364,6 +571,10 @@ func errorClass(err error) string {
 		return strings.ReplaceAll(kerr.Title(), " ", "")
 	case errors.As(err, &tooLarge):
 		return "MessageTooLarge"
+	case errors.Is(err, protocol.ErrNoLeader): // the transport's metadata knows no leader yet
+		return strings.ReplaceAll(kafka.LeaderNotAvailable.Title(), " ", "")
+	case errors.Is(err, protocol.ErrNoTopic), errors.Is(err, protocol.ErrNoPartition):
+		return strings.ReplaceAll(kafka.UnknownTopicOrPartition.Title(), " ", "")
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return ClassTimeout
 	case errors.Is(err, context.Canceled):
@@ -378,14 +589,4 @@ func errorClass(err error) string {
 		return ClassTimeout
 	}
 	return strings.TrimPrefix(reflect.TypeOf(err).String(), "*")
-}
-
-func chunkOf(m *kafka.Message) *chunk {
-	switch d := m.WriterData.(type) {
-	case *chunk:
-		return d
-	case *recMeta:
-		return d.c
-	}
-	return nil
 }

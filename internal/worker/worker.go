@@ -76,15 +76,19 @@ type Worker struct {
 	batchSize   int
 	batchBytes  int64
 	maxInFlight int64
-	balancer    kafka.Balancer
+	cfg         producerConfig
 	acks        kafka.RequiredAcks
 	compression kafka.Compression
 	headers     runHeaders
-	recorded    bool // Recorded partitioning: messages carry their sample's partition
+	recorded    bool            // Recorded partitioning: records go to their sample's partition
+	encoded     []encodedSample // the samples as records, encoded once (producer_batch.go)
 
-	st stats
-	// ackHook, when set (tests), sees every acknowledged batch under the stats lock.
-	ackHook func(msgs []kafka.Message)
+	st     stats
+	series *results.Series // per interval, once Run returned (timeseries.go)
+	probes *probes         // a Capacity search's probes (probe.go); nil otherwise
+	// ackHook, when set (tests), sees the sequence numbers of every acknowledged batch
+	// under the stats lock.
+	ackHook func(seqs []int64)
 }
 
 // sample is one record of the shard, ready to become a kafka.Message.
@@ -174,6 +178,7 @@ func (w *Worker) Prepare(ctx context.Context) error {
 	if err := w.buildSamples(shard); err != nil {
 		return err
 	}
+	w.encodeSamples()
 	w.log.Info("Prepared", "topics", w.partitions, "scheduled", w.sched.Total(), "limit", w.limit,
 		"batchSize", w.batchSize, "maxInFlight", w.maxInFlight)
 	return nil
@@ -211,14 +216,13 @@ func (w *Worker) configure() error {
 	}
 	switch streamreplayv1alpha1.Partitioning(t.Partitioning) {
 	case "", streamreplayv1alpha1.PartitioningKey:
-		// Consistent false: a keyless record goes to a random partition, as Java's
-		// producer spreads keyless records; true would hash them all to one partition.
-		w.balancer = kafka.Murmur2Balancer{}
+		// murmur2 of the key; keyless records stick to a partition per batch (sendLoop).
+		w.cfg.partitioner = byKey
 	case streamreplayv1alpha1.PartitioningRecorded:
-		w.balancer = recordedBalancer{}
+		w.cfg.partitioner = byRecorded
 		w.recorded = true
 	case streamreplayv1alpha1.PartitioningRoundRobin:
-		w.balancer = &kafka.RoundRobin{}
+		w.cfg.partitioner = byRoundRobin
 	default:
 		return fmt.Errorf("unknown partitioning %q; want %s, %s or %s", t.Partitioning,
 			streamreplayv1alpha1.PartitioningKey, streamreplayv1alpha1.PartitioningRecorded, streamreplayv1alpha1.PartitioningRoundRobin)
@@ -229,13 +233,13 @@ func (w *Worker) configure() error {
 	}
 	w.headers.fixedSize = int64(len(runheaders.RunID) + len(runheaders.Worker) + len(runheaders.Sequence) + len(runheaders.Intended) +
 		len(w.headers.runID) + len(w.headers.worker))
-	return nil
+	return w.configureProducer()
 }
 
-// sampleFormat is the plan's format, JSONLines when empty; the samples package names an unknown one.
+// sampleFormat is the plan's format, detected from the files when empty; the samples package names an unknown one.
 func sampleFormat(f string) samples.Format {
 	if f == "" {
-		return streamreplayv1alpha1.SampleFormatJSONLines
+		return streamreplayv1alpha1.SampleFormatAuto
 	}
 	return samples.Format(f)
 }
@@ -245,6 +249,9 @@ func sampleFormat(f string) samples.Format {
 // worker loads, so that the workers' shards merge into the recording divided by speed.
 func (w *Worker) schedule(set, shard []samples.Record) error {
 	p := w.plan
+	if isCapacity(p) {
+		return w.prepareProbes(len(shard))
+	}
 	var recorded []time.Time
 	var timeline pacing.Timeline
 	if streamreplayv1alpha1.ScenarioType(p.Scenario.Type) == streamreplayv1alpha1.ScenarioReplay {
@@ -329,12 +336,10 @@ func (w *Worker) buildSamples(shard []samples.Record) error {
 	// About 10 ms of the peak rate per batch: full batches at high rates, while at low
 	// rates kafka-go's per-batch buffer (BatchSize messages, allocated per batch) stays small.
 	w.batchSize = int(min(max(peak/100, minBatchSize), maxBatchSize))
-	if w.opts.BatchSize > 0 {
-		w.batchSize = w.opts.BatchSize
-	}
-	// A record larger than BatchBytes fails its whole WriteMessages call in kafka-go; let
-	// the broker judge it instead (max.message.bytes).
-	w.batchBytes = max(defaultBatchBytes, largest+recordOverhead+int64(64*len(w.headers.runID)))
+	// A record larger than batchBytes goes alone in its batch: the broker judges it
+	// (max.message.bytes).
+	w.batchBytes = defaultBatchBytes
+	w.applyBatchSettings()
 	// Bound the records queued in the writer (kafka-go's queues are unbounded).
 	w.maxInFlight = min(max(maxInFlightBytes/(avg+recordOverhead), minInFlight), maxInFlight)
 	if w.opts.MaxInFlight > 0 {
@@ -389,13 +394,18 @@ func (w *Worker) Run(ctx context.Context, start time.Time) (*results.Report, err
 	if w.sched == nil {
 		return nil, errors.New("worker: Run before a successful Prepare")
 	}
+	if w.probes != nil {
+		return w.runProbes(ctx), nil
+	}
 	wr := w.newWriter()
 	loop := sendLoop{w: w, writer: wr, start: start}
+	sampler := w.startSeries(start)
 	loop.run(ctx)
 
 	flushed := w.flush(wr)
 	w.st.finish()
 	res := w.st.result(loop.scheduled)
+	w.series = sampler.finish(w.sched, loop.scheduled, loop.scheduledFor)
 	res.ScheduledFor = loop.scheduledFor
 	res.Samples = int64(len(w.samples))
 	res.SamplesExhausted = loop.exhausted
@@ -408,22 +418,23 @@ func (w *Worker) Run(ctx context.Context, start time.Time) (*results.Report, err
 
 // flush closes the writer, waiting at most FlushTimeout; it reports whether every record
 // was completed (acknowledged or failed) in time.
-func (w *Worker) flush(wr *kafka.Writer) bool {
+func (w *Worker) flush(wr *producer) bool {
 	closed := make(chan struct{})
+	wr.close()
 	go func() {
 		defer close(closed)
-		if err := wr.Close(); err != nil {
-			w.log.Error(err, "Closing the Kafka writer")
-		}
+		wr.wg.Wait()
 	}()
 	t := time.NewTimer(w.opts.FlushTimeout)
 	defer t.Stop()
 	select {
 	case <-closed:
+		wr.cancel()
 		return true
 	case <-t.C:
-		// The writer goroutines may still be retrying against a dead broker: leave them,
-		// the pod ends right after the report.
+		// The senders may be retrying against a dead broker: stop them; what they
+		// complete from now on is not counted.
+		wr.cancel()
 		w.log.Info("Flush timed out; unacknowledged records count as failed", "timeout", w.opts.FlushTimeout.String(),
 			"pending", w.st.sent.Load()-w.st.completed.Load())
 		return false

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"testing"
 	"text/template"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/streamreplay/streamreplay/internal/sandbox"
 	"github.com/streamreplay/streamreplay/test/cluster/scenario"
@@ -199,20 +202,18 @@ func (b *realNode) RestartManager(t *testing.T) {
 	if out, err := b.kubectl("delete", "pod", "-n", managerNamespace, old, "--wait=false"); err != nil {
 		t.Fatalf("deleting the manager's pod %s: %v: %s", old, err, out)
 	}
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
+	if wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, 3*time.Minute, true, func(context.Context) (bool, error) {
 		out, _ := b.kubectl("get", "pods", "-n", managerNamespace, "-l", selector, "-o",
 			`jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
 		for line := range strings.Lines(out) {
 			if name, ready, _ := strings.Cut(strings.TrimSpace(line), "="); name != old && ready == "True" {
 				t.Logf("manager pod %s deleted; %s Ready", old, name)
-				return
+				return true, nil
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no new manager pod Ready 3 minutes after deleting %s:\n%s", old, b.describe(managerNamespace))
-		}
-		time.Sleep(500 * time.Millisecond)
+		return false, nil
+	}) != nil {
+		t.Fatalf("no new manager pod Ready 3 minutes after deleting %s:\n%s", old, b.describe(managerNamespace))
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -53,14 +52,10 @@ func startSandbox() (*sandboxBackend, error) {
 	}
 	log := zapr.NewLogger(zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(logFile), zapcore.InfoLevel)))
 	ctrl.SetLogger(log)
-	// A free port and an address pool of its own: test/e2e or make demo may run alongside.
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+	// Any free Kafka port and an address pool of its own: test/e2e or make demo may run alongside.
 	sbx, err := sandbox.Start(context.Background(), sandbox.Options{
 		RepoRoot: scenario.RepoRoot, Binary: binary, WorkDir: work, Log: log,
-		KafkaPort: port, AddressPool: netip.MustParsePrefix("127.0.5.0/24"),
+		KafkaPort: -1, AddressPool: netip.MustParsePrefix("127.0.5.0/24"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
@@ -180,15 +175,6 @@ func (b *sandboxBackend) Logs(t *testing.T, pod, container string) string {
 // Models: the sandbox has no garbage collector, runs pods as its own user and runs the
 // operator in its own process (docs/design.md, "The real node").
 func (b *sandboxBackend) Models(scenario.Difference) bool { return false }
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
 
 // processIDs reads a process's real user, group and supplementary groups from /proc.
 func processIDs(t *testing.T, pid int) scenario.Process {

@@ -19,7 +19,7 @@ import (
 	"github.com/streamreplay/streamreplay/controllers"
 	"github.com/streamreplay/streamreplay/internal/control"
 	"github.com/streamreplay/streamreplay/internal/operator"
-	"github.com/streamreplay/streamreplay/test/fakekubelet"
+	"github.com/streamreplay/streamreplay/test/fakepods"
 )
 
 // TestKstatusOfControllerRuns drives LoadTests through every phase the controller writes,
@@ -150,7 +150,7 @@ type driver struct {
 	c         client.Client
 	namespace string
 	key       control.Key
-	control   *fakekubelet.ControlServer
+	control   *fakepods.ControlServer
 }
 
 func newDriver(ctx context.Context, t *testing.T, c client.Client, namespacePrefix string) *driver {
@@ -159,9 +159,9 @@ func newDriver(ctx context.Context, t *testing.T, c client.Client, namespacePref
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &driver{t: t, ctx: ctx, c: c, namespace: createNamespace(ctx, t, c, namespacePrefix), key: key, control: fakekubelet.NewControlServer(key)}
+	d := &driver{t: t, ctx: ctx, c: c, namespace: createNamespace(ctx, t, c, namespacePrefix), key: key, control: fakepods.NewControlServer(key)}
 	t.Cleanup(func() { _ = d.control.Close() })
-	if err := c.Create(ctx, fakekubelet.SamplesConfigMap(d.namespace)); err != nil {
+	if err := c.Create(ctx, fakepods.SamplesConfigMap(d.namespace)); err != nil {
 		t.Fatalf("creating the sample ConfigMap: %v", err)
 	}
 	return d
@@ -195,7 +195,7 @@ func (d *driver) startManager(cfg *rest.Config) {
 
 // runLoadTest is a one-worker test with a DLQ, so it also has an observer pod.
 func runLoadTest(name string, stop bool) *streamreplayv1alpha1.LoadTest {
-	lt := fakekubelet.NewLoadTest(name, 1, 100)
+	lt := fakepods.NewLoadTest(name, 1, 100)
 	lt.Spec.Stop = stop
 	return lt
 }
@@ -232,7 +232,7 @@ func (d *driver) getUnstructured(lt *streamreplayv1alpha1.LoadTest) *unstructure
 // eventually retries check until it succeeds or 20 seconds pass.
 func (d *driver) eventually(what string, check func() error) {
 	d.t.Helper()
-	fakekubelet.Eventually(d.t, what, 20*time.Second, check)
+	fakepods.Eventually(d.t, what, 20*time.Second, check)
 }
 
 // waitPhase waits for the phase and returns the LoadTest as it then is.
@@ -277,7 +277,7 @@ func (d *driver) waitPods(lt *streamreplayv1alpha1.LoadTest) []corev1.Pod {
 }
 
 // addresses are the fake pods' addresses, 127.88.x.y, apart from the other suites'.
-var addresses = fakekubelet.NewAddressPool(fakekubelet.ConfigAddresses)
+var addresses = fakepods.NewAddressPool(fakepods.ConfigAddresses)
 
 // readyAll makes every pod Ready on its own loopback address, where the driver's control
 // server accepts the start and stop signals.
@@ -288,7 +288,7 @@ func (d *driver) readyAll(lt *streamreplayv1alpha1.LoadTest) {
 		if err := d.control.Serve(ip); err != nil {
 			d.t.Fatal(err)
 		}
-		if err := fakekubelet.MarkReady(d.ctx, d.c, &pod, ip); err != nil {
+		if err := fakepods.MarkReady(d.ctx, d.c, &pod, ip); err != nil {
 			d.t.Fatal(err)
 		}
 	}
@@ -297,7 +297,7 @@ func (d *driver) readyAll(lt *streamreplayv1alpha1.LoadTest) {
 // terminate ends a pod's container with an exit code and a termination message.
 func (d *driver) terminate(podName string, code int32, message string) {
 	d.t.Helper()
-	if err := fakekubelet.MarkTerminated(d.ctx, d.c, d.namespace, podName, code, message); err != nil {
+	if err := fakepods.MarkTerminated(d.ctx, d.c, d.namespace, podName, code, message); err != nil {
 		d.t.Fatal(err)
 	}
 }
@@ -305,7 +305,7 @@ func (d *driver) terminate(podName string, code int32, message string) {
 // workerReport is the termination message of a worker that sent every record on time.
 func workerReport(t *testing.T, lt *streamreplayv1alpha1.LoadTest) string {
 	t.Helper()
-	report, err := fakekubelet.WorkerReport(lt, fakekubelet.Worker{
+	report, err := fakepods.WorkerReport(lt, fakepods.Worker{
 		Pod: controllers.WorkerPodName(lt, 0), Index: 0,
 		Scheduled: 1000, Acked: 1000, Latencies: []time.Duration{5 * time.Millisecond},
 	})
@@ -318,7 +318,7 @@ func workerReport(t *testing.T, lt *streamreplayv1alpha1.LoadTest) string {
 // observerReport is the termination message of an observer that found dlq records of the run.
 func observerReport(t *testing.T, lt *streamreplayv1alpha1.LoadTest, dlq int64) string {
 	t.Helper()
-	report, err := fakekubelet.ObserverReport(lt, controllers.ObserverPodName(lt), dlq)
+	report, err := fakepods.ObserverReport(lt, controllers.ObserverPodName(lt), dlq)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/streamreplay/streamreplay/internal/operator"
-	"github.com/streamreplay/streamreplay/test/fakekubelet"
+	"github.com/streamreplay/streamreplay/test/fakepods"
 )
 
 // TestManagerMetricsNeedAnAuthorisedToken runs the manager as the ServiceAccount that
@@ -143,7 +143,7 @@ func TestManagerMetricsNeedAnAuthorisedToken(t *testing.T) {
 	// The server comes up with the manager; the SubjectAccessReview of a new binding may
 	// lag a moment behind the API server's RBAC cache.
 	var body string
-	fakekubelet.Eventually(t, "metrics for the bound account", time.Minute, func() error {
+	fakepods.Eventually(t, "metrics for the bound account", time.Minute, func() error {
 		code, b, err := scrape(prometheus)
 		if err != nil || code != http.StatusOK {
 			return fmt.Errorf("GET /metrics = %d: %w", code, err)

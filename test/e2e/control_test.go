@@ -62,9 +62,13 @@ func TestForgedControlCallsAreRefused(t *testing.T) {
 	}
 
 	var sent int
-	for phase := ""; phase != "Running"; phase = jsonpath(t, name, "{.status.phase}") {
+	phase := ""
+	if err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 4*time.Minute, true, func(context.Context) (bool, error) {
 		sent += forge("before the start (" + phase + ")")
-		time.Sleep(100 * time.Millisecond)
+		phase = jsonpath(t, name, "{.status.phase}")
+		return phase == "Running", nil
+	}); err != nil {
+		t.Fatalf("LoadTest %s not Running after 4m: phase %q", name, phase)
 	}
 	sent += forge("while running")
 	code, reply, err := httpCall(http.MethodPost, metricsURL+control.PathStop, key.Token(runID), control.StopRequest{RunID: runID})

@@ -4,9 +4,7 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,15 +15,12 @@ import (
 	"time"
 
 	"github.com/go-logr/zapr"
-	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/streamreplay/streamreplay/internal/results"
-	"github.com/streamreplay/streamreplay/internal/runheaders"
-	"github.com/streamreplay/streamreplay/internal/samples"
 	"github.com/streamreplay/streamreplay/internal/sandbox"
-	"github.com/streamreplay/streamreplay/internal/sandbox/pipeline"
+	"github.com/streamreplay/streamreplay/test/cluster/scenario"
 )
 
 var sbx *sandbox.Sandbox
@@ -82,29 +77,21 @@ func run(m *testing.M) int {
 	return code
 }
 
+// cluster is the sandbox as the scenarios' kubectl helpers see it.
+type cluster struct{}
+
+func (cluster) Kubeconfig() string { return sbx.Kubeconfig }
+func (cluster) Namespace() string  { return sandbox.Namespace }
+
 // kubectl runs the real kubectl against the sandbox's API server.
 func kubectl(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--namespace", sandbox.Namespace}, args...)...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+sbx.Kubeconfig)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if err != nil {
-		return stdout.String() + stderr.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String(), nil
+	return scenario.Kubectl(t, cluster{}, args...)
 }
 
 func mustKubectl(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := kubectl(t, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return scenario.MustKubectl(t, cluster{}, args...)
 }
 
 // manifest writes a copy of a shipped LoadTest manifest with another name, so that each
@@ -128,31 +115,23 @@ func manifest(t *testing.T, shipped, from, to string) string {
 
 func applySamples(t *testing.T) {
 	t.Helper()
-	// Server-side: the gzipped sample set is too big for client-side apply's annotation.
-	mustKubectl(t, "apply", "--server-side", "-f", filepath.Join(repoRoot, sandbox.SamplesManifest))
+	scenario.ApplySamples(t, cluster{})
 }
 
+// waitPhase waits until the LoadTest reaches phase, failing at once when it ends in another.
 func waitPhase(t *testing.T, name, phase string) {
 	t.Helper()
-	if _, err := kubectl(t, "wait", "--for=jsonpath={.status.phase}="+phase, "loadtest/"+name, "--timeout=4m"); err != nil {
-		t.Fatalf("LoadTest %s did not reach %s: phase %q, message %q", name, phase,
-			jsonpath(t, name, "{.status.phase}"), jsonpath(t, name, "{.status.message}"))
-	}
+	scenario.WaitPhaseWithin(t, cluster{}, name, phase, 4*time.Minute)
 }
 
 func jsonpath(t *testing.T, name, path string) string {
 	t.Helper()
-	return mustKubectl(t, "get", "loadtest", name, "-o", "jsonpath="+path)
+	return scenario.JSONPath(t, cluster{}, name, path)
 }
 
 func resultsDocument(t *testing.T, name string) *results.Document {
 	t.Helper()
-	raw := mustKubectl(t, "get", "configmap", name+"-results", "-o", `jsonpath={.data.results\.json}`)
-	var doc results.Document
-	if err := json.Unmarshal([]byte(raw), &doc); err != nil {
-		t.Fatalf("results.json of %s: %v\n%s", name, err, raw)
-	}
-	return &doc
+	return scenario.ResultsDocument(t, cluster{}, name)
 }
 
 func TestDemoPassesWithExactCounts(t *testing.T) {
@@ -161,46 +140,14 @@ func TestDemoPassesWithExactCounts(t *testing.T) {
 	mustKubectl(t, "apply", "--server-side", "-f", filepath.Join(repoRoot, sandbox.DemoManifest))
 	waitPhase(t, name, "Passed")
 
-	table := mustKubectl(t, "get", "loadtests", name)
-	for _, column := range []string{"PHASE", "VERDICT", "TARGET", "ACHIEVED", "P99", "DLQ", "AGE", "Passed", "Pass", "1000"} {
-		if !strings.Contains(table, column) {
-			t.Errorf("kubectl get loadtests does not show %q:\n%s", column, table)
-		}
-	}
-	if got := jsonpath(t, name, "{.status.verdict}"); got != "Pass" {
-		t.Errorf("verdict %q", got)
-	}
-
+	scenario.CheckExactAccounting(t, cluster{}, scenario.Kafka{Bootstrap: sbx.Brokers, Dial: sbx.Brokers}, name)
+	// Every pod's series was collected over the control port, and its intervals sum to
+	// the totals from the termination messages.
 	doc := resultsDocument(t, name)
-	runID := jsonpath(t, name, "{.metadata.uid}")
-	if doc.RunID != runID {
-		t.Fatalf("results of run %s, want %s", doc.RunID, runID)
-	}
-	if doc.Totals.Failed != 0 || doc.Totals.Acked != doc.Totals.Sent || doc.Totals.Acked == 0 {
-		t.Errorf("totals %+v: every record sent should be acknowledged", doc.Totals)
-	}
-
-	// Records of this run in the input topic equal the acknowledged count.
-	inTopic := countRunRecords(t, "crm.cdc", runID)
-	if inTopic != doc.Totals.Acked {
-		t.Errorf("%d records of this run in the input topic, %d acknowledged", inTopic, doc.Totals.Acked)
-	}
-
-	// The DLQ count equals the malformed records replayed: compute which records each
-	// worker sent (its shard, looped) and which of them the pipeline cannot process.
-	wantDLQ := malformedSent(t, doc)
-	if doc.DLQ == nil || doc.DLQ.Records != wantDLQ {
-		t.Errorf("observer counted %+v dead letters, want %d malformed records replayed", doc.DLQ, wantDLQ)
-	}
-	// Delivered plus dead-lettered equals sent.
-	if doc.EndToEnd == nil || doc.DLQ == nil || doc.EndToEnd.Delivered+doc.DLQ.Records != doc.Totals.Sent {
-		t.Errorf("delivered %+v + dead-lettered %+v != sent %d", doc.EndToEnd, doc.DLQ, doc.Totals.Sent)
-	}
-	if doc.EndToEnd != nil && (doc.EndToEnd.Duplicates != 0 || doc.EndToEnd.Loss != 0) {
-		t.Errorf("end to end %+v: want no duplicates and no loss", doc.EndToEnd)
-	}
-	if doc.Lag == nil || !doc.Lag.Drained {
-		t.Errorf("lag %+v: the pipeline keeps up, so its lag should drain", doc.Lag)
+	if doc.Series == nil || len(doc.Series.Missing) > 0 || len(doc.Series.Points) == 0 {
+		t.Errorf("series %+v: want every pod's collected", doc.Series)
+	} else if err := doc.Reconcile(); err != nil {
+		t.Errorf("the series does not reconcile with the totals: %v", err)
 	}
 }
 
@@ -292,71 +239,4 @@ spec:
 	if !strings.Contains(out, "thresholds.maxConsumerLag needs pipeline.consumerGroup") {
 		t.Errorf("kubectl apply's message does not say what is wrong:\n%s", out)
 	}
-}
-
-// countRunRecords counts the records of a run in a topic, by their run-id header.
-func countRunRecords(t *testing.T, topic, runID string) int64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := kafka.DialContext(ctx, "tcp", sbx.Brokers[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	partitions, err := conn.ReadPartitions(topic)
-	_ = conn.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	for _, p := range partitions {
-		leader, err := kafka.DialLeader(ctx, "tcp", sbx.Brokers[0], topic, p.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		last, err := leader.ReadLastOffset()
-		_ = leader.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: sbx.Brokers, Topic: topic, Partition: p.ID, MaxWait: 100 * time.Millisecond})
-		for offset := int64(0); offset < last; offset++ {
-			msg, err := r.ReadMessage(ctx)
-			if err != nil {
-				t.Fatalf("reading %s/%d: %v", topic, p.ID, err)
-			}
-			offset = msg.Offset
-			for _, h := range msg.Headers {
-				if h.Key == runheaders.RunID && string(h.Value) == runID {
-					n++
-				}
-			}
-		}
-		_ = r.Close()
-	}
-	return n
-}
-
-// malformedSent counts the records the workers sent that the example pipeline cannot
-// process: each worker sends the first `sent` records of its shard, looping.
-func malformedSent(t *testing.T, doc *results.Document) int64 {
-	t.Helper()
-	set := loadShippedSamples(t)
-	var malformed int64
-	for _, w := range doc.Workers {
-		shard := samples.Shard(set.Records, len(doc.Workers), w.Index)
-		bad := make([]bool, len(shard))
-		for i, r := range shard {
-			if r.Value != nil {
-				_, err := pipeline.Transform(r.Value, time.Now())
-				bad[i] = err != nil
-			}
-		}
-		for i := range w.Sent {
-			if bad[i%int64(len(shard))] {
-				malformed++
-			}
-		}
-	}
-	return malformed
 }

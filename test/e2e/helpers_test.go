@@ -1,42 +1,15 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
-	"testing"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/yaml"
-
-	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
-	"github.com/streamreplay/streamreplay/internal/samples"
-	"github.com/streamreplay/streamreplay/internal/sandbox"
 )
-
-// loadShippedSamples parses the sample set of the shipped ConfigMap manifest, as a worker would.
-func loadShippedSamples(t *testing.T) *samples.Set {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot, sandbox.SamplesManifest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cm corev1.ConfigMap
-	if err := yaml.Unmarshal(data, &cm); err != nil {
-		t.Fatalf("%s: %v", sandbox.SamplesManifest, err)
-	}
-	set, err := samples.Parse(bytes.NewReader(cm.BinaryData["samples.jsonl.gz"]), streamreplayv1alpha1.SampleFormatJSONLines, "samples.jsonl.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return set
-}
 
 func zapcoreFor(w io.Writer) zapcore.Core {
 	return zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(w), zapcore.InfoLevel)

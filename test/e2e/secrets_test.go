@@ -24,15 +24,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/streamreplay/streamreplay/internal/plan"
 	"github.com/streamreplay/streamreplay/internal/sandbox"
+	"github.com/streamreplay/streamreplay/test/cluster/scenario"
 )
 
 // The secrets test's names: a LoadTest that authenticates with the right password and one
 // whose Secret holds a wrong one, against a second, SASL-only Kafka.
 const (
-	saslUser          = "streamreplay-e2e"
+	saslUser          = scenario.SASLUser
 	saslTopic         = "secure.cdc"
 	saslSecret        = "kafka-user"
 	saslWrongSecret   = "kafka-user-wrong"
@@ -63,19 +65,7 @@ func TestSecretsStayOutOfArgsEnvStatusEventsAndLogs(t *testing.T) {
 	checkScannerFindsPlantedSecrets(t, scanner)
 
 	// A second Kafka that only speaks SCRAM-SHA-512 to a user whose password is random.
-	cluster, err := kfake.NewCluster(
-		kfake.NumBrokers(1),
-		kfake.Ports(0), // a free port on 127.0.0.1
-		kfake.EnableSASL(),
-		kfake.Superuser(scramSHA512, saslUser, password),
-		kfake.SeedTopics(3, saslTopic),
-	)
-	if err != nil {
-		t.Fatalf("starting the SASL Kafka: %v", err)
-	}
-	t.Cleanup(cluster.Close)
-	brokers := cluster.ListenAddrs()
-	checkKafkaRequiresSASL(t, brokers, password)
+	brokers := saslKafka(t, password)
 
 	applySamples(t)
 	createSASLSecret(t, saslSecret, password)
@@ -171,19 +161,29 @@ func randomPassword(t *testing.T) string {
 	return string(out)
 }
 
-// createSASLSecret creates a Secret with username and password from files, so that the
-// password is in no command line and in no message should kubectl fail.
+// saslKafka starts a Kafka that only speaks SCRAM-SHA-512 to saslUser with password, with
+// topic saslTopic, and checks that it refuses a client without SASL. It returns its brokers.
+func saslKafka(t *testing.T, password string) []string {
+	t.Helper()
+	c, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.Ports(0), // a free port on 127.0.0.1
+		kfake.EnableSASL(),
+		kfake.Superuser(scramSHA512, saslUser, password),
+		kfake.SeedTopics(3, saslTopic),
+	)
+	if err != nil {
+		t.Fatalf("starting the SASL Kafka: %v", err)
+	}
+	t.Cleanup(c.Close)
+	brokers := c.ListenAddrs()
+	checkKafkaRequiresSASL(t, brokers, password)
+	return brokers
+}
+
 func createSASLSecret(t *testing.T, name, password string) {
 	t.Helper()
-	dir := t.TempDir()
-	user, pass := filepath.Join(dir, "username"), filepath.Join(dir, "password")
-	if err := os.WriteFile(user, []byte(saslUser), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(pass, []byte(password), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	mustKubectl(t, "create", "secret", "generic", name, "--from-file=username="+user, "--from-file=password="+pass)
+	scenario.CreateSASLSecret(t, cluster{}, name, password)
 }
 
 // checkSecretHolds checks that the Secret holds the password, and that the scanner finds
@@ -358,32 +358,28 @@ spec:
 func waitFinished(t *testing.T, names []string, tick func(t *testing.T)) map[string]string {
 	t.Helper()
 	const timeout = 4 * time.Minute
-	deadline := time.Now().Add(timeout)
-	for {
+	var phases map[string]string
+	if err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
 		tick(t)
 		out := mustKubectl(t, append(append([]string{"get", "loadtests"}, names...),
 			"-o", `jsonpath={range .items[*]}{.metadata.name}={.status.phase}{"\n"}{end}`)...)
-		phases := map[string]string{}
+		phases = map[string]string{}
 		for line := range strings.Lines(out) {
 			name, phase, _ := strings.Cut(strings.TrimSpace(line), "=")
 			phases[name] = phase
 		}
-		done := true
 		for _, n := range names {
 			switch phases[n] {
 			case "Passed", "Failed", "Error", "Aborted":
 			default:
-				done = false
+				return false, nil
 			}
 		}
-		if done {
-			return phases
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("LoadTests not finished after %s: %v", timeout, phases)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return true, nil
+	}); err != nil {
+		t.Fatalf("LoadTests not finished after %s: %v", timeout, phases)
 	}
+	return phases
 }
 
 // liveProcesses scans the command line and environment of the running processes of the

@@ -1,13 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 const strimziLoadTest = "crm-cdc-strimzi"
@@ -19,19 +20,7 @@ const strimziLoadTest = "crm-cdc-strimzi"
 func TestStrimziKafkaUserSecret(t *testing.T) {
 	password := randomPassword(t)
 	redactFromOutput(password)
-	cluster, err := kfake.NewCluster(
-		kfake.NumBrokers(1),
-		kfake.Ports(0),
-		kfake.EnableSASL(),
-		kfake.Superuser(scramSHA512, saslUser, password),
-		kfake.SeedTopics(3, saslTopic),
-	)
-	if err != nil {
-		t.Fatalf("starting the SASL Kafka: %v", err)
-	}
-	t.Cleanup(cluster.Close)
-	brokers := cluster.ListenAddrs()
-	checkKafkaRequiresSASL(t, brokers, password)
+	brokers := saslKafka(t, password)
 
 	applySamples(t)
 	// The Secret from files, so that the password is in no command line.
@@ -64,14 +53,11 @@ func TestStrimziKafkaUserSecret(t *testing.T) {
 
 	// kubectl get with one name gives the object, not a list: waitFinished wants two or more.
 	var phase string
-	for deadline := time.Now().Add(4 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+	if err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 4*time.Minute, true, func(context.Context) (bool, error) {
 		phase = jsonpath(t, strimziLoadTest, "{.status.phase}")
-		if phase == "Passed" || phase == "Failed" || phase == "Error" || phase == "Aborted" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("LoadTest %s not finished after 4m: phase %q", strimziLoadTest, phase)
-		}
+		return phase == "Passed" || phase == "Failed" || phase == "Error" || phase == "Aborted", nil
+	}); err != nil {
+		t.Fatalf("LoadTest %s not finished after 4m: phase %q", strimziLoadTest, phase)
 	}
 	if phase != "Passed" {
 		t.Fatalf("LoadTest %s ended %s, want Passed: %s", strimziLoadTest, phase,

@@ -4,9 +4,14 @@
 // the manager as a separate process built from this module, and the benchmark playing
 // the kubelet for hundreds of pods at once.
 //
-// Run it with `make bench`, or:
+// Run it with `make bench-scale`, or:
 //
-//	KUBEBUILDER_ASSETS=$(bash hack/envtest-binaries.sh) go test ./test/scale/ -run '^$' -bench ControllerScale -benchtime 1x
+//	KUBEBUILDER_ASSETS=$(bash hack/envtest-binaries.sh) go test ./test/scale/ -run '^$' -bench ControllerScale -benchtime 1x -timeout 30m
+//
+// Two variants, each with a manager of its own: "healthy", where every pod answers, and
+// "one-silent", where the pods of one LoadTest accept connections and never answer (a
+// hung pod): the other LoadTests' figures must not move by more than the signalling
+// budget (docs/design.md, "The control protocol").
 //
 // It is Linux only: the manager's peak memory is read from /proc/<pid>/status (VmHWM),
 // and the fake pods listen on loopback addresses other than 127.0.0.1, which Linux
@@ -18,9 +23,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,13 +52,13 @@ import (
 	"github.com/streamreplay/streamreplay/controllers"
 	"github.com/streamreplay/streamreplay/internal/operator"
 	"github.com/streamreplay/streamreplay/internal/plan"
-	"github.com/streamreplay/streamreplay/test/fakekubelet"
+	"github.com/streamreplay/streamreplay/test/fakepods"
 )
 
 const (
 	// loadTests LoadTests of workersPerTest workers each, plus one observer pod each
 	// (every LoadTest has a deadLetterQueue).
-	loadTests      = 100
+	loadTests      = 1000
 	workersPerTest = 4
 	podsPerTest    = workersPerTest + 1
 	totalPods      = loadTests * podsPerTest
@@ -59,8 +66,8 @@ const (
 	// Parallelism of the benchmark's own writes (creates and pod status updates).
 	writers = 16
 	// The benchmark's client is fast enough not to be the bottleneck.
-	clientQPS   = 500
-	clientBurst = 1000
+	clientQPS   = 5000
+	clientBurst = 10000
 
 	// Each LoadTest: 1000 records/s for 10s, shared by its workers.
 	targetRate   = 1000
@@ -70,6 +77,11 @@ const (
 	// phaseTimeout bounds each measured phase, so that a stuck controller fails the
 	// benchmark with a message instead of hanging until go test's -timeout.
 	phaseTimeout = 3 * time.Minute
+
+	// silentName is the LoadTest whose pods never answer in the one-silent variant; its
+	// start timeout outlasts the measured phases, so it hangs through all of them.
+	silentName         = "scale-000"
+	silentStartTimeout = 2 * time.Minute
 )
 
 // latencies are the acknowledgement latencies each worker reports, 5ms to 39ms in turn.
@@ -148,38 +160,45 @@ func BenchmarkControllerScale(b *testing.B) {
 	if err := os.WriteFile(kubeconfig, env.KubeConfig, 0o600); err != nil {
 		b.Fatalf("writing kubeconfig: %v", err)
 	}
-	mgr := startManager(b, bin, kubeconfig, filepath.Join(dir, "manager.log"))
 
-	var total phaseTimes
-	b.ResetTimer()
-	for i := range b.N {
-		r := &round{b: b, ctx: ctx, k8s: k8s, cache: watched, pods: pods, mgr: mgr, namespace: fmt.Sprintf("scale-%d", i)}
-		total.add(r.run())
+	for _, variant := range []struct {
+		name   string
+		silent bool
+	}{{"healthy", false}, {"one-silent", true}} {
+		b.Run(variant.name, func(b *testing.B) {
+			var total phaseTimes
+			var peakKiB int64
+			for i := range b.N {
+				b.StopTimer()
+				namespace := fmt.Sprintf("scale-%s-%d", variant.name, i)
+				mgr := startManager(b, bin, kubeconfig, filepath.Join(dir, namespace+".log"), namespace)
+				r := &round{b: b, ctx: ctx, k8s: k8s, cache: watched, pods: pods, mgr: mgr, namespace: namespace}
+				if variant.silent {
+					r.silent = silentPods(b)
+				}
+				b.StartTimer()
+				total.add(r.run())
+				b.StopTimer()
+				peak, err := mgr.peakRSS()
+				if err != nil {
+					b.Fatalf("reading the manager's peak RSS: %v", err)
+				}
+				peakKiB = max(peakKiB, peak)
+				if err := mgr.stop(); err != nil {
+					b.Errorf("manager did not stop cleanly on SIGTERM: %v\n%s", err, mgr.logTail(40))
+				}
+			}
+			total.report(b, variant.name, float64(peakKiB)/1024)
+		})
 	}
-	b.StopTimer()
-
-	peakKiB, err := mgr.peakRSS()
-	if err != nil {
-		b.Fatalf("reading the manager's peak RSS: %v", err)
-	}
-	if err := mgr.stop(); err != nil {
-		b.Errorf("manager did not stop cleanly on SIGTERM: %v\n%s", err, mgr.logTail(40))
-	}
-
-	n := float64(b.N)
-	children, started, verdicts := total.children.Seconds()/n, total.started.Seconds()/n, total.verdicts.Seconds()/n
-	peakMiB := float64(peakKiB) / 1024
-	b.ReportMetric(children, "seconds-to-children")
-	b.ReportMetric(started, "seconds-to-started")
-	b.ReportMetric(verdicts, "seconds-to-verdict")
-	b.ReportMetric(peakMiB, "manager-peak-rss-MiB")
-	b.Logf("scale: %d LoadTests x %d workers: children in %.1fs, started in %.1fs, verdicts in %.1fs after pods finished, manager peak RSS %.0f MiB",
-		loadTests, workersPerTest, children, started, verdicts, peakMiB)
 }
 
-// phaseTimes are the three measured phases of a round. Each counts from the benchmark's
-// first write of the phase, so started and verdicts include the time the benchmark takes
-// to write 500 pod statuses while the manager works (on two cores, most of it).
+// phaseTimes are the three measured phases of a round. Each total counts from the
+// benchmark's first write of the phase, so started and verdicts include the time the
+// benchmark takes to write 5,000 pod statuses while the manager works (on two cores, much
+// of it). The per-LoadTest figures count from the benchmark's last write for that
+// LoadTest (its create, its last pod Ready, its last pod terminated) until the benchmark's
+// cache first showed it done (polled every pollInterval).
 type phaseTimes struct {
 	// children: from the first create until every pod and results ConfigMap exists.
 	children time.Duration
@@ -187,12 +206,75 @@ type phaseTimes struct {
 	started time.Duration
 	// verdicts: from the first pod marked terminated until every LoadTest is finished.
 	verdicts time.Duration
+	// The per-LoadTest latencies of each phase, over all rounds.
+	perChildren, perStarted, perVerdict []time.Duration
+	rounds                              int
 }
 
 func (p *phaseTimes) add(o phaseTimes) {
 	p.children += o.children
 	p.started += o.started
 	p.verdicts += o.verdicts
+	p.perChildren = append(p.perChildren, o.perChildren...)
+	p.perStarted = append(p.perStarted, o.perStarted...)
+	p.perVerdict = append(p.perVerdict, o.perVerdict...)
+	p.rounds++
+}
+
+// report prints the figures of a variant and reports them as the benchmark's metrics.
+func (p *phaseTimes) report(b *testing.B, variant string, peakMiB float64) {
+	n := float64(p.rounds)
+	children, started, verdicts := p.children.Seconds()/n, p.started.Seconds()/n, p.verdicts.Seconds()/n
+	b.ReportMetric(children, "s-children")
+	b.ReportMetric(started, "s-started")
+	b.ReportMetric(verdicts, "s-verdict")
+	b.ReportMetric(percentile(p.perStarted, 0.99).Seconds(), "s-started-p99")
+	b.ReportMetric(percentile(p.perVerdict, 0.99).Seconds(), "s-verdict-p99")
+	b.ReportMetric(peakMiB, "manager-peak-rss-MiB")
+	b.Logf("scale %s: %d LoadTests x %d workers: all children in %.1fs (per LoadTest p50 %.2fs p99 %.2fs), "+
+		"all started in %.1fs (p50 %.2fs p99 %.2fs), all verdicts in %.1fs after pods finished (p50 %.2fs p99 %.2fs), manager peak RSS %.0f MiB",
+		variant, loadTests, workersPerTest,
+		children, percentile(p.perChildren, 0.5).Seconds(), percentile(p.perChildren, 0.99).Seconds(),
+		started, percentile(p.perStarted, 0.5).Seconds(), percentile(p.perStarted, 0.99).Seconds(),
+		verdicts, percentile(p.perVerdict, 0.5).Seconds(), percentile(p.perVerdict, 0.99).Seconds(), peakMiB)
+}
+
+// percentile is the nearest-rank q-quantile of ds; 0 when ds is empty.
+func percentile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	sorted := slices.Clone(ds)
+	slices.Sort(sorted)
+	rank := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[max(0, min(rank, len(sorted)-1))]
+}
+
+// perLoadTest are, for each LoadTest in seen, the time from its trigger to when it was seen.
+func perLoadTest(trigger, seen map[string]time.Time) []time.Duration {
+	out := make([]time.Duration, 0, len(seen))
+	for name, at := range seen {
+		if t, ok := trigger[name]; ok {
+			out = append(out, at.Sub(t))
+		}
+	}
+	return out
+}
+
+// marks records, per LoadTest, the last time the benchmark wrote for it.
+type marks struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func (m *marks) mark(name string) {
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.at == nil {
+		m.at = map[string]time.Time{}
+	}
+	m.at[name] = now
 }
 
 // round is one run of the scenario in its own namespace.
@@ -204,6 +286,8 @@ type round struct {
 	pods      *fakePods
 	mgr       *managerProcess
 	namespace string
+	// silent, when set, plays the pods of silentName: they never answer.
+	silent *fakepods.SilentPods
 }
 
 func (r *round) run() phaseTimes {
@@ -213,14 +297,24 @@ func (r *round) run() phaseTimes {
 		b.Fatalf("creating namespace %s: %v", r.namespace, err)
 	}
 	// The LoadTests name this ConfigMap; without it the controller ends them Error.
-	if err := r.k8s.Create(r.ctx, fakekubelet.SamplesConfigMap(r.namespace)); err != nil {
+	if err := r.k8s.Create(r.ctx, fakepods.SamplesConfigMap(r.namespace)); err != nil {
 		b.Fatalf("creating the sample ConfigMap in %s: %v", r.namespace, err)
 	}
 
 	// 1. Every LoadTest at once; the controller creates the children.
+	var created marks
+	seen := map[string]time.Time{}
 	begin := time.Now()
 	parallel(b, loadTests, func(i int) error {
-		return r.k8s.Create(r.ctx, newLoadTest(r.namespace, i))
+		lt := newLoadTest(r.namespace, i)
+		if r.silent != nil && lt.Name == silentName {
+			lt.Spec.Timeouts.Start = &metav1.Duration{Duration: silentStartTimeout}
+		}
+		if err := r.k8s.Create(r.ctx, lt); err != nil {
+			return err
+		}
+		created.mark(lt.Name)
+		return nil
 	})
 	r.waitFor("every pod and results ConfigMap to exist", func() (bool, string, error) {
 		var pods corev1.PodList
@@ -234,10 +328,24 @@ func (r *round) run() phaseTimes {
 		if len(pods.Items) > totalPods {
 			return false, "", fmt.Errorf("%d pods, more than the %d expected", len(pods.Items), totalPods)
 		}
+		now := time.Now()
+		children := map[string]int{}
+		for i := range pods.Items {
+			children[pods.Items[i].Labels[controllers.LabelLoadTest]]++
+		}
+		for i := range cms.Items {
+			children[cms.Items[i].Labels[controllers.LabelLoadTest]]++
+		}
+		for name, n := range children {
+			if _, ok := seen[name]; !ok && n == podsPerTest+1 {
+				seen[name] = now
+			}
+		}
 		return len(pods.Items) == totalPods && len(cms.Items) == loadTests,
 			fmt.Sprintf("%d/%d pods, %d/%d ConfigMaps", len(pods.Items), totalPods, len(cms.Items), loadTests), nil
 	})
 	times.children = time.Since(begin)
+	times.perChildren = perLoadTest(created.at, seen)
 
 	// 2. Play the kubelet: every pod Ready on its own address; the controller sends /start.
 	var list corev1.PodList
@@ -246,20 +354,40 @@ func (r *round) run() phaseTimes {
 	}
 	pods := list.Items
 	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
-	r.pods.expect(pods)
+	ips := slices.Clone(r.pods.ips)
+	if r.silent != nil {
+		silentAddresses := fakepods.NewAddressPool(fakepods.ScaleSilentAddresses)
+		for i := range pods {
+			if r.silentPod(&pods[i]) {
+				ips[i] = silentAddresses.Next()
+				if err := r.silent.Serve(ips[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	r.pods.expect(pods, r.silentPod)
+	var ready marks
 	begin = time.Now()
 	parallel(b, len(pods), func(i int) error {
-		return fakekubelet.MarkReady(r.ctx, r.k8s, &pods[i], r.pods.ips[i])
+		if err := fakepods.MarkReady(r.ctx, r.k8s, &pods[i], ips[i]); err != nil {
+			return err
+		}
+		ready.mark(pods[i].Labels[controllers.LabelLoadTest])
+		return nil
 	})
-	r.waitFor("every LoadTest to be Started", r.allLoadTests(func(lt *streamreplayv1alpha1.LoadTest) bool {
+	seen = map[string]time.Time{}
+	r.waitFor("every LoadTest to be Started", r.allLoadTests(seen, func(lt *streamreplayv1alpha1.LoadTest) bool {
 		return meta.IsStatusConditionTrue(lt.Status.Conditions, streamreplayv1alpha1.ConditionStarted)
 	}))
 	times.started = time.Since(begin)
+	times.perStarted = perLoadTest(ready.at, seen)
 	if missing := r.pods.notStarted(); len(missing) > 0 {
 		b.Fatalf("every LoadTest is Started, but %d pods got no /start with their run id, e.g. %s", len(missing), strings.Join(missing[:min(5, len(missing))], ", "))
 	}
 
 	// 3. Play the kubelet: every pod ends with its results; the controller writes verdicts.
+	// The silent LoadTest's pods keep running: they never got the start time.
 	var lts streamreplayv1alpha1.LoadTestList
 	if err := r.cache.List(r.ctx, &lts, client.InNamespace(r.namespace)); err != nil {
 		b.Fatalf("listing LoadTests: %v", err)
@@ -268,9 +396,13 @@ func (r *round) run() phaseTimes {
 	for i := range lts.Items {
 		byName[lts.Items[i].Name] = &lts.Items[i]
 	}
+	var terminated marks
 	begin = time.Now()
 	parallel(b, len(pods), func(i int) error {
 		pod := &pods[i]
+		if r.silentPod(pod) {
+			return nil
+		}
 		lt := byName[pod.Labels[controllers.LabelLoadTest]]
 		if lt == nil || lt.Status.StartTime == nil {
 			return fmt.Errorf("pod %s: its LoadTest has no start time", pod.Name)
@@ -279,18 +411,27 @@ func (r *round) run() phaseTimes {
 		if err != nil {
 			return err
 		}
-		return fakekubelet.UpdateStatus(r.ctx, r.k8s, pod, func(p *corev1.Pod) { fakekubelet.SetTerminated(p, 0, report) })
+		if err := fakepods.UpdateStatus(r.ctx, r.k8s, pod, func(p *corev1.Pod) { fakepods.SetTerminated(p, 0, report) }); err != nil {
+			return err
+		}
+		terminated.mark(lt.Name)
+		return nil
 	})
-	r.waitFor("every LoadTest to finish", r.allLoadTests(func(lt *streamreplayv1alpha1.LoadTest) bool {
+	seen = map[string]time.Time{}
+	r.waitFor("every LoadTest to finish", r.allLoadTests(seen, func(lt *streamreplayv1alpha1.LoadTest) bool {
 		return lt.Status.Phase.Finished()
 	}))
 	times.verdicts = time.Since(begin)
+	times.perVerdict = perLoadTest(terminated.at, seen)
 
 	if err := r.cache.List(r.ctx, &lts, client.InNamespace(r.namespace)); err != nil {
 		b.Fatalf("listing LoadTests: %v", err)
 	}
 	var wrong []string
 	for _, lt := range lts.Items {
+		if r.silent != nil && lt.Name == silentName {
+			continue
+		}
 		if lt.Status.Phase != streamreplayv1alpha1.PhasePassed || lt.Status.Verdict != streamreplayv1alpha1.VerdictPass {
 			wrong = append(wrong, fmt.Sprintf("%s: phase %s, verdict %s: %s", lt.Name, lt.Status.Phase, lt.Status.Verdict, lt.Status.Message))
 		}
@@ -299,30 +440,72 @@ func (r *round) run() phaseTimes {
 		sort.Strings(wrong)
 		b.Fatalf("%d of %d LoadTests did not pass:\n  %s", len(wrong), len(lts.Items), strings.Join(wrong[:min(10, len(wrong))], "\n  "))
 	}
+	if r.silent != nil {
+		r.expectSilentTimedOut(pods, ips)
+	}
 	return times
 }
 
-// allLoadTests is a waitFor condition: every LoadTest of the round satisfies done. A
-// LoadTest that finished any other way than Passed fails the benchmark at once.
-func (r *round) allLoadTests(done func(*streamreplayv1alpha1.LoadTest) bool) func() (bool, string, error) {
+// silentPod tells whether pod belongs to the LoadTest whose pods never answer.
+func (r *round) silentPod(pod *corev1.Pod) bool {
+	return r.silent != nil && pod.Labels[controllers.LabelLoadTest] == silentName
+}
+
+// expectSilentTimedOut waits for the silent LoadTest to end as the protocol says, in
+// Error (StartTimeout) naming its pods, and logs how often it was signalled meanwhile.
+func (r *round) expectSilentTimedOut(pods []corev1.Pod, ips []string) {
+	b := r.b
+	var lt streamreplayv1alpha1.LoadTest
+	r.waitFor(silentName+" to end in StartTimeout", func() (bool, string, error) {
+		if err := r.cache.Get(r.ctx, client.ObjectKey{Namespace: r.namespace, Name: silentName}, &lt); err != nil {
+			return false, "", err
+		}
+		return lt.Status.Phase.Finished(), string(lt.Status.Phase), nil
+	})
+	if lt.Status.Phase != streamreplayv1alpha1.PhaseError || !strings.Contains(lt.Status.Message, "could not deliver the start signal") ||
+		!strings.Contains(lt.Status.Message, silentName+"-worker-0") {
+		b.Fatalf("%s ended %s (%s), want Error naming its unreachable pods", silentName, lt.Status.Phase, lt.Status.Message)
+	}
+	calls := 0
+	for i := range pods {
+		if r.silentPod(&pods[i]) {
+			calls += r.silent.Accepted(ips[i])
+		}
+	}
+	b.Logf("scale one-silent: %s ended %s %s after its start time was fixed (%d calls to its %d pods meanwhile)",
+		silentName, lt.Status.Phase, lt.Status.CompletionTime.Sub(lt.Status.StartTime.Time)+time.Second, calls, podsPerTest)
+}
+
+// allLoadTests is a waitFor condition: every LoadTest of the round but the silent one
+// satisfies done; seen gets the time each was first found done. A LoadTest that finished
+// any other way than Passed fails the benchmark at once.
+func (r *round) allLoadTests(seen map[string]time.Time, done func(*streamreplayv1alpha1.LoadTest) bool) func() (bool, string, error) {
 	return func() (bool, string, error) {
 		var lts streamreplayv1alpha1.LoadTestList
 		if err := r.cache.List(r.ctx, &lts, client.InNamespace(r.namespace), client.UnsafeDisableDeepCopy); err != nil {
 			return false, "", err
 		}
-		n := 0
+		now := time.Now()
+		n, want := 0, loadTests
 		phases := map[streamreplayv1alpha1.Phase]int{}
 		for i := range lts.Items {
 			lt := &lts.Items[i]
+			if r.silent != nil && lt.Name == silentName {
+				want--
+				continue
+			}
 			if lt.Status.Phase.Finished() && lt.Status.Phase != streamreplayv1alpha1.PhasePassed {
 				return false, "", fmt.Errorf("LoadTest %s ended %s (verdict %s): %s", lt.Name, lt.Status.Phase, lt.Status.Verdict, lt.Status.Message)
 			}
 			phases[lt.Status.Phase]++
 			if done(lt) {
 				n++
+				if _, ok := seen[lt.Name]; !ok {
+					seen[lt.Name] = now
+				}
 			}
 		}
-		return n == loadTests, fmt.Sprintf("%d/%d done; phases %v", n, loadTests, phases), nil
+		return n == want, fmt.Sprintf("%d/%d done; phases %v", n, want, phases), nil
 	}
 }
 
@@ -383,7 +566,7 @@ func parallel(b *testing.B, n int, do func(i int) error) {
 
 // newLoadTest is a small passing test: 4 workers, a DLQ (so an observer pod) and thresholds.
 func newLoadTest(namespace string, i int) *streamreplayv1alpha1.LoadTest {
-	lt := fakekubelet.NewLoadTest(fmt.Sprintf("scale-%03d", i), workersPerTest, targetRate)
+	lt := fakepods.NewLoadTest(fmt.Sprintf("scale-%03d", i), workersPerTest, targetRate)
 	lt.Namespace = namespace
 	lt.Spec.Duration = &metav1.Duration{Duration: runSeconds * time.Second}
 	return lt
@@ -392,21 +575,28 @@ func newLoadTest(namespace string, i int) *streamreplayv1alpha1.LoadTest {
 // podReport is the termination message of a pod that did its share of the run well.
 func podReport(lt *streamreplayv1alpha1.LoadTest, pod *corev1.Pod) (string, error) {
 	if pod.Labels[controllers.LabelComponent] == string(plan.RoleObserver) {
-		return fakekubelet.ObserverReport(lt, pod.Name, 0)
+		return fakepods.ObserverReport(lt, pod.Name, 0)
 	}
 	index, err := strconv.Atoi(pod.Labels[controllers.LabelWorkerIndex])
 	if err != nil {
 		return "", fmt.Errorf("pod %s: worker index label: %w", pod.Name, err)
 	}
-	return fakekubelet.WorkerReport(lt, fakekubelet.Worker{
+	return fakepods.WorkerReport(lt, fakepods.Worker{
 		Pod: pod.Name, Index: index, Scheduled: perWorker, Acked: perWorker, Latencies: latencies,
 	})
+}
+
+// silentPods play the pods of silentName in the one-silent variant.
+func silentPods(b *testing.B) *fakepods.SilentPods {
+	s := fakepods.NewSilentPods()
+	b.Cleanup(func() { _ = s.Close() })
+	return s
 }
 
 // fakePods are the fake pods' addresses, each with its control port, listening for the
 // whole benchmark; each round gives them to its pods in name order.
 type fakePods struct {
-	control *fakekubelet.ControlServer
+	control *fakepods.ControlServer
 	ips     []string // the address of the i-th pod, in name order
 
 	mu    sync.Mutex
@@ -416,9 +606,9 @@ type fakePods struct {
 
 func newFakePods(b *testing.B) *fakePods {
 	// The manager process keeps its key in a Secret: the fake pods do not check tokens.
-	f := &fakePods{control: fakekubelet.NewControlServer(nil), ips: make([]string, totalPods)}
+	f := &fakePods{control: fakepods.NewControlServer(nil), ips: make([]string, totalPods)}
 	b.Cleanup(func() { _ = f.control.Close() })
-	addresses := fakekubelet.NewAddressPool(fakekubelet.ScaleAddresses)
+	addresses := fakepods.NewAddressPool(fakepods.ScaleAddresses)
 	for i := range f.ips {
 		f.ips[i] = addresses.Next()
 		if err := f.control.Serve(f.ips[i]); err != nil {
@@ -428,12 +618,16 @@ func newFakePods(b *testing.B) *fakePods {
 	return f
 }
 
-// expect records which run each address serves this round, in the order of pods.
-func (f *fakePods) expect(pods []corev1.Pod) {
+// expect records which run each address serves this round, in the order of pods, but
+// for the pods skip names (they are not served here).
+func (f *fakePods) expect(pods []corev1.Pod, skip func(*corev1.Pod) bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.want, f.names = map[string]string{}, map[string]string{}
 	for i := range pods {
+		if skip(&pods[i]) {
+			continue
+		}
 		f.want[f.ips[i]] = pods[i].Labels[controllers.LabelRunID]
 		f.names[f.ips[i]] = pods[i].Name
 	}
@@ -463,7 +657,7 @@ type managerProcess struct {
 	stopErr  error
 }
 
-func startManager(b *testing.B, bin, kubeconfig, logPath string) *managerProcess {
+func startManager(b *testing.B, bin, kubeconfig, logPath, namespace string) *managerProcess {
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		b.Fatalf("creating manager log: %v", err)
@@ -471,7 +665,8 @@ func startManager(b *testing.B, bin, kubeconfig, logPath string) *managerProcess
 	b.Cleanup(func() { _ = logFile.Close() })
 	cmd := exec.Command(bin, "manager",
 		"--metrics-bind-address=0", "--health-probe-bind-address=0",
-		"--pod-image=streamreplay:bench", "--start-lead=1s", "--control-key-namespace=default")
+		"--pod-image=streamreplay:bench", "--start-lead=1s", "--control-key-namespace=default",
+		"--watch-namespace="+namespace)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Should the benchmark itself die (go test's -timeout panics without cleanup), the

@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
@@ -80,18 +81,17 @@ func createPod(t *testing.T, pod *corev1.Pod) *corev1.Pod {
 func waitPod(t *testing.T, namespace, name, what string, cond func(*corev1.Pod) bool) *corev1.Pod {
 	t.Helper()
 	var last *corev1.Pod
-	deadline := time.Now().Add(waitTimeout)
-	for time.Now().Before(deadline) {
-		pod, err := kube.CoreV1().Pods(namespace).Get(context.Background(), name, metav1.GetOptions{})
-		if err == nil {
-			last = pod
-			if cond(pod) {
-				return pod
-			}
-		} else if !apierrors.IsNotFound(err) {
+	if wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, waitTimeout, true, func(ctx context.Context) (bool, error) {
+		pod, err := kube.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
 			t.Fatalf("reading pod %s: %v", name, err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		if err == nil {
+			last = pod
+		}
+		return err == nil && cond(pod), nil
+	}) == nil {
+		return last
 	}
 	status := "(no pod)"
 	if last != nil {
@@ -104,15 +104,12 @@ func waitPod(t *testing.T, namespace, name, what string, cond func(*corev1.Pod) 
 
 func waitGone(t *testing.T, namespace, name string) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for time.Now().Before(deadline) {
-		_, err := kube.CoreV1().Pods(namespace).Get(context.Background(), name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	if wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, waitTimeout, true, func(ctx context.Context) (bool, error) {
+		_, err := kube.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	}) != nil {
+		t.Fatalf("pod %s/%s is still there after %s", namespace, name, waitTimeout)
 	}
-	t.Fatalf("pod %s/%s is still there after %s", namespace, name, waitTimeout)
 }
 
 func deletePod(t *testing.T, namespace, name string, grace *int64) {

@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
@@ -480,10 +481,9 @@ func TestForceDeletion(t *testing.T) {
 	createPod(t, fakePod(ns, "forced"))
 	waitPod(t, ns, "forced", "Ready", isReady)
 	deletePod(t, ns, "forced", ptr.To[int64](0))
-	deadline := time.Now().Add(waitTimeout)
-	for len(exits.get(ns, "forced")) == 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	_ = wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, waitTimeout, true, func(context.Context) (bool, error) {
+		return len(exits.get(ns, "forced")) > 0, nil
+	}) // the check below says what came
 	if got := exits.get(ns, "forced"); len(got) != 1 || got[0].Message != "stopped by SIGTERM" {
 		t.Errorf("exit = %+v, want the SIGTERM message", got)
 	}

@@ -16,11 +16,9 @@ import (
 type Backend interface {
 	// Name is "sandbox" or "realnode", for messages.
 	Name() string
-	// Kubeconfig is the file kubectl uses.
-	Kubeconfig() string
-	// Namespace is where the scenarios' LoadTests, Kafka and pipelines live. It enforces
-	// the restricted Pod Security Standard.
-	Namespace() string
+	// Cluster is where kubectl goes. The namespace enforces the restricted Pod Security
+	// Standard.
+	Cluster
 	// Kafka is the Kafka the example pipelines read, with their topics.
 	Kafka() Kafka
 	// SASLKafka is a second Kafka that requires SCRAM-SHA-512 for user with password, with
@@ -46,6 +44,15 @@ type Backend interface {
 	// Models says whether the backend behaves like a kubelet and a full control plane in
 	// respect of d; the scenarios assert the documented behaviour where it does not.
 	Models(d Difference) bool
+}
+
+// Cluster is what kubectl needs of a backend: the helpers of kube.go take only this, so
+// that test/e2e calls them on its sandbox.
+type Cluster interface {
+	// Kubeconfig is the file kubectl uses.
+	Kubeconfig() string
+	// Namespace is where the scenarios' LoadTests, Kafka and pipelines live.
+	Namespace() string
 }
 
 // Kafka is where a backend's Kafka is.

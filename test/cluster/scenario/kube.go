@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/yaml"
 
 	"github.com/streamreplay/streamreplay/internal/results"
@@ -32,7 +33,7 @@ const (
 const waitTimeout = 5 * time.Minute
 
 // Kubectl runs the real kubectl in the backend's namespace.
-func Kubectl(t *testing.T, b Backend, args ...string) (string, error) {
+func Kubectl(t *testing.T, b Cluster, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -47,7 +48,7 @@ func Kubectl(t *testing.T, b Backend, args ...string) (string, error) {
 }
 
 // MustKubectl is Kubectl that fails the test on an error.
-func MustKubectl(t *testing.T, b Backend, args ...string) string {
+func MustKubectl(t *testing.T, b Cluster, args ...string) string {
 	t.Helper()
 	out, err := Kubectl(t, b, args...)
 	if err != nil {
@@ -57,7 +58,7 @@ func MustKubectl(t *testing.T, b Backend, args ...string) string {
 }
 
 // ApplySamples applies the shipped sample set.
-func ApplySamples(t *testing.T, b Backend) {
+func ApplySamples(t *testing.T, b Cluster) {
 	t.Helper()
 	// Server-side: the gzipped sample set is too big for client-side apply's annotation.
 	MustKubectl(t, b, "apply", "--server-side", "-f", filepath.Join(RepoRoot, SamplesManifest))
@@ -88,7 +89,7 @@ func LoadTest(t *testing.T, shipped, name string, kafka Kafka, edit func(spec ma
 }
 
 // Apply server-side applies an object given as a map.
-func Apply(t *testing.T, b Backend, obj map[string]any) {
+func Apply(t *testing.T, b Cluster, obj map[string]any) {
 	t.Helper()
 	data, err := yaml.Marshal(obj)
 	if err != nil {
@@ -103,41 +104,39 @@ func Apply(t *testing.T, b Backend, obj map[string]any) {
 }
 
 // WaitPhase waits until the LoadTest reaches phase.
-func WaitPhase(t *testing.T, b Backend, name, phase string) {
+func WaitPhase(t *testing.T, b Cluster, name, phase string) {
 	t.Helper()
 	WaitPhaseWithin(t, b, name, phase, waitTimeout)
 }
 
 // WaitPhaseWithin waits until the LoadTest reaches phase, failing at once when it ends in
 // another, and with its status after timeout.
-func WaitPhaseWithin(t *testing.T, b Backend, name, phase string, timeout time.Duration) {
+func WaitPhaseWithin(t *testing.T, b Cluster, name, phase string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		out, err := Kubectl(t, b, "get", "loadtest", name, "-o", "jsonpath={.status.phase}")
-		switch {
-		case err == nil && out == phase:
-			return
-		case err == nil && finalPhases[out]:
+	var out string
+	var err error
+	if wait.PollUntilContextTimeout(context.Background(), time.Second, timeout, true, func(context.Context) (bool, error) {
+		out, err = Kubectl(t, b, "get", "loadtest", name, "-o", "jsonpath={.status.phase}")
+		if err == nil && out != phase && finalPhases[out] {
 			t.Fatalf("LoadTest %s ended %s, want %s: %s", name, out, phase, JSONPath(t, b, name, "{.status.message}"))
-		case time.Now().After(deadline):
-			t.Fatalf("LoadTest %s did not reach %s within %s: phase %q (%v): %s", name, phase, timeout, out, err,
-				JSONPath(t, b, name, "{.status.message}"))
 		}
-		time.Sleep(time.Second)
+		return err == nil && out == phase, nil
+	}) != nil {
+		t.Fatalf("LoadTest %s did not reach %s within %s: phase %q (%v): %s", name, phase, timeout, out, err,
+			JSONPath(t, b, name, "{.status.message}"))
 	}
 }
 
 var finalPhases = map[string]bool{"Passed": true, "Failed": true, "Error": true, "Aborted": true}
 
 // JSONPath reads fields of a LoadTest.
-func JSONPath(t *testing.T, b Backend, name, path string) string {
+func JSONPath(t *testing.T, b Cluster, name, path string) string {
 	t.Helper()
 	return MustKubectl(t, b, "get", "loadtest", name, "-o", "jsonpath="+path)
 }
 
 // ResultsDocument reads the run's results.json from its ConfigMap.
-func ResultsDocument(t *testing.T, b Backend, name string) *results.Document {
+func ResultsDocument(t *testing.T, b Cluster, name string) *results.Document {
 	t.Helper()
 	raw := MustKubectl(t, b, "get", "configmap", name+"-results", "-o", `jsonpath={.data.results\.json}`)
 	var doc results.Document
@@ -171,7 +170,7 @@ type Pod struct {
 }
 
 // Pods lists the pods of a LoadTest.
-func Pods(t *testing.T, b Backend, loadTest string) []Pod {
+func Pods(t *testing.T, b Cluster, loadTest string) []Pod {
 	t.Helper()
 	raw := MustKubectl(t, b, "get", "pods", "-l", "streamreplay.io/loadtest="+loadTest, "-o", "json")
 	var list struct {

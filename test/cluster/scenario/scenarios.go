@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go/sasl/scram"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/yaml"
 
 	"github.com/streamreplay/streamreplay/internal/plan"
@@ -40,6 +42,7 @@ var All = []Scenario{
 	{Name: "DeletedLoadTestGarbageCollectsPods", Run: deletedLoadTest},
 	{Name: "NamespaceEnforcesRestricted", Run: restrictedNamespace},
 	{Name: "ManagerHasExactlyConfigRBAC", Run: managerRBAC},
+	{Name: "PassWithChartAndInstallFile", Run: passUnderInstallMethods},
 	// Last: it stops the operator for about six minutes.
 	{Name: "OverrunPodEndedByActiveDeadline", Run: overrunDeadline},
 }
@@ -87,6 +90,16 @@ func passWithExactAccounting(t *testing.T, b Backend) {
 	Apply(t, b, LoadTest(t, DemoManifest, name, k, nil))
 	WaitPhase(t, b, name, "Passed")
 
+	runID := CheckExactAccounting(t, b, k, name)
+	checkTerminationMessages(t, b, name, runID)
+}
+
+// CheckExactAccounting checks a demo run that passed, in kubectl's table, its status and
+// its results against the topics: every record acknowledged and found in the input topic,
+// the dead letters exactly the malformed records sent, nothing lost or duplicated, the lag
+// drained. It returns the run's ID.
+func CheckExactAccounting(t *testing.T, b Cluster, k Kafka, name string) string {
+	t.Helper()
 	table := MustKubectl(t, b, "get", "loadtests", name)
 	for _, column := range []string{"PHASE", "VERDICT", "TARGET", "ACHIEVED", "P99", "DLQ", "AGE", "Passed", "Pass", "1000"} {
 		if !strings.Contains(table, column) {
@@ -120,8 +133,10 @@ func passWithExactAccounting(t *testing.T, b Backend) {
 	if doc.Lag == nil || !doc.Lag.Drained {
 		t.Errorf("lag %+v: the pipeline keeps up, so its lag should drain", doc.Lag)
 	}
-	t.Logf("%s: sent %d, acknowledged %d, dead letters %d, delivered %d", name, doc.Totals.Sent, doc.Totals.Acked, wantDLQ, doc.EndToEnd.Delivered)
-	checkTerminationMessages(t, b, name, runID)
+	if doc.EndToEnd != nil {
+		t.Logf("%s: sent %d, acknowledged %d, dead letters %d, delivered %d", name, doc.Totals.Sent, doc.Totals.Acked, wantDLQ, doc.EndToEnd.Delivered)
+	}
+	return runID
 }
 
 // checkTerminationMessages compares each pod's termination message, as the API server
@@ -318,14 +333,14 @@ func largestMessages(t *testing.T, b Backend) {
 	}
 
 	// A pod of the image whose error is longer than a termination message: a plan whose
-	// role is 5,000 bytes long. The pod cuts the text to 4096 bytes; the status must hold
-	// exactly those.
+	// role is 5,000 bytes long. The pod cuts the text to 4096 bytes, marked; the status
+	// must hold exactly those.
 	raw := `{"role":"` + strings.Repeat("r", 5000) + `"}`
 	_, planErr := plan.Decode(raw)
 	if planErr == nil {
 		t.Fatal("an oversized role decodes")
 	}
-	want := planErr.Error()[:results.MaxMessageBytes]
+	want := results.Shorten(planErr.Error(), results.MaxMessageBytes)
 	pod := map[string]any{
 		"apiVersion": "v1", "kind": "Pod",
 		// The label the operator's pods carry: the sandbox's pod runner runs only those.
@@ -355,7 +370,8 @@ func largestMessages(t *testing.T, b Backend) {
 }
 
 const (
-	saslUser   = "streamreplay-e2e"
+	// SASLUser is the user of the SASL Kafka's LoadTests (test/e2e's too).
+	SASLUser   = "streamreplay-e2e"
 	saslTopic  = "secure.cdc"
 	saslVolume = "kafka-sasl"
 )
@@ -365,10 +381,10 @@ const (
 func saslFromSecretFiles(t *testing.T, b Backend) {
 	const name, wrongName = "crm-cdc-sasl", "crm-cdc-sasl-wrong"
 	password, wrongPassword := randomPassword(t), randomPassword(t)
-	k := b.SASLKafka(t, saslUser, password, saslTopic)
+	k := b.SASLKafka(t, SASLUser, password, saslTopic)
 	ApplySamples(t, b)
-	createSASLSecret(t, b, "kafka-user", password)
-	createSASLSecret(t, b, "kafka-user-wrong", wrongPassword)
+	CreateSASLSecret(t, b, "kafka-user", password)
+	CreateSASLSecret(t, b, "kafka-user-wrong", wrongPassword)
 	Apply(t, b, saslLoadTest(name, "kafka-user", k))
 	Apply(t, b, saslLoadTest(wrongName, "kafka-user-wrong", k))
 
@@ -394,7 +410,7 @@ func saslFromSecretFiles(t *testing.T, b Backend) {
 	WaitPhase(t, b, name, "Passed")
 	WaitPhase(t, b, wrongName, "Error")
 	doc := ResultsDocument(t, b, name)
-	mechanism, err := scram.Mechanism(scram.SHA512, saslUser, password)
+	mechanism, err := scram.Mechanism(scram.SHA512, SASLUser, password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,11 +472,13 @@ func saslLoadTest(name, secret string, k Kafka) map[string]any {
 	}
 }
 
-func createSASLSecret(t *testing.T, b Backend, name, password string) {
+// CreateSASLSecret creates a Secret with SASLUser and password from files, so that the
+// password is in no command line and in no message should kubectl fail.
+func CreateSASLSecret(t *testing.T, b Cluster, name, password string) {
 	t.Helper()
 	dir := t.TempDir()
 	user, pass := filepath.Join(dir, "username"), filepath.Join(dir, "password")
-	if err := os.WriteFile(user, []byte(saslUser), 0o600); err != nil {
+	if err := os.WriteFile(user, []byte(SASLUser), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(pass, []byte(password), 0o600); err != nil {
@@ -516,15 +534,11 @@ func overrunDeadline(t *testing.T, b Backend) {
 // waitCreated waits until an object exists.
 func waitCreated(t *testing.T, b Backend, object string) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		if _, err := Kubectl(t, b, "get", object, "-o", "name"); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not created within 2 minutes", object)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
+		_, err := Kubectl(t, b, "get", object, "-o", "name")
+		return err == nil, nil
+	}) != nil {
+		t.Fatalf("%s not created within 2 minutes", object)
 	}
 }
 

@@ -1,4 +1,4 @@
-package fakekubelet
+package fakepods
 
 import (
 	"encoding/json"
@@ -21,6 +21,7 @@ const (
 	ControllersAddresses = "127.0"  // controllers: 127.0.1.x, clear of 127.0.0.1
 	ConfigAddresses      = "127.88" // test/config
 	ScaleAddresses       = "127.77" // test/scale
+	ScaleSilentAddresses = "127.78" // test/scale, the pods that never answer
 )
 
 // AddressPool hands out loopback addresses, a new one on each call, so that every fake
@@ -41,7 +42,7 @@ func NewAddressPool(prefix string) *AddressPool {
 func (p *AddressPool) Next() string {
 	n := p.n.Add(1)
 	if n >= 250*254 {
-		panic("fakekubelet: the address pool " + p.prefix + " is exhausted")
+		panic("fakepods: the address pool " + p.prefix + " is exhausted")
 	}
 	return fmt.Sprintf("%s.%d.%d", p.prefix, 1+n/250, 1+n%250)
 }
@@ -58,6 +59,9 @@ type ControlServer struct {
 	mu      sync.Mutex
 	starts  map[string][]control.StartRequest // by address
 	stops   map[string][]control.StopRequest  // by address
+	probe   probeState                        // probe.go
+	status  map[string]control.Status         // GET /status answers, by address (status.go)
+	reads   map[string]int                    // GET /status calls answered, by address
 	refused int
 }
 
@@ -68,6 +72,8 @@ func NewControlServer(key control.Key) *ControlServer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+control.PathStart, record(s, s.starts, func(r control.StartRequest) string { return r.RunID }))
 	mux.HandleFunc("POST "+control.PathStop, record(s, s.stops, func(r control.StopRequest) string { return r.RunID }))
+	s.probeRoutes(mux)
+	mux.HandleFunc("GET "+control.PathStatus, s.serveStatus)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return s
 }
@@ -106,6 +112,11 @@ func decode(w http.ResponseWriter, r *http.Request, req any) (ip string, ok bool
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return "", false
 	}
+	return localIP(w, r)
+}
+
+// localIP tells which address a call was sent to; on failure it has answered the call.
+func localIP(w http.ResponseWriter, r *http.Request) (ip string, ok bool) {
 	addr, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	if addr == nil {
 		http.Error(w, "no local address", http.StatusInternalServerError)

@@ -1,8 +1,9 @@
-// Package fakekubelet plays, for envtest suites, the parts of a cluster that envtest
+// Package fakepods plays, for envtest suites, the parts of a cluster that envtest
 // lacks: the kubelet, which writes pod status (Ready on an address, then terminated with
 // an exit code and a termination message), and the pods themselves, which answer the
 // operator's control calls on their control port and report their results. It also
-// builds the LoadTest those fake pods run, and polls until a condition holds.
+// builds the LoadTest those fake pods run, and polls until a condition holds. It runs no
+// process (the sandbox's pod runner does): it writes what a kubelet and the pods would.
 //
 // The controllers' suite, the config suite (test/config) and the scale benchmark
 // (test/scale) share it. It imports neither controllers nor anything that does, so that
@@ -10,7 +11,7 @@
 //
 // The helpers that write to the API server return errors rather than fail a test, so
 // that they can run from the goroutines of the scale benchmark.
-package fakekubelet
+package fakepods
 
 import (
 	"context"

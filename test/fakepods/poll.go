@@ -1,4 +1,4 @@
-package fakekubelet
+package fakepods
 
 import (
 	"context"
