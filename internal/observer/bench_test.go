@@ -83,6 +83,7 @@ func BenchmarkObserverVsKafkaGo(b *testing.B) {
 		float64(records)/obsCPU.Seconds(), float64(records)/kgCPU.Seconds(), float64(records)/fgCPU.Seconds())
 	fmt.Printf("observer-vs-kafka-go=%.2f\n", obsRate/kgRate)
 	fmt.Printf("observer-vs-franz-go=%.2f\n", obsRate/fgRate)
+	fmt.Printf("observer-vs-franz-go-cpu=%.2f\n", fgCPU.Seconds()/obsCPU.Seconds())
 }
 
 // franzRead reads topic's partitions from their beginning with a franz-go client, the
