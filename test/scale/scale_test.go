@@ -176,9 +176,19 @@ func BenchmarkControllerScale(b *testing.B) {
 				if variant.silent {
 					r.silent = silentPods(b)
 				}
+				cpu0, err := mgr.cpuTime()
+				if err != nil {
+					b.Fatalf("reading the manager's CPU time: %v", err)
+				}
 				b.StartTimer()
-				total.add(r.run())
+				phases := r.run()
 				b.StopTimer()
+				cpu1, err := mgr.cpuTime()
+				if err != nil {
+					b.Fatalf("reading the manager's CPU time: %v", err)
+				}
+				phases.managerCPU = cpu1 - cpu0
+				total.add(phases)
 				peak, err := mgr.peakRSS()
 				if err != nil {
 					b.Fatalf("reading the manager's peak RSS: %v", err)
@@ -208,13 +218,16 @@ type phaseTimes struct {
 	verdicts time.Duration
 	// The per-LoadTest latencies of each phase, over all rounds.
 	perChildren, perStarted, perVerdict []time.Duration
-	rounds                              int
+	// managerCPU: the manager process's CPU time (user and system) during the round.
+	managerCPU time.Duration
+	rounds     int
 }
 
 func (p *phaseTimes) add(o phaseTimes) {
 	p.children += o.children
 	p.started += o.started
 	p.verdicts += o.verdicts
+	p.managerCPU += o.managerCPU
 	p.perChildren = append(p.perChildren, o.perChildren...)
 	p.perStarted = append(p.perStarted, o.perStarted...)
 	p.perVerdict = append(p.perVerdict, o.perVerdict...)
@@ -231,12 +244,15 @@ func (p *phaseTimes) report(b *testing.B, variant string, peakMiB float64) {
 	b.ReportMetric(percentile(p.perStarted, 0.99).Seconds(), "s-started-p99")
 	b.ReportMetric(percentile(p.perVerdict, 0.99).Seconds(), "s-verdict-p99")
 	b.ReportMetric(peakMiB, "manager-peak-rss-MiB")
+	cpu := p.managerCPU.Seconds() / n
+	b.ReportMetric(cpu, "manager-cpu-s")
 	b.Logf("scale %s: %d LoadTests x %d workers: all children in %.1fs (per LoadTest p50 %.2fs p99 %.2fs), "+
-		"all started in %.1fs (p50 %.2fs p99 %.2fs), all verdicts in %.1fs after pods finished (p50 %.2fs p99 %.2fs), manager peak RSS %.0f MiB",
+		"all started in %.1fs (p50 %.2fs p99 %.2fs), all verdicts in %.1fs after pods finished (p50 %.2fs p99 %.2fs), "+
+		"manager peak RSS %.0f MiB, manager CPU %.1fs per round",
 		variant, loadTests, workersPerTest,
 		children, percentile(p.perChildren, 0.5).Seconds(), percentile(p.perChildren, 0.99).Seconds(),
 		started, percentile(p.perStarted, 0.5).Seconds(), percentile(p.perStarted, 0.99).Seconds(),
-		verdicts, percentile(p.perVerdict, 0.5).Seconds(), percentile(p.perVerdict, 0.99).Seconds(), peakMiB)
+		verdicts, percentile(p.perVerdict, 0.5).Seconds(), percentile(p.perVerdict, 0.99).Seconds(), peakMiB, cpu)
 }
 
 // percentile is the nearest-rank q-quantile of ds; 0 when ds is empty.
@@ -741,6 +757,36 @@ func (m *managerProcess) peakRSS() (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmHWM line in /proc/<pid>/status")
+}
+
+// userHZ is the unit of the CPU times in /proc/<pid>/stat: USER_HZ, 100 on every Linux
+// architecture the project builds for.
+const userHZ = 100
+
+// cpuTime is the CPU time the process used so far, user and system (/proc/<pid>/stat).
+func (m *managerProcess) cpuTime() (time.Duration, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", m.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name is in parentheses and may hold spaces: the fields count after it.
+	end := bytes.LastIndexByte(stat, ')')
+	if end < 0 {
+		return 0, fmt.Errorf("no command name in /proc/%d/stat", m.cmd.Process.Pid)
+	}
+	fields := strings.Fields(string(stat[end+1:]))
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat has %d fields after the command name, want 13 or more", m.cmd.Process.Pid, len(fields))
+	}
+	var ticks int64
+	for _, f := range fields[11:13] { // utime and stime, fields 14 and 15 of stat(5)
+		t, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("reading CPU time in /proc/%d/stat: %w", m.cmd.Process.Pid, err)
+		}
+		ticks += t
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
 }
 
 func (m *managerProcess) log() []byte {
