@@ -155,9 +155,9 @@ func BuildPlan(lt *streamreplayv1alpha1.LoadTest, role plan.Role, index int32) p
 		Kafka:    kafkaPlan(&spec.Kafka),
 		Target: plan.Target{
 			Topic:        spec.Target.Topic,
-			Partitioning: string(spec.Target.Partitioning),
-			Acks:         string(spec.Target.Acks),
-			Compression:  string(spec.Target.Compression),
+			Partitioning: spec.Target.Partitioning,
+			Acks:         spec.Target.Acks,
+			Compression:  spec.Target.Compression,
 			Producer:     plan.ProducerFrom(spec.Target.Producer),
 		},
 	}
@@ -166,7 +166,7 @@ func BuildPlan(lt *streamreplayv1alpha1.LoadTest, role plan.Role, index int32) p
 		p.Index = 0
 		p.Samples = plan.Samples{}
 		if isCapacity(spec) {
-			p.Scenario = plan.Scenario{Type: string(spec.Scenario.Type)}
+			p.Scenario = plan.Scenario{Type: spec.Scenario.Type}
 		}
 		p.EarlyStop = earlyStopPlan(spec)
 	} else {
@@ -183,7 +183,7 @@ func BuildPlan(lt *streamreplayv1alpha1.LoadTest, role plan.Role, index int32) p
 
 // scenarioShare divides every rate of the scenario between the workers.
 func scenarioShare(spec *streamreplayv1alpha1.LoadTestSpec, workers, index int32) plan.Scenario {
-	sc := plan.Scenario{Type: string(spec.Scenario.Type)}
+	sc := plan.Scenario{Type: spec.Scenario.Type}
 	if spec.TargetRate != nil {
 		sc.TargetRate = plan.Share(*spec.TargetRate, workers, index)
 	}
@@ -203,7 +203,7 @@ func scenarioShare(spec *streamreplayv1alpha1.LoadTestSpec, workers, index int32
 }
 
 func samplesPlan(s *streamreplayv1alpha1.SampleSet) plan.Samples {
-	out := plan.Samples{Format: string(s.Format), Loop: s.Loop == nil || *s.Loop}
+	out := plan.Samples{Format: s.Format, Loop: s.Loop == nil || *s.Loop}
 	switch {
 	case s.ConfigMapRef != nil:
 		out.Path = path.Join(plan.SamplesDir, samplesFile)
@@ -239,10 +239,10 @@ func kafkaPlan(k *streamreplayv1alpha1.Kafka) plan.Kafka {
 	case s == nil:
 	case s.Mechanism == streamreplayv1alpha1.SASLAWSMSKIAM:
 		// No Secret: the pod signs with its own AWS credentials.
-		out.SASL = &plan.SASL{Mechanism: string(s.Mechanism), AWSRegion: s.AWSRegion}
+		out.SASL = &plan.SASL{Mechanism: s.Mechanism, AWSRegion: s.AWSRegion}
 	default:
 		out.SASL = &plan.SASL{
-			Mechanism:    string(s.Mechanism),
+			Mechanism:    s.Mechanism,
 			Username:     s.Username,
 			PasswordFile: path.Join(plan.SecretsDir, saslVolume, "password"),
 		}

@@ -126,7 +126,7 @@ func SASLMechanism(s *plan.SASL) (sasl.Mechanism, error) {
 	if s == nil {
 		return nil, nil
 	}
-	if streamreplayv1alpha1.SASLMechanism(s.Mechanism) == streamreplayv1alpha1.SASLAWSMSKIAM {
+	if s.Mechanism == streamreplayv1alpha1.SASLAWSMSKIAM {
 		return awsMSKIAM(s)
 	}
 	user := s.Username
@@ -140,7 +140,7 @@ func SASLMechanism(s *plan.SASL) (sasl.Mechanism, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch streamreplayv1alpha1.SASLMechanism(s.Mechanism) {
+	switch s.Mechanism {
 	case streamreplayv1alpha1.SASLPlain:
 		return plain.Mechanism{Username: user, Password: pass}, nil
 	case streamreplayv1alpha1.SASLScramSHA256:
@@ -270,7 +270,7 @@ func describe(k plan.Kafka, err error) error {
 	var hostErr x509.HostnameError
 	switch {
 	case errors.As(err, &kerr) && kerr == kafka.SASLAuthenticationFailed && k.SASL != nil &&
-		streamreplayv1alpha1.SASLMechanism(k.SASL.Mechanism) == streamreplayv1alpha1.SASLAWSMSKIAM:
+		k.SASL.Mechanism == streamreplayv1alpha1.SASLAWSMSKIAM:
 		return fmt.Errorf("authentication failed: MSK refused the pods' AWS credentials: check the region, and that the IAM role of the pods' service account (IRSA or EKS Pod Identity) allows kafka-cluster:Connect on the cluster: %w", err)
 	case errors.As(err, &kerr) && (kerr == kafka.SASLAuthenticationFailed || kerr == kafka.IllegalSASLState):
 		return fmt.Errorf("authentication failed: check the SASL username, password and mechanism: %w", err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/plan"
 )
 
@@ -84,8 +85,9 @@ func TestSASL(t *testing.T) {
 		kfake.Superuser("SCRAM-SHA-256", "user256", "pass256"),
 		kfake.Superuser("SCRAM-SHA-512", "user512", "pass512"))
 	for _, tc := range []struct {
-		mechanism, user, pass string
-		wantErr               string
+		mechanism  streamreplayv1alpha1.SASLMechanism
+		user, pass string
+		wantErr    string
 	}{
 		{"PLAIN", "plain-user", "plain-pass\n", ""}, // a trailing newline is not part of it
 		{"SCRAM-SHA-256", "user256", "pass256", ""},
@@ -93,7 +95,7 @@ func TestSASL(t *testing.T) {
 		{"SCRAM-SHA-512", "user512", "wrong-password", "authentication failed"},
 		{"GSSAPI", "u", "p", `unknown SASL mechanism "GSSAPI"`},
 	} {
-		t.Run(tc.mechanism+"/"+tc.pass, func(t *testing.T) {
+		t.Run(string(tc.mechanism)+"/"+tc.pass, func(t *testing.T) {
 			k := plan.Kafka{BootstrapServers: brokers, SASL: &plan.SASL{
 				Mechanism: tc.mechanism, UsernameFile: secretFile(t, "username", tc.user), PasswordFile: secretFile(t, "password", tc.pass),
 			}}

@@ -138,7 +138,7 @@ func New(o Options) (*Observer, error) {
 			obs.early = newEarlyWatch(p.EarlyStop, o.Log)
 		}
 	}
-	if p.Scenario.Type == string(streamreplayv1alpha1.ScenarioCapacity) {
+	if p.Scenario.Type == streamreplayv1alpha1.ScenarioCapacity {
 		obs.probes = &probeWindows{}
 		// A probe's slope needs samples: one a second gives a 10 s hold about 7 after its settle.
 		obs.lagInterval = min(obs.lagInterval, time.Second)

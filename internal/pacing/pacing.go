@@ -63,7 +63,7 @@ func NewShard(sc plan.Scenario, length time.Duration, recorded []time.Time, loop
 	if length < 0 {
 		return nil, fmt.Errorf("run length %v is negative", length)
 	}
-	switch streamreplayv1alpha1.ScenarioType(sc.Type) {
+	switch sc.Type {
 	case streamreplayv1alpha1.ScenarioConstant, "":
 		if sc.TargetRate < 0 {
 			return nil, fmt.Errorf("scenario Constant: targetRate %d is negative", sc.TargetRate)

@@ -10,6 +10,8 @@ import (
 	"os"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 )
 
 const (
@@ -51,8 +53,8 @@ const (
 )
 
 // Plan is one pod's instructions. Its enum fields (scenario type, sample format,
-// partitioning, acks, compression, SASL mechanism) hold the API's values spelled exactly as
-// api/v1alpha1 defines them; the pods compare them with the API's constants.
+// partitioning, acks, compression, SASL mechanism) are the API's types; a plan written by
+// hand can still hold an unknown value, which the pods refuse.
 type Plan struct {
 	Role     Role   `json:"role"`
 	RunID    string `json:"runID"`
@@ -85,11 +87,11 @@ type EarlyStop struct {
 
 // Scenario is the schedule with the rates already divided: they are this pod's share.
 type Scenario struct {
-	Type       string  `json:"type"`
-	StartRate  int64   `json:"startRate,omitempty"`
-	TargetRate int64   `json:"targetRate,omitempty"`
-	Stages     []Stage `json:"stages,omitempty"`
-	Speed      string  `json:"speed,omitempty"`
+	Type       streamreplayv1alpha1.ScenarioType `json:"type"`
+	StartRate  int64                             `json:"startRate,omitempty"`
+	TargetRate int64                             `json:"targetRate,omitempty"`
+	Stages     []Stage                           `json:"stages,omitempty"`
+	Speed      string                            `json:"speed,omitempty"`
 }
 
 // Stage is a linear ramp to TargetRate over Duration.
@@ -104,13 +106,13 @@ type Stage struct {
 type Samples struct {
 	// Name is how the LoadTest names the source, for messages, such as
 	// `ConfigMap "crm-cdc-samples", key "samples.jsonl.gz"`: Path is a mount point in the pod.
-	Name       string `json:"name,omitempty"`
-	Path       string `json:"path,omitempty"`
-	URL        string `json:"url,omitempty"`
-	URLFile    string `json:"urlFile,omitempty"`
-	HeadersDir string `json:"headersDir,omitempty"`
-	Format     string `json:"format"`
-	Loop       bool   `json:"loop"`
+	Name       string                            `json:"name,omitempty"`
+	Path       string                            `json:"path,omitempty"`
+	URL        string                            `json:"url,omitempty"`
+	URLFile    string                            `json:"urlFile,omitempty"`
+	HeadersDir string                            `json:"headersDir,omitempty"`
+	Format     streamreplayv1alpha1.SampleFormat `json:"format"`
+	Loop       bool                              `json:"loop"`
 }
 
 // Kafka is how to reach the brokers. Credentials are file paths.
@@ -131,7 +133,7 @@ type TLS struct {
 
 // SASL names the mechanism and the mounted username and password files.
 type SASL struct {
-	Mechanism string `json:"mechanism"`
+	Mechanism streamreplayv1alpha1.SASLMechanism `json:"mechanism"`
 	// Username is the user name when the Secret does not hold it (UsernameFile is then empty).
 	Username     string `json:"username,omitempty"`
 	UsernameFile string `json:"usernameFile,omitempty"`
@@ -142,10 +144,10 @@ type SASL struct {
 
 // Target is where and how the worker produces.
 type Target struct {
-	Topic        string `json:"topic"`
-	Partitioning string `json:"partitioning"`
-	Acks         string `json:"acks"`
-	Compression  string `json:"compression"`
+	Topic        string                            `json:"topic"`
+	Partitioning streamreplayv1alpha1.Partitioning `json:"partitioning"`
+	Acks         streamreplayv1alpha1.Acks         `json:"acks"`
+	Compression  streamreplayv1alpha1.Compression  `json:"compression"`
 	// Producer holds the user's producer settings; nil or zero fields keep the worker's defaults.
 	Producer *Producer `json:"producer,omitempty"`
 }

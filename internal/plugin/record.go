@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/kafkaconn"
 	"github.com/streamreplay/streamreplay/internal/plan"
 	"github.com/streamreplay/streamreplay/internal/record"
@@ -210,8 +211,8 @@ func (o *options) recordCommand() *cobra.Command {
 				k.TLS = &plan.TLS{CAFile: tlsCA, CertFile: tlsCert, KeyFile: tlsKey, ServerName: tlsServer}
 			}
 			if saslMech != "" {
-				k.SASL = &plan.SASL{Mechanism: saslMech, Username: saslUser, UsernameFile: saslUserFile, PasswordFile: saslPass}
-				// Fail on the SASL settings before connecting.
+				// The flag's text, as the API spells it; kafkaconn refuses an unknown one, before connecting.
+				k.SASL = &plan.SASL{Mechanism: streamreplayv1alpha1.SASLMechanism(saslMech), Username: saslUser, UsernameFile: saslUserFile, PasswordFile: saslPass}
 				if _, err := kafkaconn.SASLMechanism(k.SASL); err != nil {
 					return err
 				}

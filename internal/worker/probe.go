@@ -32,14 +32,14 @@ type probes struct {
 var _ podrun.Prober = (*Worker)(nil)
 
 func isCapacity(p *plan.Plan) bool {
-	return streamreplayv1alpha1.ScenarioType(p.Scenario.Type) == streamreplayv1alpha1.ScenarioCapacity
+	return p.Scenario.Type == streamreplayv1alpha1.ScenarioCapacity
 }
 
 // prepareProbes is schedule for a Capacity search: each probe gets its own schedule when
 // asked; until then the schedule is the share of the maximum rate, which sizes batches.
 func (w *Worker) prepareProbes(shard int) error {
 	p := w.plan
-	sched, err := pacing.New(plan.Scenario{Type: string(streamreplayv1alpha1.ScenarioConstant), TargetRate: p.Scenario.TargetRate}, time.Second, nil, true)
+	sched, err := pacing.New(plan.Scenario{Type: streamreplayv1alpha1.ScenarioConstant, TargetRate: p.Scenario.TargetRate}, time.Second, nil, true)
 	if err != nil {
 		return fmt.Errorf("building the schedule: %w", err)
 	}
@@ -145,7 +145,7 @@ func (w *Worker) runProbe(ctx context.Context, req control.ProbeRequest) {
 		w.log.Info("Probe finished", "probe", req.Probe, "share", share, "scheduled", fig.Scheduled, "acked", fig.Acknowledged,
 			"failed", fig.Failed, "maxBehind", fig.MaxBehind.String(), "produceP99", fig.ProduceP99.String())
 	}()
-	sched, err := pacing.New(plan.Scenario{Type: string(streamreplayv1alpha1.ScenarioConstant), TargetRate: share}, req.Hold, nil, true)
+	sched, err := pacing.New(plan.Scenario{Type: streamreplayv1alpha1.ScenarioConstant, TargetRate: share}, req.Hold, nil, true)
 	if err != nil || sched.Total() == 0 {
 		// A share of 0 (a rate below one per worker) sends nothing: counts stay 0.
 		return

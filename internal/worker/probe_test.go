@@ -21,7 +21,7 @@ import (
 func TestWorkerRunsProbes(t *testing.T) {
 	k, topics := newKafka(t, 3, "probe-in")
 	p := testPlan(k, topics[0], writeSamples(t, keyedSamples(200, 50)),
-		plan.Scenario{Type: string(streamreplayv1alpha1.ScenarioCapacity), TargetRate: 400}, time.Hour)
+		plan.Scenario{Type: streamreplayv1alpha1.ScenarioCapacity, TargetRate: 400}, time.Hour)
 	p.Workers, p.Index = 2, 1 // the second of two workers: its share of 301/s is 150/s
 	registry := prometheus.NewRegistry()
 	w, err := New(p, Options{Log: testLog(t), Registry: registry})

@@ -133,7 +133,7 @@ func (w *Worker) Prepare(ctx context.Context) error {
 	}
 	began := time.Now()
 	set, err := samples.Load(ctx, samples.Source{
-		Name: p.Samples.Name, Path: p.Samples.Path, URL: p.Samples.URL, Format: sampleFormat(p.Samples.Format),
+		Name: p.Samples.Name, Path: p.Samples.Path, URL: p.Samples.URL, Format: p.Samples.Format,
 		MaxBytes: w.opts.MaxSampleBytes, Client: w.opts.HTTPClient,
 	})
 	if err != nil {
@@ -187,7 +187,7 @@ func (w *Worker) Prepare(ctx context.Context) error {
 // configure reads the producer settings of the plan.
 func (w *Worker) configure() error {
 	t := w.plan.Target
-	switch streamreplayv1alpha1.Acks(t.Acks) {
+	switch t.Acks {
 	case "", streamreplayv1alpha1.AcksAll:
 		w.acks = kafka.RequireAll
 	case streamreplayv1alpha1.AcksLeader:
@@ -198,7 +198,7 @@ func (w *Worker) configure() error {
 		return fmt.Errorf("unknown acks %q; want %s, %s or %s", t.Acks,
 			streamreplayv1alpha1.AcksAll, streamreplayv1alpha1.AcksLeader, streamreplayv1alpha1.AcksNone)
 	}
-	switch streamreplayv1alpha1.Compression(t.Compression) {
+	switch t.Compression {
 	case "", streamreplayv1alpha1.CompressionNone:
 		w.compression = 0
 	case streamreplayv1alpha1.CompressionGzip:
@@ -214,7 +214,7 @@ func (w *Worker) configure() error {
 			streamreplayv1alpha1.CompressionNone, streamreplayv1alpha1.CompressionGzip, streamreplayv1alpha1.CompressionSnappy,
 			streamreplayv1alpha1.CompressionLz4, streamreplayv1alpha1.CompressionZstd)
 	}
-	switch streamreplayv1alpha1.Partitioning(t.Partitioning) {
+	switch t.Partitioning {
 	case "", streamreplayv1alpha1.PartitioningKey:
 		// murmur2 of the key; keyless records stick to a partition per batch (sendLoop).
 		w.cfg.partitioner = byKey
@@ -236,14 +236,6 @@ func (w *Worker) configure() error {
 	return w.configureProducer()
 }
 
-// sampleFormat is the plan's format, detected from the files when empty; the samples package names an unknown one.
-func sampleFormat(f string) samples.Format {
-	if f == "" {
-		return streamreplayv1alpha1.SampleFormatAuto
-	}
-	return samples.Format(f)
-}
-
 // schedule builds the pacing schedule of the shard of set and checks that the shard can
 // serve it. A Replay schedule takes its origin and period from the whole set, which every
 // worker loads, so that the workers' shards merge into the recording divided by speed.
@@ -254,7 +246,7 @@ func (w *Worker) schedule(set, shard []samples.Record) error {
 	}
 	var recorded []time.Time
 	var timeline pacing.Timeline
-	if streamreplayv1alpha1.ScenarioType(p.Scenario.Type) == streamreplayv1alpha1.ScenarioReplay {
+	if p.Scenario.Type == streamreplayv1alpha1.ScenarioReplay {
 		all := make([]time.Time, len(set))
 		for i := range set {
 			if set[i].Timestamp.IsZero() {
@@ -375,7 +367,7 @@ func peakRate(sc plan.Scenario, sched pacing.Schedule) int64 {
 	for _, st := range sc.Stages {
 		peak = max(peak, st.TargetRate)
 	}
-	if streamreplayv1alpha1.ScenarioType(sc.Type) == streamreplayv1alpha1.ScenarioReplay {
+	if sc.Type == streamreplayv1alpha1.ScenarioReplay {
 		if secs := sched.Length().Seconds(); secs > 0 {
 			peak = max(peak, int64(float64(sched.Total())/secs)*4) // replays are bursty
 		}

@@ -598,7 +598,11 @@ func TestProducerSettings(t *testing.T) {
 	lines[7].Key = nil // keyless: spread by the Key partitioner, not all on one partition
 	path := writeSamples(t, lines)
 	var total int64
-	for _, tc := range []struct{ compression, acks, partitioning string }{
+	for _, tc := range []struct {
+		compression  streamreplayv1alpha1.Compression
+		acks         streamreplayv1alpha1.Acks
+		partitioning streamreplayv1alpha1.Partitioning
+	}{
 		{"None", "All", "Key"}, {"Gzip", "Leader", "RoundRobin"}, {"Snappy", "All", "Key"},
 		{"Lz4", "All", "Key"}, {"Zstd", "None", "Key"},
 	} {
@@ -658,10 +662,10 @@ func TestRecordedTopicIsNeverWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, partitioning := range []string{"Key", "Recorded"} {
+	for _, partitioning := range []streamreplayv1alpha1.Partitioning{streamreplayv1alpha1.PartitioningKey, streamreplayv1alpha1.PartitioningRecorded} {
 		p := testPlan(k, target, path, plan.Scenario{Type: "Constant", TargetRate: 1000}, time.Second)
 		p.Samples.Format, p.Samples.Loop, p.Target.Partitioning = "Kcat", false, partitioning
-		p.RunID = "run-" + strings.ToLower(partitioning)
+		p.RunID = "run-" + strings.ToLower(string(partitioning))
 		r, _ := run(context.Background(), t, p, Options{})
 		if r.Acked != n || r.Failed != 0 {
 			t.Fatalf("%s: acked %d failed %d %v, want %d acked", partitioning, r.Acked, r.Failed, r.Errors, n)
