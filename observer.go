@@ -19,12 +19,11 @@ import (
 func runObserver(args []string) error {
 	var lagInterval time.Duration
 	return podCommand{
-		role: plan.RoleObserver,
-		kind: results.RoleObserver,
+		role: results.RoleObserver,
 		flags: func(fs *flag.FlagSet) {
 			fs.DurationVar(&lagInterval, "lag-interval", observer.DefaultLagInterval, "how often the pipeline's consumer lag is sampled")
 		},
-		newRole: func(p *plan.Plan, log logr.Logger, registry *prometheus.Registry) (podrun.Role, error) {
+		newRunner: func(p *plan.Plan, log logr.Logger, registry *prometheus.Registry) (podrun.Runner, error) {
 			return observer.New(observer.Options{Plan: p, Log: log, Registry: registry, LagInterval: lagInterval})
 		},
 	}.run(args)

@@ -24,12 +24,12 @@ import (
 // podCommand is what the sub-commands run inside the operator's pods share: the flags of
 // the pod's life, the logger, the plan from $STREAMREPLAY_PLAN, and podrun.Main.
 type podCommand struct {
-	role plan.Role
-	kind results.Role
+	// role is the pod's role: the plan must be for it, and the reports name it.
+	role results.Role
 	// flags registers the role's own flags.
 	flags func(fs *flag.FlagSet)
-	// newRole builds the role from the plan once the flags are parsed.
-	newRole func(p *plan.Plan, log logr.Logger, registry *prometheus.Registry) (podrun.Role, error)
+	// newRunner builds the role's work from the plan once the flags are parsed.
+	newRunner func(p *plan.Plan, log logr.Logger, registry *prometheus.Registry) (podrun.Runner, error)
 	// options, when set, adjusts the pod runner's options last (tests learn the bound
 	// ports through OnListen instead of guessing a free one).
 	options func(*podrun.Options)
@@ -82,7 +82,7 @@ func (c podCommand) run(args []string) error {
 	}
 
 	registry := prometheus.NewRegistry()
-	role, err := c.newRole(p, log, registry)
+	runner, err := c.newRunner(p, log, registry)
 	if err != nil {
 		return fail(err)
 	}
@@ -91,7 +91,7 @@ func (c podCommand) run(args []string) error {
 	opts := podrun.Options{
 		RunID:          p.RunID,
 		Token:          token,
-		Kind:           c.kind,
+		Role:           c.role,
 		Index:          int(p.Index),
 		ControlAddr:    *controlAddr,
 		MetricsAddr:    *metricsAddr,
@@ -104,7 +104,7 @@ func (c podCommand) run(args []string) error {
 	if c.options != nil {
 		c.options(&opts)
 	}
-	return podrun.Main(ctx, role, opts)
+	return podrun.Main(ctx, runner, opts)
 }
 
 // newPodLogger logs JSON lines with RFC 3339 times to stderr, as the manager does.

@@ -24,9 +24,8 @@ func runWorker(args []string) error { return workerCommand().run(args) }
 
 func workerCommand() podCommand {
 	return podCommand{
-		role: plan.RoleWorker,
-		kind: results.RoleWorker,
-		newRole: func(p *plan.Plan, log logr.Logger, registry *prometheus.Registry) (podrun.Role, error) {
+		role: results.RoleWorker,
+		newRunner: func(p *plan.Plan, log logr.Logger, registry *prometheus.Registry) (podrun.Runner, error) {
 			client, err := sampleSource(&p.Samples)
 			if err != nil {
 				return nil, err

@@ -37,7 +37,7 @@ func TestWorkerCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := plan.Plan{
-		Role: plan.RoleWorker, RunID: "uid-42", LoadTest: "ns/lt", Index: 0, Workers: 1,
+		Role: results.RoleWorker, RunID: "uid-42", LoadTest: "ns/lt", Index: 0, Workers: 1,
 		Scenario: plan.Scenario{Type: "Constant", TargetRate: 200}, Duration: metav1.Duration{Duration: 500 * time.Millisecond},
 		Samples: plan.Samples{Path: samples, Format: "JSONLines", Loop: true},
 		Kafka:   plan.Kafka{BootstrapServers: c.ListenAddrs()},

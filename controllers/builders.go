@@ -17,6 +17,7 @@ import (
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/control"
 	"github.com/streamreplay/streamreplay/internal/plan"
+	"github.com/streamreplay/streamreplay/internal/results"
 )
 
 // Labels and names shared by every child object.
@@ -140,7 +141,7 @@ func activeDeadline(spec *streamreplayv1alpha1.LoadTestSpec) int64 {
 }
 
 // BuildPlan is the plan of one pod; index is ignored for the observer.
-func BuildPlan(lt *streamreplayv1alpha1.LoadTest, role plan.Role, index int32) plan.Plan {
+func BuildPlan(lt *streamreplayv1alpha1.LoadTest, role results.Role, index int32) plan.Plan {
 	spec := &lt.Spec
 	workers := max(spec.Workers, 1)
 	p := plan.Plan{
@@ -161,7 +162,7 @@ func BuildPlan(lt *streamreplayv1alpha1.LoadTest, role plan.Role, index int32) p
 			Producer:     plan.ProducerFrom(spec.Target.Producer),
 		},
 	}
-	if role == plan.RoleObserver {
+	if role == results.RoleObserver {
 		// The observer reads Kafka only: it gets neither the samples nor their volume.
 		p.Index = 0
 		p.Samples = plan.Samples{}
@@ -255,7 +256,7 @@ func kafkaPlan(k *streamreplayv1alpha1.Kafka) plan.Kafka {
 
 // BuildWorkerPod builds worker index's pod, without owner reference (the controller sets it).
 func BuildWorkerPod(lt *streamreplayv1alpha1.LoadTest, index int32, image string) (*corev1.Pod, error) {
-	pod, err := buildPod(lt, WorkerPodName(lt, index), BuildPlan(lt, plan.RoleWorker, index), image)
+	pod, err := buildPod(lt, WorkerPodName(lt, index), BuildPlan(lt, results.RoleWorker, index), image)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +266,7 @@ func BuildWorkerPod(lt *streamreplayv1alpha1.LoadTest, index int32, image string
 
 // BuildObserverPod builds the observer's pod, without owner reference.
 func BuildObserverPod(lt *streamreplayv1alpha1.LoadTest, image string) (*corev1.Pod, error) {
-	return buildPod(lt, ObserverPodName(lt), BuildPlan(lt, plan.RoleObserver, 0), image)
+	return buildPod(lt, ObserverPodName(lt), BuildPlan(lt, results.RoleObserver, 0), image)
 }
 
 func buildPod(lt *streamreplayv1alpha1.LoadTest, name string, p plan.Plan, image string) (*corev1.Pod, error) {
@@ -382,12 +383,12 @@ func defaultResources() corev1.ResourceRequirements {
 // samples: the observer never reads them, and a ReadWriteOnce claim mounted by it too
 // could keep a worker from starting. A writable emptyDir at /tmp lets the root
 // filesystem stay read-only.
-func podVolumes(spec *streamreplayv1alpha1.LoadTestSpec, role plan.Role) ([]corev1.Volume, []corev1.VolumeMount) {
+func podVolumes(spec *streamreplayv1alpha1.LoadTestSpec, role results.Role) ([]corev1.Volume, []corev1.VolumeMount) {
 	volumes := []corev1.Volume{{Name: tmpVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	mounts := []corev1.VolumeMount{{Name: tmpVolume, MountPath: "/tmp"}}
 
 	switch s := spec.SampleSet; {
-	case role != plan.RoleWorker:
+	case role != results.RoleWorker:
 	case s.ConfigMapRef != nil:
 		volumes = append(volumes, corev1.Volume{Name: samplesVolume, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: s.ConfigMapRef.Name},
@@ -412,10 +413,10 @@ func podVolumes(spec *streamreplayv1alpha1.LoadTestSpec, role plan.Role) ([]core
 	}
 	// The sample URL and its headers, when they come from Secrets: files, never env,
 	// and for the workers only, which load the samples.
-	if ref := spec.SampleSet.URLSecretRef; ref != nil && role == plan.RoleWorker {
+	if ref := spec.SampleSet.URLSecretRef; ref != nil && role == results.RoleWorker {
 		addSecretAt(urlVolume, ref.Name, []corev1.KeyToPath{{Key: ref.Key, Path: urlFile}}, plan.SampleURLDir)
 	}
-	if ref := spec.SampleSet.HeadersSecretRef; ref != nil && role == plan.RoleWorker {
+	if ref := spec.SampleSet.HeadersSecretRef; ref != nil && role == results.RoleWorker {
 		addSecretAt(headersVolume, ref.Name, nil, plan.SampleHeadersDir)
 	}
 	if t := spec.Kafka.TLS; t != nil {

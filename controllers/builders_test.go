@@ -18,6 +18,7 @@ import (
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/plan"
+	"github.com/streamreplay/streamreplay/internal/results"
 )
 
 const (
@@ -246,7 +247,7 @@ func TestBuildWorkerPod(t *testing.T) {
 	}
 
 	wantPlan := &plan.Plan{
-		Role:     plan.RoleWorker,
+		Role:     results.RoleWorker,
 		RunID:    testUID,
 		LoadTest: "loadtests/crm-cdc-peak",
 		Index:    2,
@@ -741,7 +742,7 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 				t.Errorf("pod name = %q, want %q", pod.Name, want)
 			}
 			p := podPlan(t, pod)
-			if p.Role != plan.RoleWorker || p.Index != tc.index || p.Workers != lt.Spec.Workers || p.RunID != testUID {
+			if p.Role != results.RoleWorker || p.Index != tc.index || p.Workers != lt.Spec.Workers || p.RunID != testUID {
 				t.Errorf("plan role/index/workers/runID = %s/%d/%d/%s, want worker/%d/%d/%s",
 					p.Role, p.Index, p.Workers, p.RunID, tc.index, lt.Spec.Workers, testUID)
 			}
@@ -993,7 +994,7 @@ func TestBuildObserverPod(t *testing.T) {
 
 func observerPlanBase() *plan.Plan {
 	return &plan.Plan{
-		Role:     plan.RoleObserver,
+		Role:     results.RoleObserver,
 		RunID:    testUID,
 		LoadTest: "loadtests/crm-cdc-peak",
 		Index:    0,
@@ -1037,22 +1038,22 @@ func TestPodVolumesByRole(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		mutate      []func(*streamreplayv1alpha1.LoadTest)
-		role        plan.Role
+		role        results.Role
 		wantVolumes []corev1.Volume
 		wantMounts  []corev1.VolumeMount
 	}{
-		{name: "ConfigMap, worker", role: plan.RoleWorker, wantVolumes: []corev1.Volume{tmp, configMap}, wantMounts: []corev1.VolumeMount{tmpMount, samplesMount}},
-		{name: "ConfigMap, observer", role: plan.RoleObserver, wantVolumes: []corev1.Volume{tmp}, wantMounts: []corev1.VolumeMount{tmpMount}},
-		{name: "PVC, worker", mutate: []func(*streamreplayv1alpha1.LoadTest){pvc}, role: plan.RoleWorker, wantVolumes: []corev1.Volume{tmp, claim}, wantMounts: []corev1.VolumeMount{tmpMount, samplesMount}},
-		{name: "PVC, observer", mutate: []func(*streamreplayv1alpha1.LoadTest){pvc}, role: plan.RoleObserver, wantVolumes: []corev1.Volume{tmp}, wantMounts: []corev1.VolumeMount{tmpMount}},
-		{name: "URL, worker", mutate: []func(*streamreplayv1alpha1.LoadTest){url}, role: plan.RoleWorker, wantVolumes: []corev1.Volume{tmp}, wantMounts: []corev1.VolumeMount{tmpMount}},
-		{name: "URL, observer", mutate: []func(*streamreplayv1alpha1.LoadTest){url}, role: plan.RoleObserver, wantVolumes: []corev1.Volume{tmp}, wantMounts: []corev1.VolumeMount{tmpMount}},
+		{name: "ConfigMap, worker", role: results.RoleWorker, wantVolumes: []corev1.Volume{tmp, configMap}, wantMounts: []corev1.VolumeMount{tmpMount, samplesMount}},
+		{name: "ConfigMap, observer", role: results.RoleObserver, wantVolumes: []corev1.Volume{tmp}, wantMounts: []corev1.VolumeMount{tmpMount}},
+		{name: "PVC, worker", mutate: []func(*streamreplayv1alpha1.LoadTest){pvc}, role: results.RoleWorker, wantVolumes: []corev1.Volume{tmp, claim}, wantMounts: []corev1.VolumeMount{tmpMount, samplesMount}},
+		{name: "PVC, observer", mutate: []func(*streamreplayv1alpha1.LoadTest){pvc}, role: results.RoleObserver, wantVolumes: []corev1.Volume{tmp}, wantMounts: []corev1.VolumeMount{tmpMount}},
+		{name: "URL, worker", mutate: []func(*streamreplayv1alpha1.LoadTest){url}, role: results.RoleWorker, wantVolumes: []corev1.Volume{tmp}, wantMounts: []corev1.VolumeMount{tmpMount}},
+		{name: "URL, observer", mutate: []func(*streamreplayv1alpha1.LoadTest){url}, role: results.RoleObserver, wantVolumes: []corev1.Volume{tmp}, wantMounts: []corev1.VolumeMount{tmpMount}},
 		{
-			name: "PVC and SASL, worker", mutate: []func(*streamreplayv1alpha1.LoadTest){pvc, withSASL}, role: plan.RoleWorker,
+			name: "PVC and SASL, worker", mutate: []func(*streamreplayv1alpha1.LoadTest){pvc, withSASL}, role: results.RoleWorker,
 			wantVolumes: []corev1.Volume{tmp, claim, sasl}, wantMounts: []corev1.VolumeMount{tmpMount, samplesMount, saslMount},
 		},
 		{
-			name: "PVC and SASL, observer keeps the Kafka credentials", mutate: []func(*streamreplayv1alpha1.LoadTest){pvc, withSASL}, role: plan.RoleObserver,
+			name: "PVC and SASL, observer keeps the Kafka credentials", mutate: []func(*streamreplayv1alpha1.LoadTest){pvc, withSASL}, role: results.RoleObserver,
 			wantVolumes: []corev1.Volume{tmp, sasl}, wantMounts: []corev1.VolumeMount{tmpMount, saslMount},
 		},
 	} {
@@ -1063,7 +1064,7 @@ func TestPodVolumesByRole(t *testing.T) {
 				m(lt)
 			}
 			var pod *corev1.Pod
-			if tc.role == plan.RoleObserver {
+			if tc.role == results.RoleObserver {
 				pod = mustObserverPod(t, lt)
 			} else {
 				pod = mustWorkerPod(t, lt, 0)
@@ -1074,7 +1075,7 @@ func TestPodVolumesByRole(t *testing.T) {
 			if diff := cmp.Diff(append(tc.wantMounts, wantControlMount), pod.Spec.Containers[0].VolumeMounts); diff != "" {
 				t.Errorf("mounts (-want +got):\n%s", diff)
 			}
-			if p := podPlan(t, pod); tc.role == plan.RoleObserver && p.Samples != (plan.Samples{}) {
+			if p := podPlan(t, pod); tc.role == results.RoleObserver && p.Samples != (plan.Samples{}) {
 				t.Errorf("observer plan names samples it never reads: %+v", p.Samples)
 			}
 		})

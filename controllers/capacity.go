@@ -18,7 +18,6 @@ import (
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/capacity"
 	"github.com/streamreplay/streamreplay/internal/control"
-	"github.com/streamreplay/streamreplay/internal/plan"
 	"github.com/streamreplay/streamreplay/internal/results"
 )
 
@@ -275,7 +274,7 @@ func (s *runStep) collectProbe(ctx context.Context, prober PodProber, p *streamr
 			waiting = fmt.Sprintf("pod %s has not finished probe %d", m.name, p.Index)
 			continue
 		}
-		if w := res.Worker; m.role == plan.RoleWorker && w != nil {
+		if w := res.Worker; m.role == results.RoleWorker && w != nil {
 			sig.Scheduled += w.Scheduled
 			sig.Acknowledged += w.Acknowledged
 			sig.Failed += w.Failed
@@ -283,7 +282,7 @@ func (s *runStep) collectProbe(ctx context.Context, prober PodProber, p *streamr
 			// The slowest worker's p99 bounds the merged p99 from above: never better than what happened.
 			sig.ProduceP99 = max(sig.ProduceP99, w.ProduceP99)
 		}
-		if o := res.Observer; m.role == plan.RoleObserver && o != nil {
+		if o := res.Observer; m.role == results.RoleObserver && o != nil {
 			drained = o.Drained
 			sig.DeadLetters = o.DeadLetters
 			sig.EndToEndP99, sig.HasEndToEnd = o.EndToEndP99, o.HasEndToEnd

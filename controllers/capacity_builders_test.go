@@ -11,6 +11,7 @@ import (
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/capacity"
 	"github.com/streamreplay/streamreplay/internal/plan"
+	"github.com/streamreplay/streamreplay/internal/results"
 )
 
 func capacityLoadTest() *streamreplayv1alpha1.LoadTest {
@@ -33,13 +34,13 @@ func TestBuildPlanForCapacity(t *testing.T) {
 	search := capacity.MaxProbes * (20*time.Second + 10*time.Second + probeOverhead)
 	cases := []struct {
 		name  string
-		role  plan.Role
+		role  results.Role
 		index int32
 		want  plan.Scenario
 	}{
-		{"worker 0 gets the remainder", plan.RoleWorker, 0, plan.Scenario{Type: "Capacity", TargetRate: 334}},
-		{"worker 2", plan.RoleWorker, 2, plan.Scenario{Type: "Capacity", TargetRate: 333}},
-		{"observer", plan.RoleObserver, 0, plan.Scenario{Type: "Capacity"}},
+		{"worker 0 gets the remainder", results.RoleWorker, 0, plan.Scenario{Type: "Capacity", TargetRate: 334}},
+		{"worker 2", results.RoleWorker, 2, plan.Scenario{Type: "Capacity", TargetRate: 333}},
+		{"observer", results.RoleObserver, 0, plan.Scenario{Type: "Capacity"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

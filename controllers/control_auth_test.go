@@ -125,7 +125,7 @@ func TestOnlyTheOperatorCanSteerARun(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- podrun.Main(h.ctx, role, podrun.Options{
-			RunID: runID, Token: podToken, Kind: results.RoleWorker, Pod: pod.Name,
+			RunID: runID, Token: podToken, Role: results.RoleWorker, Pod: pod.Name,
 			ControlAddr: net.JoinHostPort(ip, strconv.Itoa(plan.ControlPort)), MetricsAddr: net.JoinHostPort(ip, strconv.Itoa(plan.MetricsPort)),
 			TerminationLog: termLog, Log: testr.New(t), ProgressEvery: time.Hour,
 		})

@@ -16,6 +16,7 @@ import (
 	"github.com/streamreplay/streamreplay/internal/control"
 	"github.com/streamreplay/streamreplay/internal/earlystop"
 	"github.com/streamreplay/streamreplay/internal/plan"
+	"github.com/streamreplay/streamreplay/internal/results"
 )
 
 // earlyStopPoll is how often a running test with spec.earlyStop reads its pods' /status.
@@ -124,7 +125,7 @@ func decideEarlyStop(spec *streamreplayv1alpha1.LoadTestSpec, ms []member, statu
 		m := &ms[i]
 		got := statuses[m.name]
 		switch {
-		case m.role == plan.RoleObserver && got != nil && got.Observer != nil:
+		case m.role == results.RoleObserver && got != nil && got.Observer != nil:
 			o := got.Observer
 			if o.Breach != nil {
 				return o.Breach
@@ -135,10 +136,10 @@ func decideEarlyStop(spec *streamreplayv1alpha1.LoadTestSpec, ms []member, statu
 			if o.EndToEndOver != nil {
 				limits.MaxEndToEndP99, sample.EndToEndOver = thresholds.MaxEndToEndP99Latency, *o.EndToEndOver
 			}
-		case m.role == plan.RoleWorker && got != nil && got.Worker != nil && got.Worker.Scheduled > 0:
+		case m.role == results.RoleWorker && got != nil && got.Worker != nil && got.Worker.Scheduled > 0:
 			limits.Scheduled += got.Worker.Scheduled
 			sample.Failed += got.Worker.Failed
-		case m.role == plan.RoleWorker:
+		case m.role == results.RoleWorker:
 			workersComplete = false
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/streamreplay/streamreplay/internal/control"
 	"github.com/streamreplay/streamreplay/internal/earlystop"
 	"github.com/streamreplay/streamreplay/internal/plan"
+	"github.com/streamreplay/streamreplay/internal/results"
 )
 
 func TestEarlyStopPlan(t *testing.T) {
@@ -43,8 +44,8 @@ func TestEarlyStopPlan(t *testing.T) {
 	if got := earlyStopPlan(&lt.Spec).Window.Duration; got != 30*time.Second {
 		t.Errorf("window = %s, want the spec's 30s", got)
 	}
-	obs := BuildPlan(lt, plan.RoleObserver, 0)
-	if obs.EarlyStop == nil || BuildPlan(lt, plan.RoleWorker, 0).EarlyStop != nil {
+	obs := BuildPlan(lt, results.RoleObserver, 0)
+	if obs.EarlyStop == nil || BuildPlan(lt, results.RoleWorker, 0).EarlyStop != nil {
 		t.Errorf("only the observer's plan carries the early stop: observer %+v", obs.EarlyStop)
 	}
 }

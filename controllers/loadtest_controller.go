@@ -26,6 +26,7 @@ import (
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/control"
 	"github.com/streamreplay/streamreplay/internal/plan"
+	"github.com/streamreplay/streamreplay/internal/results"
 )
 
 // PodSignaller delivers the start and stop signals to a pod's control port.
@@ -309,7 +310,7 @@ func (s *runStep) createMissingPods(ctx context.Context) (done bool, err error) 
 			return false, nil
 		}
 		var pod *corev1.Pod
-		if m.role == plan.RoleObserver {
+		if m.role == results.RoleObserver {
 			pod, err = BuildObserverPod(s.lt, s.r.PodImage)
 		} else {
 			pod, err = BuildWorkerPod(s.lt, m.index, s.r.PodImage)
@@ -430,7 +431,7 @@ func (s *runStep) run(ctx context.Context) error {
 		m := &s.members[i]
 		if !m.finished() {
 			allDone = false
-			if m.role == plan.RoleWorker {
+			if m.role == results.RoleWorker {
 				workersDone = false
 			}
 		}

@@ -8,14 +8,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
-	"github.com/streamreplay/streamreplay/internal/plan"
 	"github.com/streamreplay/streamreplay/internal/results"
 )
 
 // member is one pod the run needs, as found in the cluster (pod is nil when it is missing).
 type member struct {
 	name  string
-	role  plan.Role
+	role  results.Role
 	index int32
 	pod   *corev1.Pod
 }
@@ -29,11 +28,11 @@ func members(lt *streamreplayv1alpha1.LoadTest, existing []corev1.Pod) []member 
 	out := make([]member, 0, lt.Spec.Workers+1)
 	for i := range max(lt.Spec.Workers, 1) {
 		name := WorkerPodName(lt, i)
-		out = append(out, member{name: name, role: plan.RoleWorker, index: i, pod: byName[name]})
+		out = append(out, member{name: name, role: results.RoleWorker, index: i, pod: byName[name]})
 	}
 	if needsObserver(lt) {
 		name := ObserverPodName(lt)
-		out = append(out, member{name: name, role: plan.RoleObserver, pod: byName[name]})
+		out = append(out, member{name: name, role: results.RoleObserver, pod: byName[name]})
 	}
 	return out
 }

@@ -41,7 +41,7 @@ func TestPodLifecycle(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- podrun.Main(context.Background(), o, podrun.Options{
-			RunID: runID, Token: controlToken, Kind: results.RoleObserver, Pod: "crm-cdc-peak-observer",
+			RunID: runID, Token: controlToken, Role: results.RoleObserver, Pod: "crm-cdc-peak-observer",
 			ControlAddr: "127.0.0.1:0", OnListen: func(a net.Addr) { addrCh <- a },
 			MetricsAddr: "127.0.0.1:0", OnMetricsListen: func(a net.Addr) { metricsCh <- a },
 			TerminationLog: termLog, Registry: reg, Log: testr.New(t), ProgressEvery: 200 * time.Millisecond,

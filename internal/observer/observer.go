@@ -55,7 +55,7 @@ type Options struct {
 }
 
 // Observer watches the pipeline under test during one run. It implements
-// podrun.Role: Prepare, then Run once; Progress at any time.
+// podrun.Runner: Prepare, then Run once; Progress at any time.
 type Observer struct {
 	plan        *plan.Plan
 	pod         string

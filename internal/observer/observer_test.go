@@ -25,7 +25,7 @@ const (
 
 func testPlan(brokers []string, duration, drain time.Duration) *plan.Plan {
 	return &plan.Plan{
-		Role: plan.RoleObserver, RunID: runID, LoadTest: "default/crm-cdc-peak", Workers: 1,
+		Role: results.RoleObserver, RunID: runID, LoadTest: "default/crm-cdc-peak", Workers: 1,
 		Duration: metav1.Duration{Duration: duration}, Drain: metav1.Duration{Duration: drain},
 		Kafka:  plan.Kafka{BootstrapServers: brokers},
 		Target: plan.Target{Topic: "in"},

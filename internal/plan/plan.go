@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
+	"github.com/streamreplay/streamreplay/internal/results"
 )
 
 const (
@@ -43,22 +44,13 @@ const (
 	SampleHeadersDir = "/var/run/streamreplay/sample-headers"
 )
 
-// Role is the job of a pod.
-type Role string
-
-// Roles.
-const (
-	RoleWorker   Role = "worker"
-	RoleObserver Role = "observer"
-)
-
 // Plan is one pod's instructions. Its enum fields (scenario type, sample format,
 // partitioning, acks, compression, SASL mechanism) are the API's types; a plan written by
 // hand can still hold an unknown value, which the pods refuse.
 type Plan struct {
-	Role     Role   `json:"role"`
-	RunID    string `json:"runID"`
-	LoadTest string `json:"loadTest"`
+	Role     results.Role `json:"role"`
+	RunID    string       `json:"runID"`
+	LoadTest string       `json:"loadTest"`
 	// Index is the worker's index, 0-based; Workers is how many there are.
 	Index   int32 `json:"index"`
 	Workers int32 `json:"workers"`
@@ -191,8 +183,8 @@ func Decode(raw string) (*Plan, error) {
 		return nil, fmt.Errorf("%s is not a valid plan: %w", EnvPlan, err)
 	}
 	switch {
-	case p.Role != RoleWorker && p.Role != RoleObserver:
-		return nil, fmt.Errorf("%s: role %q is neither %q nor %q", EnvPlan, p.Role, RoleWorker, RoleObserver)
+	case p.Role != results.RoleWorker && p.Role != results.RoleObserver:
+		return nil, fmt.Errorf("%s: role %q is neither %q nor %q", EnvPlan, p.Role, results.RoleWorker, results.RoleObserver)
 	case p.RunID == "":
 		return nil, fmt.Errorf("%s: runID is empty", EnvPlan)
 	case len(p.Kafka.BootstrapServers) == 0:

@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/streamreplay/streamreplay/internal/results"
 )
 
 func TestShareAddsUpToTotal(t *testing.T) {
@@ -32,7 +34,7 @@ func TestShareAddsUpToTotal(t *testing.T) {
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	want := &Plan{
-		Role: RoleWorker, RunID: "uid-1", LoadTest: "ns/lt", Index: 1, Workers: 2,
+		Role: results.RoleWorker, RunID: "uid-1", LoadTest: "ns/lt", Index: 1, Workers: 2,
 		Scenario: Scenario{Type: "Stages", Stages: []Stage{{Duration: metav1.Duration{Duration: time.Minute}, TargetRate: 50}}},
 		Duration: metav1.Duration{Duration: time.Minute},
 		Samples:  Samples{Path: SamplesDir + "/samples", Format: "JSONLines", Loop: true},

@@ -11,21 +11,21 @@ import (
 // the operator tries as soon as the pod turns not Ready (a 2-second readiness probe).
 const DefaultReportGrace = 30 * time.Second
 
-// SeriesRole is a Role that also measured per interval; its series is served with the
-// report on GET /report.
-type SeriesRole interface {
+// SeriesRunner is a Runner that also measured per interval; its series is served with
+// the report on GET /report.
+type SeriesRunner interface {
 	Series() *results.Series
 }
 
 // awaitCollection serves the full report on GET /report and waits, at most ReportGrace,
 // for the operator to say it stored it. The termination message is written already: a
 // collection that fails or never comes loses the series, not the results.
-func (p *pod) awaitCollection(ctx context.Context, role Role, report *results.Report) {
+func (p *pod) awaitCollection(ctx context.Context, runner Runner, report *results.Report) {
 	if p.opts.ReportGrace <= 0 {
 		return
 	}
 	full := &results.SeriesReport{Report: report}
-	if sr, ok := role.(SeriesRole); ok {
+	if sr, ok := runner.(SeriesRunner); ok {
 		full.Series = sr.Series()
 	}
 	if err := p.reports.Set(full); err != nil {

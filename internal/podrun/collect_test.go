@@ -16,13 +16,13 @@ import (
 	"github.com/streamreplay/streamreplay/internal/results"
 )
 
-// seriesRole is a fakeRole that also measured per interval.
-type seriesRole struct {
-	fakeRole
+// seriesRunner is a fakeRunner that also measured per interval.
+type seriesRunner struct {
+	fakeRunner
 	series *results.Series
 }
 
-func (s *seriesRole) Series() *results.Series { return s.series }
+func (s *seriesRunner) Series() *results.Series { return s.series }
 
 // TestReportCollection: the full report is served on GET /report only to the run's token
 // and only once the run is over; the termination message is written before the pod
@@ -32,8 +32,8 @@ func TestReportCollection(t *testing.T) {
 	if err := series.Add(time.Now(), &results.Point{Sent: 1000, Acked: 1000}); err != nil {
 		t.Fatal(err)
 	}
-	role := &seriesRole{fakeRole: fakeRole{runFor: 200 * time.Millisecond}, series: series}
-	h := start(t, role, func(o *Options) { o.ReportGrace = time.Minute })
+	runner := &seriesRunner{fakeRunner: fakeRunner{runFor: 200 * time.Millisecond}, series: series}
+	h := start(t, runner, func(o *Options) { o.ReportGrace = time.Minute })
 	h.waitReady()
 	u, err := url.Parse(h.base)
 	if err != nil {
@@ -94,7 +94,7 @@ func TestReportCollection(t *testing.T) {
 // TestReportNeverCollected: without the operator, the pod ends after the grace period
 // with its termination message, as before.
 func TestReportNeverCollected(t *testing.T) {
-	h := start(t, &fakeRole{runFor: 10 * time.Millisecond}, func(o *Options) { o.ReportGrace = 300 * time.Millisecond })
+	h := start(t, &fakeRunner{runFor: 10 * time.Millisecond}, func(o *Options) { o.ReportGrace = 300 * time.Millisecond })
 	h.waitReady()
 	if code, msg := h.post(control.PathStart, control.StartRequest{RunID: runID, StartTime: time.Now()}); code != http.StatusOK {
 		t.Fatalf("start: %d %s", code, msg)

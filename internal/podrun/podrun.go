@@ -1,6 +1,6 @@
 // Package podrun is the life of a worker or observer pod, shared by both: it serves the
-// control port from the first moment, prepares the role, reports Ready, waits for the
-// operator's start signal, runs the role until it is done or stopped, and always ends by
+// control port from the first moment, prepares the pod's Runner, reports Ready, waits for
+// the operator's start signal, runs it until it is done or stopped, and always ends by
 // writing the termination message that the operator reads.
 //
 //	preparing --Prepare ok--> ready --POST /start, start time reached--> running --> done
@@ -39,8 +39,9 @@ import (
 	"github.com/streamreplay/streamreplay/internal/results"
 )
 
-// Role is what a pod does: the worker or the observer.
-type Role interface {
+// Runner is the work of a pod, the worker's or the observer's, which Main takes through
+// the pod's life.
+type Runner interface {
 	// Prepare loads and checks everything before the pod reports Ready; an error ends the
 	// pod before Ready, with the error's text as termination message.
 	Prepare(ctx context.Context) error
@@ -54,16 +55,16 @@ type Role interface {
 	Progress() []any
 }
 
-// Options configure Main. RunID, Kind and Token are required.
+// Options configure Main. RunID, Role and Token are required.
 type Options struct {
 	// RunID is the run this pod belongs to; /start and /stop must carry it.
 	RunID string
 	// Token is the run's control token: every call to the control port must carry it
 	// as its bearer token.
 	Token string
-	// Kind is the role written into the reports (worker or observer); podrun needs it for
-	// the empty report of a run stopped before its start.
-	Kind results.Role
+	// Role is the pod's role, written into the reports; podrun needs it for the empty
+	// report of a run stopped before its start.
+	Role results.Role
 	// Pod is the pod's name in the report; default $POD_NAME, else the host name.
 	Pod string
 	// Index is the worker's index in the report.
@@ -115,10 +116,10 @@ const (
 // ErrStartTimeout is wrapped by Main's error when /start never came.
 var ErrStartTimeout = errors.New("no start signal")
 
-// Main runs role through a pod's life (see the package comment). It returns nil when the
-// run ended with a report (complete or stopped) and the error otherwise; in both cases it
-// has written the termination message: the encoded report, or the error's text.
-func Main(ctx context.Context, role Role, opts Options) (err error) {
+// Main takes runner through a pod's life (see the package comment). It returns nil when
+// the run ended with a report (complete or stopped) and the error otherwise; in both cases
+// it has written the termination message: the encoded report, or the error's text.
+func Main(ctx context.Context, runner Runner, opts Options) (err error) {
 	if opts.TerminationLog == "" {
 		opts.TerminationLog = DefaultTerminationLog
 	}
@@ -141,7 +142,7 @@ func Main(ctx context.Context, role Role, opts Options) (err error) {
 		return err
 	}
 	opts = p.opts
-	p.role = role
+	p.runner = runner
 
 	closeControl, err := p.serve("control", opts.ControlAddr, opts.OnListen, p.controlHandler())
 	if err != nil {
@@ -154,7 +155,7 @@ func Main(ctx context.Context, role Role, opts Options) (err error) {
 	}
 	defer closeMetrics()
 
-	report, err := p.live(ctx, role)
+	report, err := p.live(ctx, runner)
 	if err != nil {
 		return err
 	}
@@ -166,7 +167,7 @@ func Main(ctx context.Context, role Role, opts Options) (err error) {
 		return err
 	}
 	p.log.Info("Finished", "stopped", report.Stopped, "messageBytes", len(msg))
-	p.awaitCollection(ctx, role, report)
+	p.awaitCollection(ctx, runner, report)
 	return nil
 }
 
@@ -205,8 +206,8 @@ func (o *Options) defaults() error {
 	if o.Token == "" {
 		return errors.New("podrun: Options.Token is empty: the control port would accept no call")
 	}
-	if o.Kind != results.RoleWorker && o.Kind != results.RoleObserver {
-		return fmt.Errorf("podrun: Options.Kind is %q, want %q or %q", o.Kind, results.RoleWorker, results.RoleObserver)
+	if o.Role != results.RoleWorker && o.Role != results.RoleObserver {
+		return fmt.Errorf("podrun: Options.Role is %q, want %q or %q", o.Role, results.RoleWorker, results.RoleObserver)
 	}
 	if o.Pod == "" {
 		o.Pod = os.Getenv(plan.EnvPodName)
@@ -214,7 +215,7 @@ func (o *Options) defaults() error {
 	if o.Pod == "" {
 		host, err := os.Hostname()
 		if err != nil || host == "" {
-			host = "streamreplay-" + string(o.Kind)
+			host = "streamreplay-" + string(o.Role)
 		}
 		o.Pod = podName(host)
 	}
@@ -233,7 +234,7 @@ func (o *Options) defaults() error {
 	return nil
 }
 
-// register adds the collectors podrun serves next to the role's.
+// register adds the collectors podrun serves next to the runner's.
 func (p *pod) register() error {
 	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), p.refusedTotal} {
 		// The caller may have registered them already.
@@ -255,9 +256,9 @@ const (
 
 // pod is the state the control handlers and Main share.
 type pod struct {
-	opts Options
-	log  logr.Logger
-	role Role // set before the control port opens
+	opts   Options
+	log    logr.Logger
+	runner Runner // set before the control port opens
 
 	mu       sync.Mutex
 	phase    phase
@@ -274,7 +275,7 @@ type pod struct {
 
 // live is the pod's life after the control port is open: it returns the final report
 // or the error that ends the pod.
-func (p *pod) live(ctx context.Context, role Role) (*results.Report, error) {
+func (p *pod) live(ctx context.Context, runner Runner) (*results.Report, error) {
 	// A stop request ends the preparation and the run as SIGTERM does.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -287,7 +288,7 @@ func (p *pod) live(ctx context.Context, role Role) (*results.Report, error) {
 	}()
 
 	began := time.Now()
-	if err := role.Prepare(ctx); err != nil {
+	if err := runner.Prepare(ctx); err != nil {
 		if ctx.Err() != nil {
 			p.log.Info("Stopped while preparing", "cause", p.cause(ctx))
 			return p.emptyReport(), nil
@@ -311,15 +312,15 @@ func (p *pod) live(ctx context.Context, role Role) (*results.Report, error) {
 	begin := time.Now()
 	late := max(0, begin.Sub(start))
 	p.log.Info("Starting", "startTime", start, "lateStart", late.String())
-	stopProgress := p.progress(role)
-	report, err := role.Run(ctx, start)
+	stopProgress := p.progress(runner)
+	report, err := runner.Run(ctx, start)
 	stopProgress()
 	end := time.Now()
 	if err != nil {
 		return nil, err
 	}
 	if report == nil {
-		return nil, errors.New("podrun: the role returned no report")
+		return nil, errors.New("podrun: the runner returned no report")
 	}
 	stopped := ctx.Err() != nil
 	p.fill(report, begin, end)
@@ -366,8 +367,8 @@ func (p *pod) awaitStart(ctx context.Context) (time.Time, error) {
 	return start, nil
 }
 
-// progress logs the role's progress every ProgressEvery until the returned func is called.
-func (p *pod) progress(role Role) (stop func()) {
+// progress logs the runner's progress every ProgressEvery until the returned func is called.
+func (p *pod) progress(runner Runner) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -379,7 +380,7 @@ func (p *pod) progress(role Role) (stop func()) {
 			case <-done:
 				return
 			case <-t.C:
-				p.log.Info("Progress", role.Progress()...)
+				p.log.Info("Progress", runner.Progress()...)
 			}
 		}
 	}()
@@ -399,7 +400,7 @@ func (p *pod) cause(ctx context.Context) string {
 }
 
 func (p *pod) fill(r *results.Report, begin, end time.Time) {
-	r.Role = p.opts.Kind
+	r.Role = p.opts.Role
 	r.Pod = p.opts.Pod
 	r.Index = p.opts.Index
 	r.RunID = p.opts.RunID
@@ -419,7 +420,7 @@ func (p *pod) emptyReport() *results.Report {
 	now := time.Now()
 	r := &results.Report{Stopped: true}
 	p.fill(r, now, now)
-	if p.opts.Kind == results.RoleWorker {
+	if p.opts.Role == results.RoleWorker {
 		r.Worker = &results.WorkerResult{}
 	} else {
 		r.Observer = &results.ObserverResult{}

@@ -28,9 +28,9 @@ const (
 	token = "a-token-of-43-characters-like-a-real-one-xy"
 )
 
-// fakeRole is a Role whose Prepare waits for release (when set) and whose Run works
+// fakeRunner is a Runner whose Prepare waits for release (when set) and whose Run works
 // until runFor has passed or ctx is cancelled.
-type fakeRole struct {
+type fakeRunner struct {
 	release    chan struct{}
 	prepareErr error
 	runFor     time.Duration
@@ -40,7 +40,7 @@ type fakeRole struct {
 	windDown time.Duration
 }
 
-func (f *fakeRole) Prepare(ctx context.Context) error {
+func (f *fakeRunner) Prepare(ctx context.Context) error {
 	if f.release != nil {
 		select {
 		case <-f.release:
@@ -51,7 +51,7 @@ func (f *fakeRole) Prepare(ctx context.Context) error {
 	return f.prepareErr
 }
 
-func (f *fakeRole) Run(ctx context.Context, start time.Time) (*results.Report, error) {
+func (f *fakeRunner) Run(ctx context.Context, start time.Time) (*results.Report, error) {
 	if f.started != nil {
 		f.started <- start
 	}
@@ -74,7 +74,7 @@ func (f *fakeRole) Run(ctx context.Context, start time.Time) (*results.Report, e
 	return &results.Report{Worker: &results.WorkerResult{Scheduled: sent, Sent: sent, Acked: sent, Latency: h}}, nil
 }
 
-func (f *fakeRole) Progress() []any { return []any{"sent", 1} }
+func (f *fakeRunner) Progress() []any { return []any{"sent", 1} }
 
 type harness struct {
 	t       *testing.T
@@ -85,12 +85,12 @@ type harness struct {
 	cancel  context.CancelFunc
 }
 
-func start(t *testing.T, role Role, mutate func(*Options)) *harness {
+func start(t *testing.T, runner Runner, mutate func(*Options)) *harness {
 	t.Helper()
 	h := &harness{t: t, termLog: filepath.Join(t.TempDir(), "termination-log"), done: make(chan error, 1)}
 	addr, metricsAddr := make(chan net.Addr, 1), make(chan net.Addr, 1)
 	opts := Options{
-		RunID: runID, Token: token, Kind: results.RoleWorker, Pod: "lt-worker-0", Index: 0,
+		RunID: runID, Token: token, Role: results.RoleWorker, Pod: "lt-worker-0", Index: 0,
 		ControlAddr: "127.0.0.1:0", OnListen: func(a net.Addr) { addr <- a },
 		MetricsAddr: "127.0.0.1:0", OnMetricsListen: func(a net.Addr) { metricsAddr <- a },
 		TerminationLog: h.termLog, Log: testr.New(t), ProgressEvery: 20 * time.Millisecond,
@@ -101,7 +101,7 @@ func start(t *testing.T, role Role, mutate func(*Options)) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	t.Cleanup(cancel)
-	go func() { h.done <- Main(ctx, role, opts) }()
+	go func() { h.done <- Main(ctx, runner, opts) }()
 	for _, into := range []*string{&h.base, &h.metrics} {
 		ch := addr
 		if into == &h.metrics {
@@ -198,15 +198,15 @@ func (h *harness) message() []byte {
 }
 
 func TestReadinessFollowsPrepare(t *testing.T) {
-	role := &fakeRole{release: make(chan struct{}), runFor: 50 * time.Millisecond}
-	h := start(t, role, nil)
+	runner := &fakeRunner{release: make(chan struct{}), runFor: 50 * time.Millisecond}
+	h := start(t, runner, nil)
 	if got := h.get(control.PathHealth); got != http.StatusOK {
 		t.Errorf("/healthz while preparing = %d, want 200", got)
 	}
 	if got := h.get(control.PathReady); got != http.StatusServiceUnavailable {
 		t.Errorf("/readyz while preparing = %d, want 503", got)
 	}
-	close(role.release)
+	close(runner.release)
 	h.waitReady()
 	if got := h.get(control.PathMetrics); got != http.StatusOK {
 		t.Errorf("/metrics = %d, want 200", got)
@@ -224,8 +224,8 @@ func TestReadinessFollowsPrepare(t *testing.T) {
 }
 
 func TestStartChecksRunIDAndIsIdempotent(t *testing.T) {
-	role := &fakeRole{runFor: 200 * time.Millisecond, started: make(chan time.Time, 1)}
-	h := start(t, role, nil)
+	runner := &fakeRunner{runFor: 200 * time.Millisecond, started: make(chan time.Time, 1)}
+	h := start(t, runner, nil)
 	h.waitReady()
 	at := time.Now().Add(100 * time.Millisecond).Round(time.Millisecond)
 
@@ -246,7 +246,7 @@ func TestStartChecksRunIDAndIsIdempotent(t *testing.T) {
 	if code, _ := h.post(control.PathStop, control.StopRequest{RunID: "other-run"}); code != http.StatusConflict {
 		t.Errorf("/stop with another run id = %d, want 409", code)
 	}
-	if got := <-role.started; !got.Equal(at) {
+	if got := <-runner.started; !got.Equal(at) {
 		t.Errorf("Run started with %s, want the agreed %s", got, at)
 	}
 	if time.Now().Before(at) {
@@ -261,7 +261,7 @@ func TestStartChecksRunIDAndIsIdempotent(t *testing.T) {
 }
 
 func TestStartInThePastRecordsLateStart(t *testing.T) {
-	h := start(t, &fakeRole{runFor: 10 * time.Millisecond}, nil)
+	h := start(t, &fakeRunner{runFor: 10 * time.Millisecond}, nil)
 	h.waitReady()
 	if code, msg := h.post(control.PathStart, control.StartRequest{RunID: runID, StartTime: time.Now().Add(-3 * time.Second)}); code != http.StatusOK {
 		t.Fatalf("/start = %d %s", code, msg)
@@ -277,7 +277,7 @@ func TestStartInThePastRecordsLateStart(t *testing.T) {
 func TestStopGivesPartialResults(t *testing.T) {
 	// The repeated /stop must reach the pod while it still winds down: once Main returns,
 	// the pod's process ends and nothing answers.
-	h := start(t, &fakeRole{runFor: time.Minute, windDown: 500 * time.Millisecond}, nil)
+	h := start(t, &fakeRunner{runFor: time.Minute, windDown: 500 * time.Millisecond}, nil)
 	h.waitReady()
 	h.post(control.PathStart, control.StartRequest{RunID: runID, StartTime: time.Now()})
 	time.Sleep(50 * time.Millisecond) // progress lines meanwhile
@@ -295,7 +295,7 @@ func TestStopGivesPartialResults(t *testing.T) {
 }
 
 func TestTerminationSignalGivesPartialResults(t *testing.T) {
-	h := start(t, &fakeRole{runFor: time.Minute}, nil)
+	h := start(t, &fakeRunner{runFor: time.Minute}, nil)
 	h.waitReady()
 	h.post(control.PathStart, control.StartRequest{RunID: runID, StartTime: time.Now()})
 	time.Sleep(20 * time.Millisecond)
@@ -314,7 +314,7 @@ func TestStopBeforeStartGivesEmptyStoppedReport(t *testing.T) {
 		"signal":       func(h *harness) { h.cancel() },
 	} {
 		t.Run(name, func(t *testing.T) {
-			h := start(t, &fakeRole{runFor: time.Minute}, func(o *Options) { o.Kind = results.RoleObserver })
+			h := start(t, &fakeRunner{runFor: time.Minute}, func(o *Options) { o.Role = results.RoleObserver })
 			h.waitReady()
 			stop(h)
 			if err := h.wait(); err != nil {
@@ -328,7 +328,7 @@ func TestStopBeforeStartGivesEmptyStoppedReport(t *testing.T) {
 }
 
 func TestStopWhilePreparing(t *testing.T) {
-	h := start(t, &fakeRole{release: make(chan struct{})}, nil)
+	h := start(t, &fakeRunner{release: make(chan struct{})}, nil)
 	h.post(control.PathStop, control.StopRequest{RunID: runID})
 	if err := h.wait(); err != nil {
 		t.Fatal(err)
@@ -339,7 +339,7 @@ func TestStopWhilePreparing(t *testing.T) {
 }
 
 func TestPrepareErrorIsTheTerminationMessage(t *testing.T) {
-	h := start(t, &fakeRole{prepareErr: errors.New(`samples: line 3: "value" is not valid JSON`)}, nil)
+	h := start(t, &fakeRunner{prepareErr: errors.New(`samples: line 3: "value" is not valid JSON`)}, nil)
 	err := h.wait()
 	if err == nil {
 		t.Fatal("Main returned nil, want the Prepare error")
@@ -350,7 +350,7 @@ func TestPrepareErrorIsTheTerminationMessage(t *testing.T) {
 }
 
 func TestRunErrorIsTheTerminationMessage(t *testing.T) {
-	h := start(t, &fakeRole{runErr: errors.New("the writer broke")}, nil)
+	h := start(t, &fakeRunner{runErr: errors.New("the writer broke")}, nil)
 	h.waitReady()
 	h.post(control.PathStart, control.StartRequest{RunID: runID, StartTime: time.Now()})
 	if err := h.wait(); err == nil || string(h.message()) != "the writer broke" {
@@ -360,7 +360,7 @@ func TestRunErrorIsTheTerminationMessage(t *testing.T) {
 
 func TestLongErrorIsCutOnARuneBoundary(t *testing.T) {
 	long := strings.Repeat("é", 3000) // 6000 bytes
-	h := start(t, &fakeRole{prepareErr: errors.New(long)}, nil)
+	h := start(t, &fakeRunner{prepareErr: errors.New(long)}, nil)
 	if err := h.wait(); err == nil {
 		t.Fatal("Main returned nil")
 	}
@@ -371,7 +371,7 @@ func TestLongErrorIsCutOnARuneBoundary(t *testing.T) {
 }
 
 func TestStartTimeout(t *testing.T) {
-	h := start(t, &fakeRole{}, func(o *Options) { o.StartTimeout = 50 * time.Millisecond })
+	h := start(t, &fakeRunner{}, func(o *Options) { o.StartTimeout = 50 * time.Millisecond })
 	err := h.wait()
 	if !errors.Is(err, ErrStartTimeout) || !strings.Contains(string(h.message()), "NetworkPolicy") {
 		t.Errorf("Main = %v, message %q; want a start timeout that names the likely cause", err, h.message())
@@ -379,7 +379,7 @@ func TestStartTimeout(t *testing.T) {
 }
 
 func TestStartTimeoutCountsRefusedCalls(t *testing.T) {
-	h := start(t, &fakeRole{}, func(o *Options) { o.StartTimeout = 300 * time.Millisecond })
+	h := start(t, &fakeRunner{}, func(o *Options) { o.StartTimeout = 300 * time.Millisecond })
 	h.waitReady()
 	for range 2 {
 		h.call(http.MethodPost, h.base+control.PathStart, "stale", control.StartRequest{RunID: runID, StartTime: time.Now()})
@@ -403,12 +403,12 @@ func TestBadOptionsStillWriteTheMessage(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{Options{Kind: results.RoleWorker, Token: token}, "RunID is empty"},
-		{Options{Kind: results.RoleWorker, RunID: runID}, "Token is empty"},
+		{Options{Role: results.RoleWorker, Token: token}, "RunID is empty"},
+		{Options{Role: results.RoleWorker, RunID: runID}, "Token is empty"},
 	} {
 		termLog := filepath.Join(t.TempDir(), "termination-log")
 		tc.opts.TerminationLog, tc.opts.Log = termLog, testr.New(t)
-		err := Main(context.Background(), &fakeRole{}, tc.opts)
+		err := Main(context.Background(), &fakeRunner{}, tc.opts)
 		msg, _ := os.ReadFile(termLog)
 		if err == nil || string(msg) != err.Error() || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Main = %v, message %q; want an error saying %q in both", err, msg, tc.want)
@@ -421,8 +421,8 @@ func TestBadOptionsStillWriteTheMessage(t *testing.T) {
 // change nothing: a forged /start does not fix the start time, a forged /stop does not
 // stop the pod, before or after the start.
 func TestControlPortRefusesCallsWithoutTheToken(t *testing.T) {
-	role := &fakeRole{release: make(chan struct{}), runFor: 300 * time.Millisecond, started: make(chan time.Time, 1)}
-	h := start(t, role, nil)
+	runner := &fakeRunner{release: make(chan struct{}), runFor: 300 * time.Millisecond, started: make(chan time.Time, 1)}
+	h := start(t, runner, nil)
 	forged := time.Now().Add(-time.Hour)
 	type attempt struct {
 		name, method, path, bearer string
@@ -449,7 +449,7 @@ func TestControlPortRefusesCallsWithoutTheToken(t *testing.T) {
 		}
 	}
 	try("while preparing")
-	close(role.release)
+	close(runner.release)
 	h.waitReady()
 	try("once Ready")
 	if got := h.get(control.PathReady); got != http.StatusOK {
@@ -460,7 +460,7 @@ func TestControlPortRefusesCallsWithoutTheToken(t *testing.T) {
 	if code, msg := h.post(control.PathStart, control.StartRequest{RunID: runID, StartTime: at}); code != http.StatusOK {
 		t.Fatalf("the operator's /start after forged ones = %d %s", code, msg)
 	}
-	if got := <-role.started; !got.Equal(at) {
+	if got := <-runner.started; !got.Equal(at) {
 		t.Errorf("Run started with %s, want the operator's %s", got, at)
 	}
 	try("while running")
@@ -476,7 +476,7 @@ func TestControlPortRefusesCallsWithoutTheToken(t *testing.T) {
 // The metrics port serves metrics and probes to GET, refuses every other method, and
 // has no /start or /stop, even for the bearer of the token.
 func TestMetricsPortIsReadOnly(t *testing.T) {
-	h := start(t, &fakeRole{runFor: time.Minute}, nil)
+	h := start(t, &fakeRunner{runFor: time.Minute}, nil)
 	h.waitReady()
 	for _, tc := range []struct {
 		method, path string
@@ -513,7 +513,7 @@ func TestMetricsPortIsReadOnly(t *testing.T) {
 }
 
 func TestBadRequests(t *testing.T) {
-	h := start(t, &fakeRole{runFor: time.Millisecond}, nil)
+	h := start(t, &fakeRunner{runFor: time.Millisecond}, nil)
 	h.waitReady()
 	if code, _ := h.call(http.MethodGet, h.base+control.PathStart, token, nil); code != http.StatusMethodNotAllowed {
 		t.Errorf("GET /start = %d, want 405", code)

@@ -10,7 +10,7 @@ import (
 	"github.com/streamreplay/streamreplay/internal/control"
 )
 
-// Prober is a Role that runs the probes of a Capacity search: POST /probe and
+// Prober is a Runner that runs the probes of a Capacity search: POST /probe and
 // GET /probe/<n> reach it, authenticated like /start.
 type Prober interface {
 	// StartProbe accepts a probe; the same request again is fine. It returns an error
@@ -27,7 +27,7 @@ var ErrProbeConflict = errors.New("probe conflict")
 
 // handleProbe serves POST /probe.
 func (p *pod) handleProbe(w http.ResponseWriter, r *http.Request) {
-	prober, ok := p.role.(Prober)
+	prober, ok := p.runner.(Prober)
 	if !ok {
 		writeText(w, http.StatusNotFound, "this pod runs no capacity search")
 		return
@@ -56,7 +56,7 @@ func (p *pod) handleProbe(w http.ResponseWriter, r *http.Request) {
 
 // handleProbeResult serves GET /probe/<n>?runID=....
 func (p *pod) handleProbeResult(w http.ResponseWriter, r *http.Request) {
-	prober, ok := p.role.(Prober)
+	prober, ok := p.runner.(Prober)
 	if !ok {
 		writeText(w, http.StatusNotFound, "this pod runs no capacity search")
 		return

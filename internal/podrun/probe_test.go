@@ -15,9 +15,9 @@ import (
 	"github.com/streamreplay/streamreplay/internal/control"
 )
 
-// fakeProber is a fakeRole that keeps the probes it is given.
+// fakeProber is a fakeRunner that keeps the probes it is given.
 type fakeProber struct {
-	fakeRole
+	fakeRunner
 	mu     sync.Mutex
 	probes []control.ProbeRequest
 }
@@ -54,8 +54,8 @@ func (f *fakeProber) ProbeResult(n int) (*control.ProbeResult, bool) {
 }
 
 func TestProbeRoutesAreAuthenticatedAndIdempotent(t *testing.T) {
-	role := &fakeProber{fakeRole: fakeRole{runFor: time.Minute}}
-	h := start(t, role, nil)
+	runner := &fakeProber{fakeRunner: fakeRunner{runFor: time.Minute}}
+	h := start(t, runner, nil)
 	h.waitReady()
 	req := control.ProbeRequest{RunID: runID, Probe: 0, Rate: 300, StartTime: time.Now().Add(time.Second), Hold: 10 * time.Second}
 
@@ -68,8 +68,8 @@ func TestProbeRoutesAreAuthenticatedAndIdempotent(t *testing.T) {
 			t.Errorf("GET /probe/0 with bearer %q: %d %q, want 401 unauthorized", bearer, code, body)
 		}
 	}
-	if role.count() != 0 {
-		t.Fatalf("forged calls started probes: %v", role.probes)
+	if runner.count() != 0 {
+		t.Fatalf("forged calls started probes: %v", runner.probes)
 	}
 
 	host, port, _ := net.SplitHostPort(strings.TrimPrefix(h.base, "http://"))
@@ -84,7 +84,7 @@ func TestProbeRoutesAreAuthenticatedAndIdempotent(t *testing.T) {
 			t.Fatalf("POST /probe: %v", err)
 		}
 	}
-	if n := role.count(); n != 1 {
+	if n := runner.count(); n != 1 {
 		t.Errorf("probes after the same request twice: %d, want 1", n)
 	}
 	other := req
@@ -116,9 +116,9 @@ func TestProbeRoutesAreAuthenticatedAndIdempotent(t *testing.T) {
 	_ = h.wait()
 }
 
-// A role that runs no search answers 404 to an authenticated /probe.
+// A runner that runs no search answers 404 to an authenticated /probe.
 func TestProbeOnARoleWithoutSearch(t *testing.T) {
-	h := start(t, &fakeRole{runFor: time.Minute}, nil)
+	h := start(t, &fakeRunner{runFor: time.Minute}, nil)
 	h.waitReady()
 	req := control.ProbeRequest{RunID: runID, Rate: 300, StartTime: time.Now(), Hold: time.Second}
 	if code, _ := h.post(control.PathProbe, req); code != http.StatusNotFound {

@@ -11,7 +11,7 @@ func (ph phase) String() string {
 	return [...]string{"preparing", "ready", "running", "done"}[ph]
 }
 
-// StatusReporter is a Role that tells its live counts on GET /status (control.Status's
+// StatusReporter is a Runner that tells its live counts on GET /status (control.Status's
 // Worker or Observer); podrun adds the run id and the pod's phase. Status is called from
 // the control port's goroutines at any time, before Prepare too.
 type StatusReporter interface {
@@ -28,7 +28,7 @@ func (p *pod) handleStatus(w http.ResponseWriter, r *http.Request) {
 	ph := p.phase
 	p.mu.Unlock()
 	st := control.Status{}
-	if reporter, ok := p.role.(StatusReporter); ok {
+	if reporter, ok := p.runner.(StatusReporter); ok {
 		st = reporter.Status()
 	}
 	st.RunID, st.Phase = p.opts.RunID, ph.String()

@@ -14,12 +14,12 @@ import (
 	"github.com/streamreplay/streamreplay/internal/control"
 )
 
-// statusRole is a fakeRole that reports live counts on /status.
-type statusRole struct {
-	fakeRole
+// statusRunner is a fakeRunner that reports live counts on /status.
+type statusRunner struct {
+	fakeRunner
 }
 
-func (s *statusRole) Status() control.Status {
+func (s *statusRunner) Status() control.Status {
 	return control.Status{Worker: &control.WorkerStatus{Scheduled: 100, Acked: 7, Failed: 3}}
 }
 
@@ -27,8 +27,8 @@ func (s *statusRole) Status() control.Status {
 // the run id and the pod's phase, through the operator's client; without the run's token
 // it is the same bare 401 as every other control call; it is GET only.
 func TestStatusServesTheRolesCountsToTheOperatorOnly(t *testing.T) {
-	role := &statusRole{fakeRole{release: make(chan struct{}), runFor: time.Minute}}
-	h := start(t, role, nil)
+	runner := &statusRunner{fakeRunner{release: make(chan struct{}), runFor: time.Minute}}
+	h := start(t, runner, nil)
 	host, port, err := net.SplitHostPort(strings.TrimPrefix(h.base, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +46,7 @@ func TestStatusServesTheRolesCountsToTheOperatorOnly(t *testing.T) {
 	if st := read(); st.RunID != runID || st.Phase != "preparing" || st.Worker == nil || st.Worker.Failed != 3 || st.Worker.Scheduled != 100 {
 		t.Errorf("status while preparing = %+v (worker %+v), want run %s, preparing, the role's counts", st, st.Worker, runID)
 	}
-	close(role.release)
+	close(runner.release)
 	h.waitReady()
 	if code, _ := h.post(control.PathStart, control.StartRequest{RunID: runID, StartTime: time.Now()}); code != http.StatusOK {
 		t.Fatalf("/start = %d", code)
@@ -74,7 +74,7 @@ func TestStatusServesTheRolesCountsToTheOperatorOnly(t *testing.T) {
 
 // A role without counts still answers with its run and phase.
 func TestStatusOfARoleWithoutCounts(t *testing.T) {
-	h := start(t, &fakeRole{runFor: time.Minute}, nil)
+	h := start(t, &fakeRunner{runFor: time.Minute}, nil)
 	h.waitReady()
 	code, body := h.call(http.MethodGet, h.base+control.PathStatus, token, nil)
 	if code != http.StatusOK || !strings.Contains(body, `"runID":"run-1"`) || !strings.Contains(body, `"phase":"ready"`) || strings.Contains(body, "worker") {

@@ -27,10 +27,11 @@ const (
 	maxDegradedLen = 64
 )
 
-// Role says which kind of pod wrote a report.
+// Role is the job of a pod: its plan (internal/plan) gives it, its report names it. It
+// lives here, in a package that imports nothing of the project, so that both can use it.
 type Role string
 
-// Roles of the pods that write reports.
+// Roles of the pods.
 const (
 	RoleWorker   Role = "worker"
 	RoleObserver Role = "observer"

@@ -26,6 +26,7 @@ import (
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/controllers"
 	"github.com/streamreplay/streamreplay/internal/plan"
+	"github.com/streamreplay/streamreplay/internal/results"
 )
 
 // Demo manifests, relative to the repository root.
@@ -180,7 +181,7 @@ func (s *Sandbox) follow(ctx context.Context, name string, out io.Writer) (*stre
 func (s *Sandbox) workerProgress(ctx context.Context, name string) (sent, acked float64, ok bool) {
 	var pods corev1.PodList
 	if err := s.Client.List(ctx, &pods, client.InNamespace(Namespace), client.MatchingLabels{
-		controllers.LabelLoadTest: name, "app.kubernetes.io/component": string(plan.RoleWorker),
+		controllers.LabelLoadTest: name, "app.kubernetes.io/component": string(results.RoleWorker),
 	}); err != nil {
 		return 0, 0, false
 	}

@@ -26,6 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/streamreplay/streamreplay/internal/plan"
+	"github.com/streamreplay/streamreplay/internal/results"
 	"github.com/streamreplay/streamreplay/internal/runheaders"
 )
 
@@ -286,7 +287,7 @@ func BenchmarkWorker(b *testing.B) {
 
 func benchPlan(brokers []string, path string, rate int64, d time.Duration) *plan.Plan {
 	return &plan.Plan{
-		Role: plan.RoleWorker, RunID: benchRunID, LoadTest: "bench/lt", Index: 0, Workers: 1,
+		Role: results.RoleWorker, RunID: benchRunID, LoadTest: "bench/lt", Index: 0, Workers: 1,
 		Scenario: plan.Scenario{Type: "Constant", TargetRate: rate},
 		Duration: metav1.Duration{Duration: d},
 		Samples:  plan.Samples{Path: path, Format: "JSONLines", Loop: true},

@@ -112,7 +112,7 @@ func keyedSamples(n, keys int) []sampleLine {
 
 func testPlan(k *kafkaEnv, topic, samplesPath string, sc plan.Scenario, d time.Duration) *plan.Plan {
 	return &plan.Plan{
-		Role: plan.RoleWorker, RunID: "run-1234", LoadTest: "default/lt", Index: 0, Workers: 1,
+		Role: results.RoleWorker, RunID: "run-1234", LoadTest: "default/lt", Index: 0, Workers: 1,
 		Scenario: sc, Duration: metav1.Duration{Duration: d},
 		Samples: plan.Samples{Path: samplesPath, Format: "JSONLines", Loop: true},
 		Kafka:   plan.Kafka{BootstrapServers: k.brokers},

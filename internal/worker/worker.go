@@ -61,7 +61,7 @@ type Options struct {
 	MaxInFlight int64
 }
 
-// Worker is the podrun.Role of a replay-worker pod. Prepare, then Run once.
+// Worker is the podrun.Runner of a replay-worker pod. Prepare, then Run once.
 type Worker struct {
 	plan *plan.Plan
 	opts Options

@@ -25,6 +25,7 @@ import (
 	"github.com/streamreplay/streamreplay/internal/observer"
 	"github.com/streamreplay/streamreplay/internal/operator"
 	"github.com/streamreplay/streamreplay/internal/plan"
+	"github.com/streamreplay/streamreplay/internal/results"
 	"github.com/streamreplay/streamreplay/internal/worker"
 )
 
@@ -70,7 +71,7 @@ func exportedMetrics(t *testing.T) map[string]*exportedMetric {
 
 	workerReg := prometheus.NewRegistry()
 	if _, err := worker.New(&plan.Plan{
-		Role: plan.RoleWorker, RunID: "run", LoadTest: "dashboard", Workers: 1,
+		Role: results.RoleWorker, RunID: "run", LoadTest: "dashboard", Workers: 1,
 		Scenario: plan.Scenario{Type: "constant", TargetRate: 100},
 		Samples:  plan.Samples{Path: "/nonexistent", Format: "jsonl"},
 		Kafka:    kafka, Target: target,
@@ -81,7 +82,7 @@ func exportedMetrics(t *testing.T) map[string]*exportedMetric {
 	observerReg := prometheus.NewRegistry()
 	if _, err := observer.New(observer.Options{
 		Plan: &plan.Plan{
-			Role: plan.RoleObserver, RunID: "run", LoadTest: "dashboard", Workers: 1,
+			Role: results.RoleObserver, RunID: "run", LoadTest: "dashboard", Workers: 1,
 			Kafka: kafka, Target: target,
 			DLQ: &plan.DLQ{Topic: "orders-dlq"},
 			Pipeline: &plan.Pipeline{

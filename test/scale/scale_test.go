@@ -51,7 +51,7 @@ import (
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/controllers"
 	"github.com/streamreplay/streamreplay/internal/operator"
-	"github.com/streamreplay/streamreplay/internal/plan"
+	"github.com/streamreplay/streamreplay/internal/results"
 	"github.com/streamreplay/streamreplay/test/fakepods"
 )
 
@@ -590,7 +590,7 @@ func newLoadTest(namespace string, i int) *streamreplayv1alpha1.LoadTest {
 
 // podReport is the termination message of a pod that did its share of the run well.
 func podReport(lt *streamreplayv1alpha1.LoadTest, pod *corev1.Pod) (string, error) {
-	if pod.Labels[controllers.LabelComponent] == string(plan.RoleObserver) {
+	if pod.Labels[controllers.LabelComponent] == string(results.RoleObserver) {
 		return fakepods.ObserverReport(lt, pod.Name, 0)
 	}
 	index, err := strconv.Atoi(pod.Labels[controllers.LabelWorkerIndex])
