@@ -67,7 +67,8 @@ func fakePod(lt *streamreplayv1alpha1.LoadTest, name string, phase corev1.PodPha
 //     TTL has passed, by the cleanup policy; before that the reconcile asks to come back
 //     exactly when the TTL ends;
 //   - a LoadTest whose pods are not Ready: 1µs before timeouts.podsReady it comes back in
-//     1µs; at the deadline it ends in Error and writes the outcome into its results.
+//     1µs; at the deadline it ends in Error and writes the outcome into its results;
+//   - a new LoadTest asked to stop: Aborted without creating anything but its results.
 //
 // The LoadTests carry the CRD's defaults, as admission writes them: the TTL of 600s and the
 // podsReady timeout of 5m come from there, not from the controller.
@@ -165,6 +166,16 @@ func TestReconcileStep(t *testing.T) {
 				Message: notReadyMessage, CompletionTime: &metav1.Time{Time: created.Add(5 * time.Minute)},
 			},
 			wantSummary: "phase       Error\nverdict     Inconclusive\nmessage     " + notReadyMessage + "\n",
+		},
+		{
+			name: "stopped before it started: no pods, Aborted at once",
+			lt:   loadTest(testName).Workers(2).Created(created).Stop().Obj(), now: created,
+			wantRequeue: time.Millisecond,
+			wantStatus: status{
+				Phase: streamreplayv1alpha1.PhaseAborted, Verdict: streamreplayv1alpha1.VerdictInconclusive,
+				Message: "stopped before it started", CompletionTime: &metav1.Time{Time: created},
+			},
+			wantSummary: "phase       Aborted\nverdict     Inconclusive\nmessage     stopped before it started\n",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
