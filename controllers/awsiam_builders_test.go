@@ -14,10 +14,9 @@ import (
 // their plan names the mechanism and the region only: they sign with their own AWS
 // credentials, from the service account (IRSA or EKS Pod Identity).
 func TestAWSMSKIAMPods(t *testing.T) {
-	lt := baseLoadTest()
-	lt.Spec.Kafka.TLS = &streamreplayv1alpha1.KafkaTLS{}
-	lt.Spec.Kafka.SASL = &streamreplayv1alpha1.KafkaSASL{Mechanism: streamreplayv1alpha1.SASLAWSMSKIAM, AWSRegion: "eu-west-1"}
-	lt.Spec.WorkerTemplate = &streamreplayv1alpha1.WorkerTemplate{ServiceAccountName: "loadgen-irsa"}
+	lt := loadTest(testName).TLS(streamreplayv1alpha1.KafkaTLS{}).
+		SASL(streamreplayv1alpha1.KafkaSASL{Mechanism: streamreplayv1alpha1.SASLAWSMSKIAM, AWSRegion: "eu-west-1"}).
+		WorkerTemplate(streamreplayv1alpha1.WorkerTemplate{ServiceAccountName: "loadgen-irsa"}).Obj()
 	for name, pod := range map[string]func() (*plan.Plan, []string, string){
 		"worker": func() (*plan.Plan, []string, string) {
 			p := mustWorkerPod(t, lt, 0)

@@ -114,24 +114,27 @@ func runLength(spec *streamreplayv1alpha1.LoadTestSpec) time.Duration {
 	return spec.Duration.Duration
 }
 
-func durationOr(d *metav1.Duration, fallback time.Duration) time.Duration {
+// specDuration reads a duration that admission always sets: the CRD holds its default, and
+// the controller reads the spec as admission stored it. A nil (an object that never went
+// through admission) reads as zero, not as a second copy of the CRD's default.
+func specDuration(d *metav1.Duration) time.Duration {
 	if d == nil {
-		return fallback
+		return 0
 	}
 	return d.Duration
 }
 
-// Timeouts with the API's defaults, for objects built without defaulting (unit tests).
+// The timeouts of the phases around the run, as admitted.
 func readyTimeout(spec *streamreplayv1alpha1.LoadTestSpec) time.Duration {
-	return durationOr(spec.Timeouts.PodsReady, 5*time.Minute)
+	return specDuration(spec.Timeouts.PodsReady)
 }
 
 func startTimeout(spec *streamreplayv1alpha1.LoadTestSpec) time.Duration {
-	return durationOr(spec.Timeouts.Start, 30*time.Second)
+	return specDuration(spec.Timeouts.Start)
 }
 
 func drainPeriod(spec *streamreplayv1alpha1.LoadTestSpec) time.Duration {
-	return durationOr(spec.Timeouts.Drain, 30*time.Second)
+	return specDuration(spec.Timeouts.Drain)
 }
 
 // activeDeadline bounds a pod's life: getting ready, starting, running, draining, plus a margin.

@@ -11,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
@@ -30,35 +29,6 @@ const (
 	planEnv       = "STREAMREPLAY_PLAN"
 	planOmitted   = "<decoded and compared separately>"
 )
-
-// baseLoadTest is a defaulted LoadTest: 4 workers, 5000 records/s for 10 minutes, samples
-// from a ConfigMap, no TLS, no SASL, no observer, default timeouts left unset.
-func baseLoadTest() *streamreplayv1alpha1.LoadTest {
-	return &streamreplayv1alpha1.LoadTest{
-		ObjectMeta: metav1.ObjectMeta{Name: testName, Namespace: testNamespace, UID: types.UID(testUID)},
-		Spec: streamreplayv1alpha1.LoadTestSpec{
-			Scenario:   streamreplayv1alpha1.Scenario{Type: streamreplayv1alpha1.ScenarioConstant},
-			TargetRate: ptr.To[int64](5000),
-			Duration:   &metav1.Duration{Duration: 10 * time.Minute},
-			Workers:    4,
-			SampleSet: streamreplayv1alpha1.SampleSet{
-				ConfigMapRef: &streamreplayv1alpha1.ConfigMapKeyRef{Name: "crm-cdc-samples", Key: "samples.jsonl.gz"},
-				Format:       streamreplayv1alpha1.SampleFormatJSONLines,
-				Loop:         ptr.To(true),
-			},
-			Kafka: streamreplayv1alpha1.Kafka{
-				BootstrapServers: []string{"kafka-0.kafka:9092", "kafka-1.kafka:9092"},
-				ClientID:         "streamreplay",
-			},
-			Target: streamreplayv1alpha1.Target{
-				Topic:        testTopic,
-				Partitioning: streamreplayv1alpha1.PartitioningKey,
-				Acks:         streamreplayv1alpha1.AcksAll,
-				Compression:  streamreplayv1alpha1.CompressionNone,
-			},
-		},
-	}
-}
 
 // podPlan decodes the plan of the pod's only container.
 func podPlan(t *testing.T, pod *corev1.Pod) *plan.Plan {
@@ -128,7 +98,7 @@ var (
 )
 
 func TestBuildControlSecret(t *testing.T) {
-	got := BuildControlSecret(baseLoadTest(), "t0k3n")
+	got := BuildControlSecret(loadTest(testName).Obj(), "t0k3n")
 	want := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      "crm-cdc-peak-control",
@@ -151,7 +121,7 @@ func TestBuildControlSecret(t *testing.T) {
 }
 
 func TestBuildWorkerPod(t *testing.T) {
-	lt := baseLoadTest()
+	lt := loadTest(testName).Obj()
 	got := mustWorkerPod(t, lt, 2)
 
 	// 5m ready + 30s start + 10m run + 30s drain + 5m margin.
@@ -266,38 +236,36 @@ func TestBuildWorkerPod(t *testing.T) {
 
 func TestBuildWorkerPodVariants(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		index  int32
-		mutate func(lt *streamreplayv1alpha1.LoadTest)
-		check  func(t *testing.T, lt *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, p *plan.Plan)
+		name  string
+		index int32
+		lt    *streamreplayv1alpha1.LoadTest
+		check func(t *testing.T, lt *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, p *plan.Plan)
 	}{
 		{
 			name: "workerTemplate image, pull policy, resources, scheduling, service account and priority",
-			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
-				lt.Spec.WorkerTemplate = &streamreplayv1alpha1.WorkerTemplate{
-					Image:           "mirror.internal/streamreplay:dev",
-					ImagePullPolicy: corev1.PullAlways,
-					Resources: &corev1.ResourceRequirements{
-						Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("1Gi")},
-						Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("2Gi")},
-					},
-					NodeSelector: map[string]string{"node-pool": "loadgen"},
-					Tolerations: []corev1.Toleration{{
-						Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "loadgen", Effect: corev1.TaintEffectNoSchedule,
+			lt: loadTest(testName).WorkerTemplate(streamreplayv1alpha1.WorkerTemplate{
+				Image:           "mirror.internal/streamreplay:dev",
+				ImagePullPolicy: corev1.PullAlways,
+				Resources: &corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("1Gi")},
+					Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("2Gi")},
+				},
+				NodeSelector: map[string]string{"node-pool": "loadgen"},
+				Tolerations: []corev1.Toleration{{
+					Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "loadgen", Effect: corev1.TaintEffectNoSchedule,
+				}},
+				Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+					PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+						Weight: 100,
+						PodAffinityTerm: corev1.PodAffinityTerm{
+							TopologyKey:   "kubernetes.io/hostname",
+							LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"streamreplay.io/loadtest": testName}},
+						},
 					}},
-					Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
-						PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
-							Weight: 100,
-							PodAffinityTerm: corev1.PodAffinityTerm{
-								TopologyKey:   "kubernetes.io/hostname",
-								LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"streamreplay.io/loadtest": testName}},
-							},
-						}},
-					}},
-					ServiceAccountName: "loadgen",
-					PriorityClassName:  "batch-low",
-				}
-			},
+				}},
+				ServiceAccountName: "loadgen",
+				PriorityClassName:  "batch-low",
+			}).Obj(),
 			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, _ *plan.Plan) {
 				c := pod.Spec.Containers[0]
 				type view struct {
@@ -358,19 +326,17 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 		},
 		{
 			name: "workerTemplate labels merged with the operator's labels winning, and annotations",
-			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
-				lt.Spec.WorkerTemplate = &streamreplayv1alpha1.WorkerTemplate{
-					Labels: map[string]string{
-						"team":                         "crm",
-						"app.kubernetes.io/name":       "not-streamreplay",
-						"app.kubernetes.io/component":  "observer",
-						"streamreplay.io/loadtest":     "someone-else",
-						"streamreplay.io/run-id":       "forged",
-						"streamreplay.io/worker-index": "99",
-					},
-					Annotations: map[string]string{"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"},
-				}
-			},
+			lt: loadTest(testName).WorkerTemplate(streamreplayv1alpha1.WorkerTemplate{
+				Labels: map[string]string{
+					"team":                         "crm",
+					"app.kubernetes.io/name":       "not-streamreplay",
+					"app.kubernetes.io/component":  "observer",
+					"streamreplay.io/loadtest":     "someone-else",
+					"streamreplay.io/run-id":       "forged",
+					"streamreplay.io/worker-index": "99",
+				},
+				Annotations: map[string]string{"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"},
+			}).Obj(),
 			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, _ *plan.Plan) {
 				wantLabels := map[string]string{
 					"team":                         "crm",
@@ -393,13 +359,7 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 		},
 		{
 			name: "PVC sample source with a path",
-			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
-				lt.Spec.SampleSet = streamreplayv1alpha1.SampleSet{
-					PersistentVolumeClaim: &streamreplayv1alpha1.SampleVolume{ClaimName: "crm-recordings", Path: "2024-05/customers"},
-					Format:                streamreplayv1alpha1.SampleFormatKcat,
-					Loop:                  ptr.To(false),
-				}
-			},
+			lt:   loadTest(testName).PVC("crm-recordings", "2024-05/customers").Format(streamreplayv1alpha1.SampleFormatKcat).Loop(false).Obj(),
 			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, p *plan.Plan) {
 				wantVolumes := []corev1.Volume{
 					{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
@@ -426,12 +386,7 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 		},
 		{
 			name: "URL sample source has no samples volume",
-			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
-				lt.Spec.SampleSet = streamreplayv1alpha1.SampleSet{
-					URL:    "https://samples.example.com/crm/customers.jsonl.gz",
-					Format: streamreplayv1alpha1.SampleFormatJSONLines,
-				}
-			},
+			lt:   loadTest(testName).URL("https://samples.example.com/crm/customers.jsonl.gz").Obj(),
 			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, p *plan.Plan) {
 				wantVolumes := []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 				if diff := cmp.Diff(append(wantVolumes, wantControlVolume), pod.Spec.Volumes); diff != "" {
@@ -450,13 +405,11 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 		},
 		{
 			name: "TLS with CA and client certificate Secrets",
-			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
-				lt.Spec.Kafka.TLS = &streamreplayv1alpha1.KafkaTLS{
-					CASecretRef:         &streamreplayv1alpha1.SecretKeyRef{Name: "kafka-cluster-ca", Key: "ca.crt"},
-					ClientCertSecretRef: &streamreplayv1alpha1.SecretRef{Name: "loadgen-user"},
-					ServerName:          "kafka.internal",
-				}
-			},
+			lt: loadTest(testName).TLS(streamreplayv1alpha1.KafkaTLS{
+				CASecretRef:         &streamreplayv1alpha1.SecretKeyRef{Name: "kafka-cluster-ca", Key: "ca.crt"},
+				ClientCertSecretRef: &streamreplayv1alpha1.SecretRef{Name: "loadgen-user"},
+				ServerName:          "kafka.internal",
+			}).Obj(),
 			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, p *plan.Plan) {
 				wantVolumes := []corev1.Volume{
 					{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
@@ -501,12 +454,7 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 		},
 		{
 			name: "SASL credentials only as mounted files",
-			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
-				lt.Spec.Kafka.SASL = &streamreplayv1alpha1.KafkaSASL{
-					Mechanism: streamreplayv1alpha1.SASLScramSHA512,
-					SecretRef: streamreplayv1alpha1.SecretRef{Name: "loadgen-scram"},
-				}
-			},
+			lt:   loadTest(testName).SCRAM("loadgen-scram").Obj(),
 			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, p *plan.Plan) {
 				wantVolume := corev1.Volume{Name: "kafka-sasl", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 					SecretName:  "loadgen-scram",
@@ -534,19 +482,16 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 		},
 		{
 			name: "Strimzi KafkaUser Secrets: the user name given, the keys renamed to fixed file names",
-			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
-				lt.Spec.Kafka.SASL = &streamreplayv1alpha1.KafkaSASL{
-					Mechanism: streamreplayv1alpha1.SASLScramSHA512,
-					SecretRef: streamreplayv1alpha1.SecretRef{Name: "loadgen"},
-					Username:  "loadgen",
-				}
-				lt.Spec.Kafka.TLS = &streamreplayv1alpha1.KafkaTLS{
-					CASecretRef:         &streamreplayv1alpha1.SecretKeyRef{Name: "my-cluster-cluster-ca-cert", Key: "ca.crt"},
-					ClientCertSecretRef: &streamreplayv1alpha1.SecretRef{Name: "loadgen-tls"},
-					ClientCertKey:       "user.crt",
-					ClientKeyKey:        "user.key",
-				}
-			},
+			lt: loadTest(testName).SASL(streamreplayv1alpha1.KafkaSASL{
+				Mechanism: streamreplayv1alpha1.SASLScramSHA512,
+				SecretRef: streamreplayv1alpha1.SecretRef{Name: "loadgen"},
+				Username:  "loadgen",
+			}).TLS(streamreplayv1alpha1.KafkaTLS{
+				CASecretRef:         &streamreplayv1alpha1.SecretKeyRef{Name: "my-cluster-cluster-ca-cert", Key: "ca.crt"},
+				ClientCertSecretRef: &streamreplayv1alpha1.SecretRef{Name: "loadgen-tls"},
+				ClientCertKey:       "user.crt",
+				ClientKeyKey:        "user.key",
+			}).Obj(),
 			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, p *plan.Plan) {
 				wantSASL := corev1.Volume{Name: "kafka-sasl", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 					SecretName:  "loadgen",
@@ -581,14 +526,12 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 		},
 		{
 			name: "SASL usernameKey and passwordKey renamed",
-			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
-				lt.Spec.Kafka.SASL = &streamreplayv1alpha1.KafkaSASL{
-					Mechanism:   streamreplayv1alpha1.SASLScramSHA256,
-					SecretRef:   streamreplayv1alpha1.SecretRef{Name: "creds"},
-					UsernameKey: "user",
-					PasswordKey: "pass",
-				}
-			},
+			lt: loadTest(testName).SASL(streamreplayv1alpha1.KafkaSASL{
+				Mechanism:   streamreplayv1alpha1.SASLScramSHA256,
+				SecretRef:   streamreplayv1alpha1.SecretRef{Name: "creds"},
+				UsernameKey: "user",
+				PasswordKey: "pass",
+			}).Obj(),
 			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, p *plan.Plan) {
 				got := findVolume(t, pod, "kafka-sasl").Secret.Items
 				want := []corev1.KeyToPath{{Key: "user", Path: "username"}, {Key: "pass", Path: "password"}}
@@ -602,19 +545,7 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 		},
 		{
 			name: "Stages: every stage's rate split so the shares add up, duration is the stages' sum",
-			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
-				lt.Spec.Scenario = streamreplayv1alpha1.Scenario{
-					Type: streamreplayv1alpha1.ScenarioStages,
-					Stages: []streamreplayv1alpha1.Stage{
-						{Duration: metav1.Duration{Duration: 2 * time.Minute}, TargetRate: 1000},
-						{Duration: metav1.Duration{Duration: 5 * time.Minute}, TargetRate: 8002},
-						{Duration: metav1.Duration{Duration: 90 * time.Second}, TargetRate: 3},
-						{Duration: metav1.Duration{Duration: 30 * time.Second}, TargetRate: 0},
-					},
-				}
-				lt.Spec.TargetRate = nil
-				lt.Spec.Duration = nil
-			},
+			lt:   loadTest(testName).Stages(stage(2*time.Minute, 1000), stage(5*time.Minute, 8002), stage(90*time.Second, 3), stage(30*time.Second, 0)).Obj(),
 			check: func(t *testing.T, lt *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, p *plan.Plan) {
 				if p.Duration.Duration != 9*time.Minute {
 					t.Errorf("plan duration = %v, want 9m (2m+5m+90s+30s)", p.Duration.Duration)
@@ -660,10 +591,7 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 		{
 			name:  "Ramp: start and target rates both split",
 			index: 3,
-			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
-				lt.Spec.Scenario = streamreplayv1alpha1.Scenario{Type: streamreplayv1alpha1.ScenarioRamp, StartRate: ptr.To[int64](101)}
-				lt.Spec.TargetRate = ptr.To[int64](5003)
-			},
+			lt:    loadTest(testName).Ramp(101).TargetRate(5003).Obj(),
 			check: func(t *testing.T, lt *streamreplayv1alpha1.LoadTest, _ *corev1.Pod, p *plan.Plan) {
 				// 101 = 26+25+25+25 and 5003 = 1251+1251+1251+1250: worker 3 has the smaller shares.
 				want := plan.Scenario{Type: "Ramp", StartRate: 25, TargetRate: 1250}
@@ -686,10 +614,7 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 		},
 		{
 			name: "Replay with speed and no rate cap",
-			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
-				lt.Spec.Scenario = streamreplayv1alpha1.Scenario{Type: streamreplayv1alpha1.ScenarioReplay, Speed: ptr.To("2.5")}
-				lt.Spec.TargetRate = nil
-			},
+			lt:   loadTest(testName).Replay("2.5").Obj(),
 			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, _ *corev1.Pod, p *plan.Plan) {
 				want := plan.Scenario{Type: "Replay", Speed: "2.5"}
 				if diff := cmp.Diff(want, p.Scenario); diff != "" {
@@ -703,10 +628,7 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 		{
 			name:  "Replay with speed and a rate cap",
 			index: 1,
-			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
-				lt.Spec.Scenario = streamreplayv1alpha1.Scenario{Type: streamreplayv1alpha1.ScenarioReplay, Speed: ptr.To("0.5")}
-				lt.Spec.TargetRate = ptr.To[int64](10)
-			},
+			lt:    loadTest(testName).Replay("0.5").TargetRate(10).Obj(),
 			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, _ *corev1.Pod, p *plan.Plan) {
 				want := plan.Scenario{Type: "Replay", Speed: "0.5", TargetRate: 3}
 				if diff := cmp.Diff(want, p.Scenario); diff != "" {
@@ -716,10 +638,7 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 		},
 		{
 			name: "DLQ and pipeline reach the worker plan too",
-			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
-				lt.Spec.DeadLetterQueue = &streamreplayv1alpha1.DeadLetterQueue{Topic: "crm-pipeline.dlq"}
-				lt.Spec.Pipeline = &streamreplayv1alpha1.Pipeline{OutputTopic: "crm.customers.enriched"}
-			},
+			lt:   loadTest(testName).DLQ("crm-pipeline.dlq").Pipeline("crm.customers.enriched", "").Obj(),
 			check: func(t *testing.T, _ *streamreplayv1alpha1.LoadTest, pod *corev1.Pod, p *plan.Plan) {
 				if diff := cmp.Diff(&plan.DLQ{Topic: "crm-pipeline.dlq"}, p.DLQ); diff != "" {
 					t.Errorf("DLQ mismatch (-want +got):\n%s", diff)
@@ -735,8 +654,7 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			lt := baseLoadTest()
-			tc.mutate(lt)
+			lt := tc.lt
 			pod := mustWorkerPod(t, lt, tc.index)
 			if want := fmt.Sprintf("crm-cdc-peak-worker-%d", tc.index); pod.Name != want {
 				t.Errorf("pod name = %q, want %q", pod.Name, want)
@@ -838,27 +756,18 @@ func assertPlanHasNoPassword(t *testing.T, raw string) {
 }
 
 func TestBuildWorkerPodDoesNotMutateInput(t *testing.T) {
-	lt := baseLoadTest()
-	lt.Spec.Scenario = streamreplayv1alpha1.Scenario{
-		Type: streamreplayv1alpha1.ScenarioStages,
-		Stages: []streamreplayv1alpha1.Stage{
-			{Duration: metav1.Duration{Duration: time.Minute}, TargetRate: 100},
-			{Duration: metav1.Duration{Duration: time.Minute}, TargetRate: 200},
-		},
-	}
-	lt.Spec.TargetRate, lt.Spec.Duration = nil, nil
-	lt.Spec.Kafka.TLS = &streamreplayv1alpha1.KafkaTLS{CASecretRef: &streamreplayv1alpha1.SecretKeyRef{Name: "ca", Key: "ca.crt"}}
-	lt.Spec.Kafka.SASL = &streamreplayv1alpha1.KafkaSASL{Mechanism: streamreplayv1alpha1.SASLPlain, SecretRef: streamreplayv1alpha1.SecretRef{Name: "sasl"}}
-	lt.Spec.DeadLetterQueue = &streamreplayv1alpha1.DeadLetterQueue{Topic: "dlq"}
-	lt.Spec.Pipeline = &streamreplayv1alpha1.Pipeline{ConsumerGroup: "enricher"}
-	lt.Spec.WorkerTemplate = &streamreplayv1alpha1.WorkerTemplate{
-		Resources:    &corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")}},
-		NodeSelector: map[string]string{"pool": "loadgen"},
-		Tolerations:  []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}},
-		Affinity:     &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{}},
-		Labels:       map[string]string{"team": "crm", LabelComponent: "mine"},
-		Annotations:  map[string]string{"note": "keep"},
-	}
+	lt := loadTest(testName).Stages(stage(time.Minute, 100), stage(time.Minute, 200)).
+		TLS(streamreplayv1alpha1.KafkaTLS{CASecretRef: &streamreplayv1alpha1.SecretKeyRef{Name: "ca", Key: "ca.crt"}}).
+		SASL(streamreplayv1alpha1.KafkaSASL{Mechanism: streamreplayv1alpha1.SASLPlain, SecretRef: streamreplayv1alpha1.SecretRef{Name: "sasl"}}).
+		DLQ("dlq").Pipeline("", "enricher").
+		WorkerTemplate(streamreplayv1alpha1.WorkerTemplate{
+			Resources:    &corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")}},
+			NodeSelector: map[string]string{"pool": "loadgen"},
+			Tolerations:  []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}},
+			Affinity:     &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{}},
+			Labels:       map[string]string{"team": "crm", LabelComponent: "mine"},
+			Annotations:  map[string]string{"note": "keep"},
+		}).Obj()
 	before := lt.DeepCopy()
 
 	worker := mustWorkerPod(t, lt, 1)
@@ -895,7 +804,7 @@ func TestNeedsObserver(t *testing.T) {
 		{name: "both", dlq: &streamreplayv1alpha1.DeadLetterQueue{Topic: "dlq"}, pipeline: &streamreplayv1alpha1.Pipeline{OutputTopic: "out"}, want: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			lt := baseLoadTest()
+			lt := loadTest(testName).Obj()
 			lt.Spec.DeadLetterQueue, lt.Spec.Pipeline = tc.dlq, tc.pipeline
 			if got := needsObserver(lt); got != tc.want {
 				t.Errorf("needsObserver = %v, want %v", got, tc.want)
@@ -907,17 +816,14 @@ func TestNeedsObserver(t *testing.T) {
 func TestBuildObserverPod(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		mutate   func(lt *streamreplayv1alpha1.LoadTest)
+		lt       *streamreplayv1alpha1.LoadTest
 		wantPlan func() *plan.Plan
 	}{
 		{
 			name: "DLQ and pipeline",
-			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
-				lt.Spec.DeadLetterQueue = &streamreplayv1alpha1.DeadLetterQueue{
-					Topic: "crm-pipeline.dlq", CountAllRecords: true, ClassifyHeader: "x-error-class",
-				}
-				lt.Spec.Pipeline = &streamreplayv1alpha1.Pipeline{OutputTopic: "crm.customers.enriched", ConsumerGroup: "crm-enricher"}
-			},
+			lt: loadTest(testName).DeadLetterQueue(streamreplayv1alpha1.DeadLetterQueue{
+				Topic: "crm-pipeline.dlq", CountAllRecords: true, ClassifyHeader: "x-error-class",
+			}).Pipeline("crm.customers.enriched", "crm-enricher").Obj(),
 			wantPlan: func() *plan.Plan {
 				p := observerPlanBase()
 				p.DLQ = &plan.DLQ{Topic: "crm-pipeline.dlq", CountAllRecords: true, ClassifyHeader: "x-error-class"}
@@ -927,9 +833,7 @@ func TestBuildObserverPod(t *testing.T) {
 		},
 		{
 			name: "DLQ only",
-			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
-				lt.Spec.DeadLetterQueue = &streamreplayv1alpha1.DeadLetterQueue{Topic: "crm-pipeline.dlq"}
-			},
+			lt:   loadTest(testName).DLQ("crm-pipeline.dlq").Obj(),
 			wantPlan: func() *plan.Plan {
 				p := observerPlanBase()
 				p.DLQ = &plan.DLQ{Topic: "crm-pipeline.dlq"}
@@ -938,9 +842,7 @@ func TestBuildObserverPod(t *testing.T) {
 		},
 		{
 			name: "pipeline consumer group only",
-			mutate: func(lt *streamreplayv1alpha1.LoadTest) {
-				lt.Spec.Pipeline = &streamreplayv1alpha1.Pipeline{ConsumerGroup: "crm-enricher"}
-			},
+			lt:   loadTest(testName).Pipeline("", "crm-enricher").Obj(),
 			wantPlan: func() *plan.Plan {
 				p := observerPlanBase()
 				p.Pipeline = &plan.Pipeline{InputTopic: testTopic, ConsumerGroup: "crm-enricher"}
@@ -949,8 +851,7 @@ func TestBuildObserverPod(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			lt := baseLoadTest()
-			tc.mutate(lt)
+			lt := tc.lt
 			if !needsObserver(lt) {
 				t.Fatalf("needsObserver = false for %s", tc.name)
 			}
@@ -1024,45 +925,36 @@ func TestPodVolumesByRole(t *testing.T) {
 	claim := corev1.Volume{Name: "samples", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{
 		ClaimName: "crm-recordings", ReadOnly: true,
 	}}}
-	pvc := func(lt *streamreplayv1alpha1.LoadTest) {
-		lt.Spec.SampleSet.ConfigMapRef = nil
-		lt.Spec.SampleSet.PersistentVolumeClaim = &streamreplayv1alpha1.SampleVolume{ClaimName: "crm-recordings"}
-	}
-	url := func(lt *streamreplayv1alpha1.LoadTest) {
-		lt.Spec.SampleSet.ConfigMapRef = nil
-		lt.Spec.SampleSet.URL = "https://samples.example.com/crm.jsonl"
-	}
-	withSASL := func(lt *streamreplayv1alpha1.LoadTest) {
-		lt.Spec.Kafka.SASL = &streamreplayv1alpha1.KafkaSASL{Mechanism: streamreplayv1alpha1.SASLScramSHA512, SecretRef: streamreplayv1alpha1.SecretRef{Name: "kafka-user"}}
-	}
+	// Every case has an observer, through its DLQ.
+	withDLQ := func() *loadTestWrapper { return loadTest(testName).DLQ("crm-pipeline.dlq") }
+	configMapSamples := withDLQ().Obj()
+	pvc := withDLQ().PVC("crm-recordings", "").Obj()
+	url := withDLQ().URL("https://samples.example.com/crm.jsonl").Obj()
+	pvcSASL := withDLQ().PVC("crm-recordings", "").SCRAM("kafka-user").Obj()
 	for _, tc := range []struct {
 		name        string
-		mutate      []func(*streamreplayv1alpha1.LoadTest)
+		lt          *streamreplayv1alpha1.LoadTest
 		role        results.Role
 		wantVolumes []corev1.Volume
 		wantMounts  []corev1.VolumeMount
 	}{
-		{name: "ConfigMap, worker", role: results.RoleWorker, wantVolumes: []corev1.Volume{tmp, configMap}, wantMounts: []corev1.VolumeMount{tmpMount, samplesMount}},
-		{name: "ConfigMap, observer", role: results.RoleObserver, wantVolumes: []corev1.Volume{tmp}, wantMounts: []corev1.VolumeMount{tmpMount}},
-		{name: "PVC, worker", mutate: []func(*streamreplayv1alpha1.LoadTest){pvc}, role: results.RoleWorker, wantVolumes: []corev1.Volume{tmp, claim}, wantMounts: []corev1.VolumeMount{tmpMount, samplesMount}},
-		{name: "PVC, observer", mutate: []func(*streamreplayv1alpha1.LoadTest){pvc}, role: results.RoleObserver, wantVolumes: []corev1.Volume{tmp}, wantMounts: []corev1.VolumeMount{tmpMount}},
-		{name: "URL, worker", mutate: []func(*streamreplayv1alpha1.LoadTest){url}, role: results.RoleWorker, wantVolumes: []corev1.Volume{tmp}, wantMounts: []corev1.VolumeMount{tmpMount}},
-		{name: "URL, observer", mutate: []func(*streamreplayv1alpha1.LoadTest){url}, role: results.RoleObserver, wantVolumes: []corev1.Volume{tmp}, wantMounts: []corev1.VolumeMount{tmpMount}},
+		{name: "ConfigMap, worker", lt: configMapSamples, role: results.RoleWorker, wantVolumes: []corev1.Volume{tmp, configMap}, wantMounts: []corev1.VolumeMount{tmpMount, samplesMount}},
+		{name: "ConfigMap, observer", lt: configMapSamples, role: results.RoleObserver, wantVolumes: []corev1.Volume{tmp}, wantMounts: []corev1.VolumeMount{tmpMount}},
+		{name: "PVC, worker", lt: pvc, role: results.RoleWorker, wantVolumes: []corev1.Volume{tmp, claim}, wantMounts: []corev1.VolumeMount{tmpMount, samplesMount}},
+		{name: "PVC, observer", lt: pvc, role: results.RoleObserver, wantVolumes: []corev1.Volume{tmp}, wantMounts: []corev1.VolumeMount{tmpMount}},
+		{name: "URL, worker", lt: url, role: results.RoleWorker, wantVolumes: []corev1.Volume{tmp}, wantMounts: []corev1.VolumeMount{tmpMount}},
+		{name: "URL, observer", lt: url, role: results.RoleObserver, wantVolumes: []corev1.Volume{tmp}, wantMounts: []corev1.VolumeMount{tmpMount}},
 		{
-			name: "PVC and SASL, worker", mutate: []func(*streamreplayv1alpha1.LoadTest){pvc, withSASL}, role: results.RoleWorker,
+			name: "PVC and SASL, worker", lt: pvcSASL, role: results.RoleWorker,
 			wantVolumes: []corev1.Volume{tmp, claim, sasl}, wantMounts: []corev1.VolumeMount{tmpMount, samplesMount, saslMount},
 		},
 		{
-			name: "PVC and SASL, observer keeps the Kafka credentials", mutate: []func(*streamreplayv1alpha1.LoadTest){pvc, withSASL}, role: results.RoleObserver,
+			name: "PVC and SASL, observer keeps the Kafka credentials", lt: pvcSASL, role: results.RoleObserver,
 			wantVolumes: []corev1.Volume{tmp, sasl}, wantMounts: []corev1.VolumeMount{tmpMount, saslMount},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			lt := baseLoadTest()
-			lt.Spec.DeadLetterQueue = &streamreplayv1alpha1.DeadLetterQueue{Topic: "crm-pipeline.dlq"}
-			for _, m := range tc.mutate {
-				m(lt)
-			}
+			lt := tc.lt
 			var pod *corev1.Pod
 			if tc.role == results.RoleObserver {
 				pod = mustObserverPod(t, lt)
@@ -1097,14 +989,14 @@ func TestBuildResultsConfigMap(t *testing.T) {
 		},
 		Data: map[string]string{"summary.txt": "The test has not finished yet.\n"},
 	}
-	if diff := cmp.Diff(want, BuildResultsConfigMap(baseLoadTest())); diff != "" {
+	if diff := cmp.Diff(want, BuildResultsConfigMap(loadTest(testName).Obj())); diff != "" {
 		t.Errorf("BuildResultsConfigMap mismatch (-want +got):\n%s", diff)
 	}
 }
 
 func TestChildNamesFitInDNSLabel(t *testing.T) {
-	lt := baseLoadTest()
-	lt.Name = strings.Repeat("a", 24) + "-" + strings.Repeat("b", 25) // 50 characters, the API's limit
+	// 50 characters, the API's limit; 256 workers, the most.
+	lt := loadTest(strings.Repeat("a", 24) + "-" + strings.Repeat("b", 25)).Workers(256).Obj()
 	if len(lt.Name) != 50 {
 		t.Fatalf("test name has %d characters, want 50", len(lt.Name))
 	}
@@ -1127,7 +1019,6 @@ func TestChildNamesFitInDNSLabel(t *testing.T) {
 		}
 	}
 	// The names also reach the objects, and label values stay valid.
-	lt.Spec.Workers = 256
 	pod := mustWorkerPod(t, lt, 255)
 	if pod.Name != lt.Name+"-worker-255" {
 		t.Errorf("pod name = %q", pod.Name)
@@ -1140,71 +1031,60 @@ func TestChildNamesFitInDNSLabel(t *testing.T) {
 }
 
 func TestActiveDeadline(t *testing.T) {
-	dur := func(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
 	for _, tc := range []struct {
 		name    string
-		mutate  func(spec *streamreplayv1alpha1.LoadTestSpec)
+		lt      *streamreplayv1alpha1.LoadTest
 		wantRun time.Duration
 		want    int64
 	}{
 		{
 			name:    "defaults: 5m ready + 30s start + 10m run + 30s drain + 5m margin",
-			mutate:  func(*streamreplayv1alpha1.LoadTestSpec) {},
+			lt:      loadTest(testName).Obj(),
 			wantRun: 10 * time.Minute,
 			want:    300 + 30 + 600 + 30 + 300,
 		},
 		{
 			name: "explicit defaults give the same",
-			mutate: func(spec *streamreplayv1alpha1.LoadTestSpec) {
-				spec.Timeouts = streamreplayv1alpha1.Timeouts{PodsReady: dur(5 * time.Minute), Start: dur(30 * time.Second), Drain: dur(30 * time.Second)}
-			},
+			lt: loadTest(testName).Timeouts(streamreplayv1alpha1.Timeouts{
+				PodsReady: dur(5 * time.Minute), Start: dur(30 * time.Second), Drain: dur(30 * time.Second),
+			}).Obj(),
 			wantRun: 10 * time.Minute,
 			want:    300 + 30 + 600 + 30 + 300,
 		},
 		{
 			name: "custom timeouts and a zero drain",
-			mutate: func(spec *streamreplayv1alpha1.LoadTestSpec) {
-				spec.Duration = dur(90 * time.Second)
-				spec.Timeouts = streamreplayv1alpha1.Timeouts{PodsReady: dur(time.Minute), Start: dur(10 * time.Second), Drain: dur(0)}
-			},
+			lt: loadTest(testName).Duration(90 * time.Second).Timeouts(streamreplayv1alpha1.Timeouts{
+				PodsReady: dur(time.Minute), Start: dur(10 * time.Second), Drain: dur(0),
+			}).Obj(),
 			wantRun: 90 * time.Second,
 			want:    60 + 10 + 90 + 0 + 300,
 		},
 		{
 			name: "long run with long timeouts",
-			mutate: func(spec *streamreplayv1alpha1.LoadTestSpec) {
-				spec.Duration = dur(24 * time.Hour)
-				spec.Timeouts = streamreplayv1alpha1.Timeouts{PodsReady: dur(time.Hour), Start: dur(10 * time.Minute), Drain: dur(time.Hour)}
-			},
+			lt: loadTest(testName).Duration(24 * time.Hour).Timeouts(streamreplayv1alpha1.Timeouts{
+				PodsReady: dur(time.Hour), Start: dur(10 * time.Minute), Drain: dur(time.Hour),
+			}).Obj(),
 			wantRun: 24 * time.Hour,
 			want:    3600 + 600 + 86400 + 3600 + 300,
 		},
 		{
 			name: "Stages take their length from the stages, not duration",
-			mutate: func(spec *streamreplayv1alpha1.LoadTestSpec) {
-				spec.Scenario = streamreplayv1alpha1.Scenario{Type: streamreplayv1alpha1.ScenarioStages, Stages: []streamreplayv1alpha1.Stage{
-					{Duration: metav1.Duration{Duration: 2 * time.Minute}, TargetRate: 10},
-					{Duration: metav1.Duration{Duration: 3 * time.Minute}, TargetRate: 20},
-				}}
-				spec.Duration = nil
-				spec.Timeouts = streamreplayv1alpha1.Timeouts{Drain: dur(2 * time.Minute)}
-			},
+			lt: loadTest(testName).Stages(stage(2*time.Minute, 10), stage(3*time.Minute, 20)).
+				Timeouts(streamreplayv1alpha1.Timeouts{Drain: dur(2 * time.Minute)}).Obj(),
 			wantRun: 5 * time.Minute,
 			want:    300 + 30 + 300 + 120 + 300,
 		},
 		{
 			name: "sub-second parts are truncated",
-			mutate: func(spec *streamreplayv1alpha1.LoadTestSpec) {
-				spec.Duration = dur(1500 * time.Millisecond)
-				spec.Timeouts = streamreplayv1alpha1.Timeouts{PodsReady: dur(5 * time.Second), Start: dur(time.Second), Drain: dur(0)}
-			},
+			lt: loadTest(testName).Duration(1500 * time.Millisecond).Timeouts(streamreplayv1alpha1.Timeouts{
+				PodsReady: dur(5 * time.Second), Start: dur(time.Second), Drain: dur(0),
+			}).Obj(),
 			wantRun: 1500 * time.Millisecond,
 			want:    5 + 1 + 1 + 0 + 300,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			lt := baseLoadTest()
-			tc.mutate(&lt.Spec)
+			lt := tc.lt
 			if got := runLength(&lt.Spec); got != tc.wantRun {
 				t.Errorf("runLength = %v, want %v", got, tc.wantRun)
 			}
@@ -1222,9 +1102,7 @@ func TestActiveDeadline(t *testing.T) {
 func TestRateSharesAddUpToTargetRate(t *testing.T) {
 	for workers := int32(1); workers <= 16; workers++ {
 		for _, rate := range []int64{16, 17, 999, 1000, 5000, 12345, 10_000_000} {
-			lt := baseLoadTest()
-			lt.Spec.Workers = workers
-			lt.Spec.TargetRate = ptr.To(rate)
+			lt := loadTest(testName).Workers(workers).TargetRate(rate).Obj()
 			var sum, lo, hi int64
 			for i := range workers {
 				share := podPlan(t, mustWorkerPod(t, lt, i)).Scenario.TargetRate

@@ -59,13 +59,13 @@ func isCapacity(spec *streamreplayv1alpha1.LoadTestSpec) bool {
 	return spec.Scenario.Type == streamreplayv1alpha1.ScenarioCapacity && spec.Capacity != nil
 }
 
-// probeHold and probeDrain are spec.capacity's with the API's defaults.
+// probeHold and probeDrain are spec.capacity's, as admitted.
 func probeHold(c *streamreplayv1alpha1.CapacitySearch) time.Duration {
-	return durationOr(c.ProbeDuration, time.Minute)
+	return specDuration(c.ProbeDuration)
 }
 
 func probeDrain(c *streamreplayv1alpha1.CapacitySearch) time.Duration {
-	return durationOr(c.DrainTimeout, time.Minute)
+	return specDuration(c.DrainTimeout)
 }
 
 // searchLength bounds a whole search: the most probes, each with its hold, drain and overhead.
@@ -73,15 +73,12 @@ func searchLength(c *streamreplayv1alpha1.CapacitySearch) time.Duration {
 	return capacity.MaxProbes * (probeHold(c) + probeDrain(c) + probeOverhead)
 }
 
-// searchBounds are the search's bounds from the spec (admission checked them).
+// searchBounds are the search's bounds from the spec (admission checked them and set
+// the precision's default).
 func searchBounds(c *streamreplayv1alpha1.CapacitySearch) (capacity.Bounds, error) {
-	precision := 0.05
-	if c.Precision != nil {
-		v, err := strconv.ParseFloat(*c.Precision, 64)
-		if err != nil {
-			return capacity.Bounds{}, fmt.Errorf("spec.capacity.precision: %w", err)
-		}
-		precision = v
+	precision, err := strconv.ParseFloat(ptr.Deref(c.Precision, ""), 64)
+	if err != nil {
+		return capacity.Bounds{}, fmt.Errorf("spec.capacity.precision: %w", err)
 	}
 	b := capacity.Bounds{
 		StartRate: float64(c.StartRate), MaxRate: float64(c.MaxRate), Hold: probeHold(c), Precision: precision,

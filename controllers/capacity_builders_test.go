@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
@@ -14,23 +13,16 @@ import (
 	"github.com/streamreplay/streamreplay/internal/results"
 )
 
-func capacityLoadTest() *streamreplayv1alpha1.LoadTest {
-	lt := baseLoadTest()
-	lt.Spec.Scenario = streamreplayv1alpha1.Scenario{Type: streamreplayv1alpha1.ScenarioCapacity}
-	lt.Spec.TargetRate, lt.Spec.Duration = nil, nil
-	lt.Spec.Workers = 3
-	lt.Spec.Capacity = &streamreplayv1alpha1.CapacitySearch{
-		StartRate: 100, MaxRate: 1000, ProbeDuration: &metav1.Duration{Duration: 20 * time.Second},
-		DrainTimeout: &metav1.Duration{Duration: 10 * time.Second}, Precision: ptr.To("0.02"),
-	}
-	lt.Spec.Pipeline = &streamreplayv1alpha1.Pipeline{ConsumerGroup: "crm-enricher"}
-	return lt
+func capacityLoadTest() *loadTestWrapper {
+	return loadTest(testName).Workers(3).Capacity(streamreplayv1alpha1.CapacitySearch{
+		StartRate: 100, MaxRate: 1000, ProbeDuration: dur(20 * time.Second), DrainTimeout: dur(10 * time.Second), Precision: ptr.To("0.02"),
+	}).Pipeline("", "crm-enricher")
 }
 
 // A Capacity run's pods get the Capacity scenario (workers: their share of maxRate, which
 // sizes their batches), a run length covering the most probes, and a deadline beyond it.
 func TestBuildPlanForCapacity(t *testing.T) {
-	lt := capacityLoadTest()
+	lt := capacityLoadTest().Obj()
 	search := capacity.MaxProbes * (20*time.Second + 10*time.Second + probeOverhead)
 	cases := []struct {
 		name  string
@@ -60,11 +52,10 @@ func TestBuildPlanForCapacity(t *testing.T) {
 }
 
 func TestSearchBoundsAndLimits(t *testing.T) {
-	lt := capacityLoadTest()
-	lt.Spec.Thresholds = &streamreplayv1alpha1.Thresholds{
+	lt := capacityLoadTest().Thresholds(streamreplayv1alpha1.Thresholds{
 		MinAchievedRateRatio: ptr.To("0.9"), MaxErrorRatio: ptr.To("0.01"), MaxConsumerLag: ptr.To[int64](5000),
-		MaxP99Latency: &metav1.Duration{Duration: 250 * time.Millisecond}, MaxEndToEndP99Latency: &metav1.Duration{Duration: 2 * time.Second},
-	}
+		MaxP99Latency: dur(250 * time.Millisecond), MaxEndToEndP99Latency: dur(2 * time.Second),
+	}).Obj()
 	b, err := searchBounds(lt.Spec.Capacity)
 	if err != nil {
 		t.Fatal(err)
@@ -86,5 +77,15 @@ func TestSearchBoundsAndLimits(t *testing.T) {
 	l, err = searchLimits(nil)
 	if err != nil || l.MinAchievedRateRatio != 0.95 || l.MaxErrorRatio != 0.001 {
 		t.Errorf("limits without thresholds: %+v, %v; want the default ratios", l, err)
+	}
+	// Left out, the hold, the drain and the precision are the CRD's defaults.
+	lt = loadTest(testName).Capacity(streamreplayv1alpha1.CapacitySearch{StartRate: 100, MaxRate: 1000}).Obj()
+	b, err = searchBounds(lt.Spec.Capacity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantB = capacity.Bounds{StartRate: 100, MaxRate: 1000, Hold: time.Minute, Precision: 0.05, Drain: time.Minute, MinRate: 1}
+	if diff := cmp.Diff(wantB, b); diff != "" {
+		t.Errorf("bounds with the CRD's defaults (-want +got):\n%s", diff)
 	}
 }

@@ -6,15 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/events"
-	clocktesting "k8s.io/utils/clock/testing"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
@@ -25,21 +17,9 @@ import (
 // is created, at a point no real API server could be timed to; the controller must notice
 // before the fourth.
 func TestDeleteStopsTheCreationLoop(t *testing.T) {
-	lt := baseLoadTest()
-	lt.Spec.Workers = 256
-	lt.Spec.TargetRate = ptr.To[int64](256_000)
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := streamreplayv1alpha1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
+	lt := loadTest(testName).Workers(256).TargetRate(256_000).Obj()
 	created := 0
-	c := fake.NewClientBuilder().
-		WithScheme(scheme).
-		WithObjects(lt).
-		WithStatusSubresource(lt).
+	c := fakeCluster(t, lt).
 		WithInterceptorFuncs(interceptor.Funcs{Create: func(ctx context.Context, w client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
 			if err := w.Create(ctx, obj, opts...); err != nil {
 				return err
@@ -53,11 +33,8 @@ func TestDeleteStopsTheCreationLoop(t *testing.T) {
 			return nil
 		}}).
 		Build()
-	r := &LoadTestReconciler{
-		Client: c, APIReader: c, Scheme: scheme, Recorder: events.NewFakeRecorder(100),
-		Clock: clocktesting.NewFakeClock(time.Now()), PodImage: testImage, StartLead: time.Second,
-	}
-	if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: lt.Namespace, Name: lt.Name}}); err != nil {
+	r := fakeReconciler(c, time.Now())
+	if _, err := r.Reconcile(context.Background(), requestFor(lt)); err != nil {
 		t.Fatalf("Reconcile: %v", err)
 	}
 	if created != 3 {
@@ -69,7 +46,7 @@ func TestDeleteStopsTheCreationLoop(t *testing.T) {
 	}
 	// Without a LoadTest, the next reconcile deletes what the loop created (the
 	// garbage collector would too, later).
-	if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: lt.Namespace, Name: lt.Name}}); err != nil {
+	if _, err := r.Reconcile(context.Background(), requestFor(lt)); err != nil {
 		t.Fatalf("Reconcile after the delete: %v", err)
 	}
 	if err := c.List(context.Background(), &pods); err != nil {

@@ -41,7 +41,7 @@ func earlyStopPlan(spec *streamreplayv1alpha1.LoadTestSpec) *plan.EarlyStop {
 	if spec.EarlyStop == nil {
 		return nil
 	}
-	p := &plan.EarlyStop{Window: metav1.Duration{Duration: durationOr(spec.EarlyStop.Window, earlystop.DefaultWindow)}}
+	p := &plan.EarlyStop{Window: metav1.Duration{Duration: specDuration(spec.EarlyStop.Window)}}
 	if t := spec.Thresholds; t != nil {
 		p.MaxConsumerLag = t.MaxConsumerLag
 		if t.MaxEndToEndP99Latency != nil {

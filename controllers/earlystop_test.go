@@ -12,15 +12,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
-	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/control"
@@ -30,17 +24,17 @@ import (
 )
 
 func TestEarlyStopPlan(t *testing.T) {
-	lt := baseLoadTest()
-	if p := earlyStopPlan(&lt.Spec); p != nil {
+	if p := earlyStopPlan(&loadTest(testName).Obj().Spec); p != nil {
 		t.Errorf("without spec.earlyStop the observer's plan has early stop %+v", p)
 	}
-	lt.Spec.EarlyStop = &streamreplayv1alpha1.EarlyStop{}
-	lt.Spec.Thresholds = &streamreplayv1alpha1.Thresholds{MaxConsumerLag: ptr.To[int64](1000), MaxEndToEndP99Latency: &metav1.Duration{Duration: 2 * time.Second}}
+	// The window left out: the CRD's default, which is the observer's own.
+	lt := loadTest(testName).EarlyStop(streamreplayv1alpha1.EarlyStop{}).
+		Thresholds(streamreplayv1alpha1.Thresholds{MaxConsumerLag: ptr.To[int64](1000), MaxEndToEndP99Latency: dur(2 * time.Second)}).Obj()
 	want := &plan.EarlyStop{Window: metav1.Duration{Duration: earlystop.DefaultWindow}, MaxConsumerLag: ptr.To[int64](1000), MaxEndToEndP99: &metav1.Duration{Duration: 2 * time.Second}}
 	if diff := cmp.Diff(want, earlyStopPlan(&lt.Spec)); diff != "" {
 		t.Errorf("early stop plan (-want +got):\n%s", diff)
 	}
-	lt.Spec.EarlyStop.Window = &metav1.Duration{Duration: 30 * time.Second}
+	lt.Spec.EarlyStop.Window = dur(30 * time.Second)
 	if got := earlyStopPlan(&lt.Spec).Window.Duration; got != 30*time.Second {
 		t.Errorf("window = %s, want the spec's 30s", got)
 	}
@@ -51,13 +45,9 @@ func TestEarlyStopPlan(t *testing.T) {
 }
 
 func TestDecideEarlyStop(t *testing.T) {
-	lt := baseLoadTest()
-	lt.Spec.Workers = 2
-	lt.Spec.DeadLetterQueue = &streamreplayv1alpha1.DeadLetterQueue{Topic: "dlq"}
-	lt.Spec.Thresholds = &streamreplayv1alpha1.Thresholds{
-		MaxErrorRatio: ptr.To("0.01"), MaxDLQRecords: ptr.To[int64](5),
-		MaxEndToEndP99Latency: &metav1.Duration{Duration: time.Second},
-	}
+	lt := loadTest(testName).Workers(2).DLQ("dlq").Thresholds(streamreplayv1alpha1.Thresholds{
+		MaxErrorRatio: ptr.To("0.01"), MaxDLQRecords: ptr.To[int64](5), MaxEndToEndP99Latency: dur(time.Second),
+	}).Obj()
 	ms := members(lt, nil)
 	worker := func(scheduled, failed int64) *control.Status {
 		return &control.Status{Worker: &control.WorkerStatus{Scheduled: scheduled, Failed: failed}}
@@ -138,18 +128,14 @@ func (f *fakePods) Status(_ context.Context, pod *corev1.Pod, runID string) (*co
 // next reconcile sends /stop; a reconciler that restarts with the condition written stops
 // the pods without reading /status again.
 func TestEarlyStopStep(t *testing.T) {
-	lt := baseLoadTest()
-	lt.Spec.Workers = 1
-	lt.Spec.EarlyStop = &streamreplayv1alpha1.EarlyStop{Window: &metav1.Duration{Duration: 10 * time.Second}}
-	lt.Spec.Pipeline = &streamreplayv1alpha1.Pipeline{ConsumerGroup: "enricher"}
-	lt.Spec.Thresholds = &streamreplayv1alpha1.Thresholds{MaxConsumerLag: ptr.To[int64](1000)}
-	lt.Generation = 1
 	start := time.Date(2026, 12, 1, 5, 0, 0, 0, time.UTC)
 	now := start.Add(20 * time.Second)
-	lt.Status = streamreplayv1alpha1.LoadTestStatus{
-		Phase: streamreplayv1alpha1.PhaseRunning, RunID: testUID, StartTime: streamreplayv1alpha1.NewPreciseTime(start),
-		Conditions: []metav1.Condition{{Type: streamreplayv1alpha1.ConditionStarted, Status: metav1.ConditionTrue, Reason: "AllPodsSignalled", LastTransitionTime: metav1.NewTime(start)}},
-	}
+	lt := loadTest(testName).Workers(1).EarlyStop(streamreplayv1alpha1.EarlyStop{Window: dur(10 * time.Second)}).
+		Pipeline("", "enricher").Thresholds(streamreplayv1alpha1.Thresholds{MaxConsumerLag: ptr.To[int64](1000)}).Generation(1).
+		Status(streamreplayv1alpha1.LoadTestStatus{
+			Phase: streamreplayv1alpha1.PhaseRunning, RunID: testUID, StartTime: streamreplayv1alpha1.NewPreciseTime(start),
+			Conditions: []metav1.Condition{{Type: streamreplayv1alpha1.ConditionStarted, Status: metav1.ConditionTrue, Reason: "AllPodsSignalled", LastTransitionTime: metav1.NewTime(start)}},
+		}).Obj()
 	var objs []client.Object
 	ips := map[string]string{WorkerPodName(lt, 0): "10.0.0.1", ObserverPodName(lt): "10.0.0.2"}
 	for name, ip := range ips {
@@ -158,22 +144,16 @@ func TestEarlyStopStep(t *testing.T) {
 			Status:     corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
 		})
 	}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := streamreplayv1alpha1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(append(objs, lt)...).WithStatusSubresource(lt).Build()
+	c := fakeCluster(t, append(objs, lt)...).Build()
 	b := &earlystop.Breach{Threshold: "maxConsumerLag", At: 16 * time.Second, Message: "stopped early at +16s on maxConsumerLag: lag 3200 > 1000 for 10s and growing 200/s"}
 	pods := &fakePods{statuses: map[string]*control.Status{
 		"10.0.0.1": {Worker: &control.WorkerStatus{Scheduled: 100_000}},
 		"10.0.0.2": {Observer: &control.ObserverStatus{}},
 	}}
 	recorder := events.NewFakeRecorder(100)
-	r := &LoadTestReconciler{Client: c, APIReader: c, Scheme: scheme, Recorder: recorder, Clock: clocktesting.NewFakeClock(now), Signals: pods, PodImage: testImage, StartLead: time.Second}
-	req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: lt.Namespace, Name: lt.Name}}
+	r := fakeReconciler(c, now)
+	r.Recorder, r.Signals = recorder, pods
+	req := requestFor(lt)
 	get := func() *streamreplayv1alpha1.LoadTest {
 		t.Helper()
 		got := &streamreplayv1alpha1.LoadTest{}
@@ -260,10 +240,9 @@ func TestEarlyStopNeverPasses(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			lt := baseLoadTest()
-			lt.Status.Phase = streamreplayv1alpha1.PhaseRunning
-			lt.Status.Thresholds = tc.checks
-			lt.Status.Conditions = []metav1.Condition{breach}
+			lt := loadTest(testName).Status(streamreplayv1alpha1.LoadTestStatus{
+				Phase: streamreplayv1alpha1.PhaseRunning, Thresholds: tc.checks, Conditions: []metav1.Condition{breach},
+			}).Obj()
 			s := &runStep{lt: lt, now: time.Now()}
 			s.finishEarlyStopped(s.earlyStop(), &runOutcome{passed: true, message: "all thresholds met: maxErrorRatio: measured 0, limit 0.001"})
 			st := lt.Status

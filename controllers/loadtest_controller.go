@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -168,13 +169,11 @@ func (r *LoadTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // LoadTest and its results ConfigMap stay.
 func (r *LoadTestReconciler) cleanup(ctx context.Context, lt *streamreplayv1alpha1.LoadTest, pods []corev1.Pod) (ctrl.Result, error) {
 	now := r.Clock.Now()
-	ttl := time.Duration(600) * time.Second
-	if lt.Spec.Cleanup.TTLSecondsAfterFinished != nil {
-		ttl = time.Duration(*lt.Spec.Cleanup.TTLSecondsAfterFinished) * time.Second
-	}
+	// Admission always sets the policy and the TTL (the CRD holds their defaults).
+	ttl := time.Duration(ptr.Deref(lt.Spec.Cleanup.TTLSecondsAfterFinished, 0)) * time.Second
 	policy := lt.Spec.Cleanup.Policy
 	expire := policy == streamreplayv1alpha1.CleanupAlways ||
-		(policy != streamreplayv1alpha1.CleanupNever && lt.Status.Phase == streamreplayv1alpha1.PhasePassed)
+		(policy == streamreplayv1alpha1.CleanupOnSuccess && lt.Status.Phase == streamreplayv1alpha1.PhasePassed)
 	var finishedAt time.Time
 	if lt.Status.CompletionTime != nil {
 		finishedAt = lt.Status.CompletionTime.Time

@@ -17,7 +17,7 @@ func TestBuildNetworkPolicy(t *testing.T) {
 		OperatorPodLabels: map[string]string{"control-plane": "controller-manager"},
 		MetricsNamespaces: metav1.LabelSelector{MatchLabels: map[string]string{"metrics": "enabled"}},
 	}
-	got := BuildNetworkPolicy(baseLoadTest(), cfg)
+	got := BuildNetworkPolicy(loadTest(testName).Obj(), cfg)
 	tcp := ptr.To(corev1.ProtocolTCP)
 	want := &networkingv1.NetworkPolicy{
 		ObjectMeta: metav1.ObjectMeta{

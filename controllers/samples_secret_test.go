@@ -14,12 +14,11 @@ import (
 // A sample URL and its headers from Secrets reach the pod as mounted files; the plan
 // names the files, never the URL.
 func TestSampleURLAndHeadersFromSecrets(t *testing.T) {
-	lt := baseLoadTest()
-	lt.Spec.SampleSet = streamreplayv1alpha1.SampleSet{
+	lt := loadTest(testName).SampleSet(streamreplayv1alpha1.SampleSet{
 		URLSecretRef:     &streamreplayv1alpha1.SecretKeyRef{Name: "samples-url", Key: "signed-url"},
 		HeadersSecretRef: &streamreplayv1alpha1.SecretRef{Name: "samples-auth"},
 		Format:           streamreplayv1alpha1.SampleFormatJSONLines,
-	}
+	}).Obj()
 	pod := mustWorkerPod(t, lt, 0)
 	wantVolumes := []corev1.Volume{
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
