@@ -77,7 +77,7 @@ func TestManagerMetricsNeedAnAuthorisedToken(t *testing.T) {
 		ProbeAddr:       "0",
 		PodImage:        "streamreplay:test",
 		Namespaces:      []string{createNamespace(ctx, t, c, "metrics")},
-		SeveralManagers: true,
+		ManagerSettings: fakepods.SeveralManagers,
 	})
 	if err != nil {
 		t.Fatal(err)
