@@ -22,6 +22,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -142,6 +143,11 @@ func (c *Client) Stop(ctx context.Context, ip string, port int32, token string, 
 // podURL is the URL of path on a pod's control port.
 func podURL(ip string, port int32, path string) string {
 	return "http://" + net.JoinHostPort(ip, strconv.Itoa(int(port))) + path
+}
+
+// runURL is podURL for a GET of run runID.
+func runURL(ip string, port int32, path, runID string) string {
+	return podURL(ip, port, path) + "?" + QueryRunID + "=" + url.QueryEscape(runID)
 }
 
 func (c *Client) post(ctx context.Context, ip string, port int32, token, path string, body any) error {
