@@ -1,11 +1,7 @@
-// Package control is the protocol between the operator and its pods: the operator POSTs
-// /start with the agreed start time, and /stop to end a run early, to each pod's control port.
-// Both calls are idempotent, so a restarted operator may send them again.
-//
-// Every call carries `Authorization: Bearer <token>`, where the token is an HMAC of the
-// run id under a key only the operator holds (Key.Token). The operator gives the token to
-// the run's pods in a Secret it creates for the run, mounted as a file; it never needs to
-// read that Secret back, because it can compute the token again from the key.
+// Package control is the protocol between the operator and its pods' control port: the
+// paths, the requests and answers, the run's bearer token (an HMAC of the run id under a
+// key only the operator holds), the operator's client and the rules the pod's handlers
+// follow (docs/design.md, "The control protocol").
 package control
 
 import (

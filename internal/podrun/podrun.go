@@ -1,18 +1,8 @@
 // Package podrun is the life of a worker or observer pod, shared by both: it serves the
-// control port from the first moment, prepares the role, reports Ready, waits for the
-// operator's start signal, runs the role until it is done or stopped, and always ends by
-// writing the termination message that the operator reads.
-//
-//	preparing --Prepare ok--> ready --POST /start, start time reached--> running --> done
-//
-// The pod serves two ports. The control port answers only the operator: every request
-// must carry the run's bearer token (control.RequireToken), or it gets a bare 401 that
-// says nothing about what was wrong, and changes nothing. The metrics port serves
-// /metrics, /readyz and /healthz to anyone allowed to reach it, GET and HEAD only.
-//
-// /healthz answers 200 throughout; /readyz 200 only between a successful Prepare and the
-// end of the run. POST /stop, SIGTERM (Main's ctx) and a stop before the start all end the
-// pod cleanly with a report marked Stopped.
+// control and metrics ports from the first moment, prepares the role, reports Ready,
+// waits for the operator's start signal, runs the role until it is done or stopped, and
+// always ends by writing the termination message that the operator reads
+// (docs/design.md, "The control protocol").
 package podrun
 
 import (
