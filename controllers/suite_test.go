@@ -160,7 +160,7 @@ func (h *harness) startManager() {
 		StartLead:       300 * time.Millisecond,
 		SignalTimeout:   500 * time.Millisecond,
 		Namespaces:      []string{h.namespace},
-		SeveralManagers: true,
+		ManagerSettings: fakepods.SeveralManagers,
 		Clock:           h.clock,
 	}
 	if h.mutate != nil {

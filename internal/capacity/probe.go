@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -429,11 +428,4 @@ func summarise(b Bounds, probes []Probe) Result {
 		r.Factor = FactorMaxRate
 	}
 	return r
-}
-
-// Sorted returns the probes by rate, for a report.
-func Sorted(probes []Probe) []Probe {
-	out := append([]Probe(nil), probes...)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Rate < out[j].Rate })
-	return out
 }

@@ -1,11 +1,7 @@
-// Package control is the protocol between the operator and its pods: the operator POSTs
-// /start with the agreed start time, and /stop to end a run early, to each pod's control port.
-// Both calls are idempotent, so a restarted operator may send them again.
-//
-// Every call carries `Authorization: Bearer <token>`, where the token is an HMAC of the
-// run id under a key only the operator holds (Key.Token). The operator gives the token to
-// the run's pods in a Secret it creates for the run, mounted as a file; it never needs to
-// read that Secret back, because it can compute the token again from the key.
+// Package control is the protocol between the operator and its pods' control port: the
+// paths, the requests and answers, the run's bearer token (an HMAC of the run id under a
+// key only the operator holds), the operator's client and the rules the pod's handlers
+// follow (docs/design.md, "The control protocol").
 package control
 
 import (
@@ -22,6 +18,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -142,6 +139,11 @@ func (c *Client) Stop(ctx context.Context, ip string, port int32, token string, 
 // podURL is the URL of path on a pod's control port.
 func podURL(ip string, port int32, path string) string {
 	return "http://" + net.JoinHostPort(ip, strconv.Itoa(int(port))) + path
+}
+
+// runURL is podURL for a GET of run runID.
+func runURL(ip string, port int32, path, runID string) string {
+	return podURL(ip, port, path) + "?" + QueryRunID + "=" + url.QueryEscape(runID)
 }
 
 func (c *Client) post(ctx context.Context, ip string, port int32, token, path string, body any) error {

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 )
@@ -103,7 +101,7 @@ func (c *Client) ProbeResult(ctx context.Context, ip string, port int32, token, 
 	if ip == "" {
 		return nil, errors.New("the pod has no IP address yet")
 	}
-	u := "http://" + net.JoinHostPort(ip, strconv.Itoa(int(port))) + PathProbe + "/" + strconv.Itoa(n) + "?runID=" + url.QueryEscape(runID)
+	u := runURL(ip, port, PathProbe+"/"+strconv.Itoa(n), runID)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("building request to %s: %w", PathProbe, err)

@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -36,8 +34,8 @@ const maxReportBytes = 8 << 20
 // ErrNotFinished is wrapped by Client.Report's error while the pod's run goes on.
 var ErrNotFinished = errors.New("the pod's run is not over")
 
-// ReportServer is the pod's side of PathReport. Mount it behind the same authentication
-// as /start and /stop.
+// ReportServer is the pod's side of PathReport. Mount it behind RequireToken, as the
+// rest of the control port.
 type ReportServer struct {
 	runID     string
 	mu        sync.Mutex
@@ -81,15 +79,14 @@ func (s *ReportServer) Wait(ctx context.Context, grace time.Duration) bool {
 func (s *ReportServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
-		if r.URL.Query().Get("runID") != s.runID {
-			replyText(w, http.StatusConflict, "the run id does not match this pod's run")
+		if !SameRun(w, r.URL.Query().Get(QueryRunID), s.runID) {
 			return
 		}
 		s.mu.Lock()
 		body := s.body
 		s.mu.Unlock()
 		if body == nil {
-			replyText(w, http.StatusConflict, "the run is not over")
+			Reply(w, http.StatusConflict, "the run is not over")
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -97,26 +94,15 @@ func (s *ReportServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(body)
 	case http.MethodPost:
 		var req CollectedRequest
-		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil {
-			replyText(w, http.StatusBadRequest, "bad request body: "+err.Error())
-			return
-		}
-		if req.RunID != s.runID {
-			replyText(w, http.StatusConflict, "the run id does not match this pod's run")
+		if !DecodeRequest(w, r, &req) || !SameRun(w, req.RunID, s.runID) {
 			return
 		}
 		s.once.Do(func() { close(s.collected) })
-		replyText(w, http.StatusOK, "collected")
+		Reply(w, http.StatusOK, "collected")
 	default:
 		w.Header().Set("Allow", "GET, POST")
-		replyText(w, http.StatusMethodNotAllowed, "use GET or POST")
+		Reply(w, http.StatusMethodNotAllowed, "use GET or POST")
 	}
-}
-
-func replyText(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(code)
-	_, _ = io.WriteString(w, msg+"\n")
 }
 
 // Report fetches the full report of the pod at ip:port; its error wraps ErrNotFinished
@@ -125,7 +111,7 @@ func (c *Client) Report(ctx context.Context, ip string, port int32, token, runID
 	if ip == "" {
 		return nil, errors.New("the pod has no IP address yet")
 	}
-	u := "http://" + net.JoinHostPort(ip, strconv.Itoa(int(port))) + PathReport + "?runID=" + url.QueryEscape(runID)
+	u := runURL(ip, port, PathReport, runID)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("building request to %s: %w", u, err)

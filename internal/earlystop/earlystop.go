@@ -1,20 +1,7 @@
 // Package earlystop decides, from the signals sampled during a run, that a
 // threshold is broken beyond repair, so that the run can end Failed at once
 // instead of pushing load into a failing pipeline for the rest of its length.
-//
-// It stops only where the verdict at the end could not be a pass, or where
-// the lag has stayed beyond its limit and kept growing for a whole window:
-//
-//   - maxDLQRecords: dead letters only accumulate, so a count over the limit
-//     stays over it.
-//   - maxErrorRatio: the final ratio is failed / (acknowledged + failed), and
-//     that sum never exceeds the records the run schedules, so more failed
-//     records than ratio × scheduled can only end over the limit.
-//   - maxEndToEndP99Latency: more records over the limit than 1% of the
-//     records the run schedules can only leave the run's p99 over it.
-//   - maxConsumerLag: every sample of the last window over the limit and the
-//     lag still growing over it (the verdict's peak is already over the
-//     limit; the window keeps one bad reading from ending a run).
+// The rules: docs/design.md, "Early stop".
 package earlystop
 
 import (

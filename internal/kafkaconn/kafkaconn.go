@@ -179,10 +179,10 @@ func readSecret(what, path string) (string, error) {
 	return s, nil
 }
 
-// Addr returns the bootstrap servers as one net.Addr for kafka-go's Writer and Client.
+// Addr returns the bootstrap servers as one net.Addr for kafka-go's Transport and Client.
 // It is kafka.TCP's address with its strings computed once: kafka-go's multi-address
-// joins them on every call, and a Writer makes one such call per message. Clients built
-// on either share the Transport's connection pool.
+// joins them on every call, and the worker's producer passes it to every produce round
+// trip. Clients built on either share the Transport's connection pool.
 func Addr(k plan.Kafka) net.Addr {
 	a := kafka.TCP(k.BootstrapServers...)
 	return &staticAddr{network: a.Network(), address: a.String()}

@@ -14,11 +14,9 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -57,9 +55,11 @@ type Options struct {
 	ControlKey control.Key
 	// NetworkPolicy, when set, gives every run a NetworkPolicy (see controllers).
 	NetworkPolicy *controllers.NetworkPolicyConfig
-	// SeveralManagers lets one process create more than one manager over its life (tests,
-	// the sandbox restarting its operator); controller names must be unique otherwise.
-	SeveralManagers bool
+	// ManagerSettings, when set, may change controller-runtime's manager options before the
+	// manager is made; the manager command leaves it nil. A process that makes more than
+	// one manager over its life (a test suite, the sandbox restarting its operator) sets
+	// Controller.SkipNameValidation with it: controller names must be unique otherwise.
+	ManagerSettings func(*ctrl.Options)
 	// Clock is the real clock unless a test injects one.
 	Clock clock.PassiveClock
 }
@@ -118,17 +118,20 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		}
 		namespaces[ns] = cache.Config{}
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgrOpts := ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsOptions(opts),
 		HealthProbeBindAddress: opts.ProbeAddr,
-		Controller:             config.Controller{SkipNameValidation: ptr.To(opts.SeveralManagers)},
 		LeaderElection:         opts.LeaderElection,
 		LeaderElectionID:       "streamreplay.streamreplay.io",
 		Cache: cache.Options{DefaultNamespaces: namespaces, ByObject: map[client.Object]cache.ByObject{
 			&corev1.Pod{}: {Label: ownPods},
 		}},
-	})
+	}
+	if opts.ManagerSettings != nil {
+		opts.ManagerSettings(&mgrOpts)
+	}
+	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}

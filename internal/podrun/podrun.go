@@ -1,26 +1,14 @@
 // Package podrun is the life of a worker or observer pod, shared by both: it serves the
-// control port from the first moment, prepares the pod's Runner, reports Ready, waits for
-// the operator's start signal, runs it until it is done or stopped, and always ends by
-// writing the termination message that the operator reads.
-//
-//	preparing --Prepare ok--> ready --POST /start, start time reached--> running --> done
-//
-// The pod serves two ports. The control port answers only the operator: every request
-// must carry the run's bearer token (control.Authorized), or it gets a bare 401 that
-// says nothing about what was wrong, and changes nothing. The metrics port serves
-// /metrics, /readyz and /healthz to anyone allowed to reach it, GET and HEAD only.
-//
-// /healthz answers 200 throughout; /readyz 200 only between a successful Prepare and the
-// end of the run. POST /stop, SIGTERM (Main's ctx) and a stop before the start all end the
-// pod cleanly with a report marked Stopped.
+// control and metrics ports from the first moment, prepares the pod's Runner, reports Ready,
+// waits for the operator's start signal, runs it until it is done or stopped, and
+// always ends by writing the termination message that the operator reads
+// (docs/design.md, "The control protocol").
 package podrun
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -108,7 +96,6 @@ var (
 )
 
 const (
-	maxBody         = 64 << 10
 	shutdownTimeout = 2 * time.Second
 	readTimeout     = 10 * time.Second
 )
@@ -460,10 +447,8 @@ func (p *pod) startTime() time.Time {
 	return p.start
 }
 
-// controlHandler serves the control port: /start, /stop, /status and /report, to the
-// bearer of the run's token only. Anything else, an unknown path included, gets the same
-// bare 401 first, so a caller without the token learns nothing (not the paths, not the
-// run id).
+// controlHandler serves the control port: /start, /stop, /probe, /status and /report, to
+// the bearer of the run's token only (control.RequireToken).
 func (p *pod) controlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(control.PathStart, p.handleStart)
@@ -472,23 +457,16 @@ func (p *pod) controlHandler() http.Handler {
 	mux.HandleFunc(control.PathProbe, p.handleProbe)
 	mux.HandleFunc(control.PathProbe+"/", p.handleProbeResult)
 	mux.HandleFunc(control.PathStatus, p.handleStatus)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !control.Authorized(r, p.opts.Token) {
-			p.refuse(w, r)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
+	return control.RequireToken(p.opts.Token, p.countRefused, mux)
 }
 
-func (p *pod) refuse(w http.ResponseWriter, r *http.Request) {
+// countRefused counts a call refused for want of the token.
+func (p *pod) countRefused(r *http.Request) {
 	p.refusedTotal.Inc()
 	// Logged at the first refusal and at each power of ten, so a flood cannot fill the log.
 	if n := p.refused.Add(1); isPowerOfTen(n) {
 		p.log.Info("Refused control calls without the run's token", "total", n, "lastFrom", r.RemoteAddr, "lastPath", results.Shorten(r.URL.Path, 64))
 	}
-	w.Header().Set("WWW-Authenticate", `Bearer realm="streamreplay"`)
-	writeText(w, http.StatusUnauthorized, "unauthorized")
 }
 
 func isPowerOfTen(n int64) bool {
@@ -502,7 +480,7 @@ func isPowerOfTen(n int64) bool {
 func (p *pod) metricsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(control.PathHealth, func(w http.ResponseWriter, _ *http.Request) {
-		writeText(w, http.StatusOK, "ok")
+		control.Reply(w, http.StatusOK, "ok")
 	})
 	mux.HandleFunc(control.PathReady, func(w http.ResponseWriter, _ *http.Request) {
 		p.mu.Lock()
@@ -510,18 +488,18 @@ func (p *pod) metricsHandler() http.Handler {
 		p.mu.Unlock()
 		switch ph {
 		case phaseReady, phaseRunning:
-			writeText(w, http.StatusOK, "ready")
+			control.Reply(w, http.StatusOK, "ready")
 		case phasePreparing:
-			writeText(w, http.StatusServiceUnavailable, "preparing")
+			control.Reply(w, http.StatusServiceUnavailable, "preparing")
 		default:
-			writeText(w, http.StatusServiceUnavailable, "finished")
+			control.Reply(w, http.StatusServiceUnavailable, "finished")
 		}
 	})
 	mux.Handle(control.PathMetrics, promhttp.HandlerFor(p.opts.Registry, promhttp.HandlerOpts{}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			writeText(w, http.StatusMethodNotAllowed, "use GET")
+			control.Reply(w, http.StatusMethodNotAllowed, "use GET")
 			return
 		}
 		mux.ServeHTTP(w, r)
@@ -530,14 +508,11 @@ func (p *pod) metricsHandler() http.Handler {
 
 func (p *pod) handleStart(w http.ResponseWriter, r *http.Request) {
 	var req control.StartRequest
-	if !decode(w, r, &req) {
+	if !control.DecodeRequest(w, r, &req) || !control.SameRun(w, req.RunID, p.opts.RunID) {
 		return
 	}
-	if !p.checkRun(w, req.RunID) {
-		return
-	}
-	if req.StartTime.IsZero() {
-		writeText(w, http.StatusBadRequest, "startTime is missing")
+	if err := req.Validate(); err != nil {
+		control.Reply(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	p.mu.Lock()
@@ -547,22 +522,19 @@ func (p *pod) handleStart(w http.ResponseWriter, r *http.Request) {
 		p.start = req.StartTime
 		close(p.startSet)
 		p.log.Info("Start time received", "startTime", req.StartTime)
-		writeText(w, http.StatusOK, "starting at "+req.StartTime.UTC().Format(time.RFC3339Nano))
+		control.Reply(w, http.StatusOK, "starting at "+req.StartTime.UTC().Format(time.RFC3339Nano))
 	case p.start.Equal(req.StartTime):
 		// The operator re-sends /start after a restart: the same time is fine.
-		writeText(w, http.StatusOK, "starting at "+p.start.UTC().Format(time.RFC3339Nano))
+		control.Reply(w, http.StatusOK, "starting at "+p.start.UTC().Format(time.RFC3339Nano))
 	default:
-		writeText(w, http.StatusConflict, fmt.Sprintf("already starting at %s, not %s: the first start time wins",
+		control.Reply(w, http.StatusConflict, fmt.Sprintf("already starting at %s, not %s: the first start time wins",
 			p.start.UTC().Format(time.RFC3339Nano), req.StartTime.UTC().Format(time.RFC3339Nano)))
 	}
 }
 
 func (p *pod) handleStop(w http.ResponseWriter, r *http.Request) {
 	var req control.StopRequest
-	if !decode(w, r, &req) {
-		return
-	}
-	if !p.checkRun(w, req.RunID) {
+	if !control.DecodeRequest(w, r, &req) || !control.SameRun(w, req.RunID, p.opts.RunID) {
 		return
 	}
 	p.mu.Lock()
@@ -572,36 +544,7 @@ func (p *pod) handleStop(w http.ResponseWriter, r *http.Request) {
 		close(p.stopSet)
 		p.log.Info("Stop requested")
 	}
-	writeText(w, http.StatusOK, "stopping")
-}
-
-// checkRun refuses a call for another run. Only an authenticated caller gets here, yet
-// the answer still names neither run id.
-func (p *pod) checkRun(w http.ResponseWriter, runID string) bool {
-	if runID == p.opts.RunID {
-		return true
-	}
-	writeText(w, http.StatusConflict, "the run id does not match this pod's run")
-	return false
-}
-
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		writeText(w, http.StatusMethodNotAllowed, "use POST")
-		return false
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(v); err != nil {
-		writeText(w, http.StatusBadRequest, "bad request body: "+err.Error())
-		return false
-	}
-	return true
-}
-
-func writeText(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(code)
-	_, _ = io.WriteString(w, msg+"\n")
+	control.Reply(w, http.StatusOK, "stopping")
 }
 
 // podName makes a host name fit the report's pod name: lower case letters, digits, '-'

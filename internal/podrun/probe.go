@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/streamreplay/streamreplay/internal/control"
 )
@@ -29,18 +28,15 @@ var ErrProbeConflict = errors.New("probe conflict")
 func (p *pod) handleProbe(w http.ResponseWriter, r *http.Request) {
 	prober, ok := p.runner.(Prober)
 	if !ok {
-		writeText(w, http.StatusNotFound, "this pod runs no capacity search")
+		control.Reply(w, http.StatusNotFound, "this pod runs no capacity search")
 		return
 	}
 	var req control.ProbeRequest
-	if !decode(w, r, &req) {
-		return
-	}
-	if !p.checkRun(w, req.RunID) {
+	if !control.DecodeRequest(w, r, &req) || !control.SameRun(w, req.RunID, p.opts.RunID) {
 		return
 	}
 	if err := req.Validate(); err != nil {
-		writeText(w, http.StatusBadRequest, err.Error())
+		control.Reply(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if err := prober.StartProbe(req); err != nil {
@@ -48,35 +44,30 @@ func (p *pod) handleProbe(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, ErrProbeConflict) {
 			code = http.StatusConflict
 		}
-		writeText(w, code, err.Error())
+		control.Reply(w, code, err.Error())
 		return
 	}
-	writeText(w, http.StatusOK, "probe "+strconv.Itoa(req.Probe)+" accepted")
+	control.Reply(w, http.StatusOK, "probe "+strconv.Itoa(req.Probe)+" accepted")
 }
 
-// handleProbeResult serves GET /probe/<n>?runID=....
+// handleProbeResult serves GET /probe/<n>?runID=...
 func (p *pod) handleProbeResult(w http.ResponseWriter, r *http.Request) {
 	prober, ok := p.runner.(Prober)
 	if !ok {
-		writeText(w, http.StatusNotFound, "this pod runs no capacity search")
+		control.Reply(w, http.StatusNotFound, "this pod runs no capacity search")
 		return
 	}
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		writeText(w, http.StatusMethodNotAllowed, "use GET")
+	if !control.AllowMethod(w, r, http.MethodGet) || !control.SameRun(w, r.URL.Query().Get(control.QueryRunID), p.opts.RunID) {
 		return
 	}
-	if !p.checkRun(w, r.URL.Query().Get("runID")) {
-		return
-	}
-	n, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, control.PathProbe+"/"))
-	if err != nil || n < 0 {
-		writeText(w, http.StatusBadRequest, "want /probe/<index>")
+	n, ok := control.ProbeIndex(r.URL.Path)
+	if !ok {
+		control.Reply(w, http.StatusBadRequest, "want /probe/<index>")
 		return
 	}
 	res, ok := prober.ProbeResult(n)
 	if !ok {
-		writeText(w, http.StatusNotFound, "no probe "+strconv.Itoa(n))
+		control.Reply(w, http.StatusNotFound, "no probe "+strconv.Itoa(n))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -19,9 +19,7 @@ type StatusReporter interface {
 }
 
 func (p *pod) handleStatus(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		writeText(w, http.StatusMethodNotAllowed, "use GET")
+	if !control.AllowMethod(w, r, http.MethodGet) {
 		return
 	}
 	p.mu.Lock()

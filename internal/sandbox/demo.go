@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -149,12 +150,13 @@ func (s *Sandbox) follow(ctx context.Context, name string, out io.Writer) (*stre
 	var lastPhase streamreplayv1alpha1.Phase
 	var lastMessage string
 	begin := time.Now()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for n := 0; ; n++ {
-		lt := &streamreplayv1alpha1.LoadTest{}
-		if err := s.Client.Get(ctx, client.ObjectKey{Namespace: Namespace, Name: name}, lt); err != nil {
-			return nil, fmt.Errorf("reading LoadTest %s: %w", name, err)
+	var lt *streamreplayv1alpha1.LoadTest
+	var readErr error
+	n := 0
+	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
+		lt = &streamreplayv1alpha1.LoadTest{}
+		if readErr = s.Client.Get(ctx, client.ObjectKey{Namespace: Namespace, Name: name}, lt); readErr != nil {
+			return false, readErr
 		}
 		elapsed := time.Since(begin).Round(time.Second)
 		// A capacity search says each probe in its message: show every step.
@@ -166,15 +168,16 @@ func (s *Sandbox) follow(ctx context.Context, name string, out io.Writer) (*stre
 				fmt.Fprintf(out, "%6s  %-9s sent %.0f, acknowledged %.0f\n", elapsed, lt.Status.Phase, sent, acked)
 			}
 		}
-		if lt.Status.Phase.Finished() {
-			return lt, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for LoadTest %s (phase %s): %w", name, lt.Status.Phase, ctx.Err())
-		case <-tick.C:
-		}
+		n++
+		return lt.Status.Phase.Finished(), nil
+	})
+	switch {
+	case readErr != nil:
+		return nil, fmt.Errorf("reading LoadTest %s: %w", name, readErr)
+	case err != nil:
+		return nil, fmt.Errorf("waiting for LoadTest %s (phase %s): %w", name, lt.Status.Phase, err)
 	}
+	return lt, nil
 }
 
 // workerProgress sums the workers' sent and acknowledged counters from their /metrics.

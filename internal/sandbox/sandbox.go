@@ -21,6 +21,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -214,13 +216,14 @@ func (s *Sandbox) StartManager() error {
 			OperatorPodLabels: map[string]string{"control-plane": "controller-manager"},
 			MetricsNamespaces: metav1.LabelSelector{MatchLabels: map[string]string{"metrics": "enabled"}},
 		},
-		MetricsAddr:     "0",
-		ProbeAddr:       "0",
-		PodImage:        "streamreplay:sandbox",
-		StartLead:       2 * time.Second,
-		SignalTimeout:   2 * time.Second,
-		Namespaces:      []string{Namespace},
-		SeveralManagers: true,
+		MetricsAddr:   "0",
+		ProbeAddr:     "0",
+		PodImage:      "streamreplay:sandbox",
+		StartLead:     2 * time.Second,
+		SignalTimeout: 2 * time.Second,
+		Namespaces:    []string{Namespace},
+		// StopManager and StartManager make a new manager in this process.
+		ManagerSettings: func(o *ctrl.Options) { o.Controller.SkipNameValidation = ptr.To(true) },
 	})
 	if err != nil {
 		return fmt.Errorf("creating the operator: %w", err)

@@ -177,7 +177,7 @@ func (d *driver) startManager(cfg *rest.Config) {
 		StartLead:       300 * time.Millisecond,
 		SignalTimeout:   500 * time.Millisecond,
 		Namespaces:      []string{d.namespace},
-		SeveralManagers: true,
+		ManagerSettings: fakepods.SeveralManagers,
 	})
 	if err != nil {
 		d.t.Fatalf("creating manager: %v", err)

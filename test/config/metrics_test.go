@@ -1,3 +1,5 @@
+//go:build linux
+
 package config
 
 import (
@@ -5,11 +7,10 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/streamreplay/streamreplay/internal/operator"
 	"github.com/streamreplay/streamreplay/test/fakepods"
@@ -69,15 +71,26 @@ func TestManagerMetricsNeedAnAuthorisedToken(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the manager's ServiceAccount cannot load its control key: %v", err)
 	}
-	port := freePort(t)
+	// The metrics server binds port 0 and its socket, caught as the server makes it, says
+	// which port it got: a port picked beforehand could be taken in between.
+	metricsSocket := make(chan syscall.RawConn, 1)
 	mgr, err := operator.New(asManager, operator.Options{
-		ControlKey:      key,
-		MetricsAddr:     net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		MetricsSecure:   true,
-		ProbeAddr:       "0",
-		PodImage:        "streamreplay:test",
-		Namespaces:      []string{createNamespace(ctx, t, c, "metrics")},
-		SeveralManagers: true,
+		ControlKey:    key,
+		MetricsAddr:   "127.0.0.1:0",
+		MetricsSecure: true,
+		ProbeAddr:     "0",
+		PodImage:      "streamreplay:test",
+		Namespaces:    []string{createNamespace(ctx, t, c, "metrics")},
+		ManagerSettings: func(o *ctrl.Options) {
+			fakepods.SeveralManagers(o)
+			o.Metrics.ListenConfig.Control = func(_, _ string, conn syscall.RawConn) error {
+				select {
+				case metricsSocket <- conn:
+				default:
+				}
+				return nil
+			}
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +133,7 @@ func TestManagerMetricsNeedAnAuthorisedToken(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	url := fmt.Sprintf("https://127.0.0.1:%d/metrics", port)
+	url := fmt.Sprintf("https://127.0.0.1:%d/metrics", boundPort(t, metricsSocket))
 	scrape := func(bearer string) (int, string, error) {
 		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // the manager's self-signed certificate, as the shipped ServiceMonitor
@@ -179,12 +192,31 @@ func TestManagerMetricsNeedAnAuthorisedToken(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
+// boundPort waits for the socket the metrics server makes, then for its port, which the
+// socket has once the server has bound it.
+func boundPort(t *testing.T, socket <-chan syscall.RawConn) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var c syscall.RawConn
+	select {
+	case c = <-socket:
+	case <-time.After(time.Minute):
+		t.Fatal("the metrics server made no socket within a minute")
 	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
+	var port int
+	fakepods.Eventually(t, "the metrics server's port", time.Minute, func() error {
+		var sa syscall.Sockaddr
+		var err error
+		if cerr := c.Control(func(fd uintptr) { sa, err = syscall.Getsockname(int(fd)) }); cerr != nil {
+			return cerr
+		}
+		if err != nil {
+			return err
+		}
+		if in4, ok := sa.(*syscall.SockaddrInet4); ok && in4.Port != 0 {
+			port = in4.Port
+			return nil
+		}
+		return fmt.Errorf("not bound yet: %v", sa)
+	})
+	return port
 }

@@ -700,15 +700,20 @@ func startManager(b *testing.B, bin, kubeconfig, logPath, namespace string) *man
 
 	// Ready when the controller's workers run (controller-runtime logs "Starting workers"
 	// once the caches synced), so that the measured phases exclude the manager's start.
-	deadline := time.Now().Add(time.Minute)
-	for !bytes.Contains(m.log(), []byte("Starting workers")) {
-		switch {
-		case m.exited():
-			b.Fatalf("the manager exited at start: %v\n%s", m.waitErr, m.logTail(40))
-		case time.Now().After(deadline):
-			b.Fatalf("the manager did not start its controller within a minute:\n%s", m.logTail(40))
+	errExited := errors.New("the manager exited")
+	if err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		if bytes.Contains(m.log(), []byte("Starting workers")) {
+			return true, nil
 		}
-		time.Sleep(50 * time.Millisecond)
+		if m.exited() {
+			return false, errExited
+		}
+		return false, nil
+	}); err != nil {
+		if errors.Is(err, errExited) {
+			b.Fatalf("the manager exited at start: %v\n%s", m.waitErr, m.logTail(40))
+		}
+		b.Fatalf("the manager did not start its controller within a minute:\n%s", m.logTail(40))
 	}
 	return m
 }

@@ -1,21 +1,7 @@
 // Package pipeline is the example pipeline under test of the sandbox and the
-// end-to-end tests: a small stand-in for a team's real-time CDC pipeline.
-//
-// It consumes Debezium-style SQL Server change events from an input topic as
-// a consumer group, flattens and enriches each one (see Transform), and writes
-// the result to an output topic with the record's key and all its headers, so
-// that the run headers of streamreplay survive and the observer can match the
-// output to the run. Tombstones pass through as tombstones. Records it cannot
-// process go to a dead-letter topic the way Kafka Connect's
-// DeadLetterQueueReporter writes them: the original key, value and headers,
-// followed by the `__connect.errors.*` headers.
-//
-// MaxRate caps its throughput, so that a test or the demo can show a pipeline
-// that cannot keep up: its consumer lag and its end-to-end latency grow.
-//
-// Delivery is at least once: a batch's offsets are committed after its output
-// and dead letters are acknowledged (acks=all), so a crash replays at most the
-// uncommitted batches. Without crashes every input record comes out once.
+// end-to-end tests: a small stand-in for a team's real-time CDC pipeline, with a
+// Kafka Connect-style dead-letter topic and an optional rate cap (docs/design.md,
+// "The example pipeline").
 package pipeline
 
 import (
