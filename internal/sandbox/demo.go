@@ -151,12 +151,11 @@ func (s *Sandbox) follow(ctx context.Context, name string, out io.Writer) (*stre
 	var lastMessage string
 	begin := time.Now()
 	var lt *streamreplayv1alpha1.LoadTest
-	var readErr error
 	n := 0
 	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
 		lt = &streamreplayv1alpha1.LoadTest{}
-		if readErr = s.Client.Get(ctx, client.ObjectKey{Namespace: Namespace, Name: name}, lt); readErr != nil {
-			return false, readErr
+		if err := s.Client.Get(ctx, client.ObjectKey{Namespace: Namespace, Name: name}, lt); err != nil {
+			return false, fmt.Errorf("reading LoadTest %s: %w", name, err)
 		}
 		elapsed := time.Since(begin).Round(time.Second)
 		// A capacity search says each probe in its message: show every step.
@@ -172,10 +171,10 @@ func (s *Sandbox) follow(ctx context.Context, name string, out io.Writer) (*stre
 		return lt.Status.Phase.Finished(), nil
 	})
 	switch {
-	case readErr != nil:
-		return nil, fmt.Errorf("reading LoadTest %s: %w", name, readErr)
+	case err != nil && ctx.Err() != nil:
+		return nil, fmt.Errorf("waiting for LoadTest %s (phase %s): %w", name, lastPhase, err)
 	case err != nil:
-		return nil, fmt.Errorf("waiting for LoadTest %s (phase %s): %w", name, lt.Status.Phase, err)
+		return nil, err // the read's error, which says so
 	}
 	return lt, nil
 }
