@@ -3,6 +3,7 @@ package controllers
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -235,6 +236,23 @@ func TestBuildWorkerPod(t *testing.T) {
 }
 
 func TestBuildWorkerPodVariants(t *testing.T) {
+	// The workerTemplate case's settings, which the pod must carry as given (the template gets copies).
+	resources := corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("1Gi")},
+		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("2Gi")},
+	}
+	tolerations := []corev1.Toleration{{
+		Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "loadgen", Effect: corev1.TaintEffectNoSchedule,
+	}}
+	affinity := &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+		PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+			Weight: 100,
+			PodAffinityTerm: corev1.PodAffinityTerm{
+				TopologyKey:   "kubernetes.io/hostname",
+				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"streamreplay.io/loadtest": testName}},
+			},
+		}},
+	}}
 	for _, tc := range []struct {
 		name  string
 		index int32
@@ -244,25 +262,12 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 		{
 			name: "workerTemplate image, pull policy, resources, scheduling, service account and priority",
 			lt: loadTest(testName).WorkerTemplate(streamreplayv1alpha1.WorkerTemplate{
-				Image:           "mirror.internal/streamreplay:dev",
-				ImagePullPolicy: corev1.PullAlways,
-				Resources: &corev1.ResourceRequirements{
-					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("1Gi")},
-					Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("2Gi")},
-				},
-				NodeSelector: map[string]string{"node-pool": "loadgen"},
-				Tolerations: []corev1.Toleration{{
-					Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "loadgen", Effect: corev1.TaintEffectNoSchedule,
-				}},
-				Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
-					PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
-						Weight: 100,
-						PodAffinityTerm: corev1.PodAffinityTerm{
-							TopologyKey:   "kubernetes.io/hostname",
-							LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"streamreplay.io/loadtest": testName}},
-						},
-					}},
-				}},
+				Image:              "mirror.internal/streamreplay:dev",
+				ImagePullPolicy:    corev1.PullAlways,
+				Resources:          resources.DeepCopy(),
+				NodeSelector:       map[string]string{"node-pool": "loadgen"},
+				Tolerations:        slices.Clone(tolerations),
+				Affinity:           affinity.DeepCopy(),
 				ServiceAccountName: "loadgen",
 				PriorityClassName:  "batch-low",
 			}).Obj(),
@@ -281,25 +286,12 @@ func TestBuildWorkerPodVariants(t *testing.T) {
 					SecurityContext *corev1.SecurityContext
 				}
 				want := view{
-					Image:      "mirror.internal/streamreplay:dev",
-					PullPolicy: corev1.PullAlways,
-					Resources: corev1.ResourceRequirements{
-						Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("1Gi")},
-						Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("2Gi")},
-					},
-					NodeSelector: map[string]string{"node-pool": "loadgen"},
-					Tolerations: []corev1.Toleration{{
-						Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "loadgen", Effect: corev1.TaintEffectNoSchedule,
-					}},
-					Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
-						PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
-							Weight: 100,
-							PodAffinityTerm: corev1.PodAffinityTerm{
-								TopologyKey:   "kubernetes.io/hostname",
-								LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"streamreplay.io/loadtest": testName}},
-							},
-						}},
-					}},
+					Image:          "mirror.internal/streamreplay:dev",
+					PullPolicy:     corev1.PullAlways,
+					Resources:      resources,
+					NodeSelector:   map[string]string{"node-pool": "loadgen"},
+					Tolerations:    tolerations,
+					Affinity:       affinity,
 					ServiceAccount: "loadgen",
 					// A custom service account still gets no API token: the pods never call the API server.
 					AutomountToken: ptr.To(false),
