@@ -17,7 +17,7 @@ import (
 func TestCompareAPassingRunWithTheCappedPipeline(t *testing.T) {
 	const before, after = "compare-release-1", "compare-release-2"
 	applySamples(t)
-	mustKubectl(t, "apply", "--server-side", "-f", manifest(t, sandbox.DemoManifest, "crm-cdc-demo", before))
+	mustKubectl(t, "apply", "--server-side", "-f", passingDemo(t, before))
 	waitPhase(t, before, "Passed")
 	mustKubectl(t, "apply", "--server-side", "-f", manifest(t, sandbox.SlowDemoManifest, "crm-cdc-demo-slow", after))
 	waitPhase(t, after, "Failed")

@@ -31,7 +31,7 @@ import (
 func TestForgedControlCallsAreRefused(t *testing.T) {
 	const name = "crm-cdc-guarded"
 	applySamples(t)
-	mustKubectl(t, "apply", "--server-side", "-f", manifest(t, sandbox.DemoManifest, "crm-cdc-demo", name))
+	mustKubectl(t, "apply", "--server-side", "-f", passingDemo(t, name))
 	runID := jsonpath(t, name, "{.metadata.uid}")
 	key := controlKey(t)
 	otherRun := key.Token("00000000-0000-0000-0000-000000000000")

@@ -113,6 +113,41 @@ func manifest(t *testing.T, shipped, from, to string) string {
 	return path
 }
 
+// editedManifest writes a copy of a shipped manifest renamed to name, with the edits
+// given (old, new pairs); an edit that finds nothing to change fails the test.
+func editedManifest(t *testing.T, shipped, from, name string, edits ...string) string {
+	t.Helper()
+	data, err := os.ReadFile(manifest(t, shipped, from, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	for i := 0; i < len(edits); i += 2 {
+		if !strings.Contains(text, edits[i]) {
+			t.Fatalf("%s has no %q to change", shipped, edits[i])
+		}
+		text = strings.Replace(text, edits[i], edits[i+1], 1)
+	}
+	out := filepath.Join(t.TempDir(), name+"-edited.yaml")
+	if err := os.WriteFile(out, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// relaxedAckLatency are the edits that lift the demo's maxP99Latency (250ms) for the
+// scenarios that need a Pass and test something else. On two shared cores that
+// threshold measures the machine: with a second run, a manager restart or forged calls
+// beside it, the acknowledgement p99 of the demo measured 0.27 to 1.25 s, while
+// `make demo` alone measures about 50 ms. Every other threshold stays.
+var relaxedAckLatency = []string{"maxP99Latency: 250ms\n", "maxP99Latency: 5s\n"}
+
+// passingDemo is the demo manifest renamed to name, with relaxedAckLatency.
+func passingDemo(t *testing.T, name string) string {
+	t.Helper()
+	return editedManifest(t, sandbox.DemoManifest, "crm-cdc-demo", name, relaxedAckLatency...)
+}
+
 func applySamples(t *testing.T) {
 	t.Helper()
 	scenario.ApplySamples(t, cluster{})
@@ -137,7 +172,7 @@ func resultsDocument(t *testing.T, name string) *results.Document {
 func TestDemoPassesWithExactCounts(t *testing.T) {
 	const name = "crm-cdc-demo"
 	applySamples(t)
-	mustKubectl(t, "apply", "--server-side", "-f", filepath.Join(repoRoot, sandbox.DemoManifest))
+	mustKubectl(t, "apply", "--server-side", "-f", passingDemo(t, name))
 	waitPhase(t, name, "Passed")
 
 	scenario.CheckExactAccounting(t, cluster{}, scenario.Kafka{Bootstrap: sbx.Brokers, Dial: sbx.Brokers}, name)
@@ -194,7 +229,7 @@ func TestKilledWorkerEndsInError(t *testing.T) {
 func TestManagerRestartMidRunKeepsTheVerdict(t *testing.T) {
 	const name = "crm-cdc-restart"
 	applySamples(t)
-	mustKubectl(t, "apply", "--server-side", "-f", manifest(t, sandbox.DemoManifest, "crm-cdc-demo", name))
+	mustKubectl(t, "apply", "--server-side", "-f", passingDemo(t, name))
 	waitPhase(t, name, "Running")
 	start := jsonpath(t, name, "{.status.startTime}")
 	pods := mustKubectl(t, "get", "pods", "-l", "streamreplay.io/loadtest="+name, "-o", "jsonpath={.items[*].metadata.uid}")

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,24 +14,7 @@ import (
 // spec.earlyStop and the edits given (old, new pairs).
 func earlyStopManifest(t *testing.T, shipped, from, name string, edits ...string) string {
 	t.Helper()
-	path := manifest(t, shipped, from, name)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	edits = append(edits, "  thresholds:\n", "  earlyStop:\n    window: 10s\n  thresholds:\n")
-	text := string(data)
-	for i := 0; i < len(edits); i += 2 {
-		if !strings.Contains(text, edits[i]) {
-			t.Fatalf("%s has no %q to change", shipped, edits[i])
-		}
-		text = strings.Replace(text, edits[i], edits[i+1], 1)
-	}
-	out := filepath.Join(t.TempDir(), name+"-early.yaml")
-	if err := os.WriteFile(out, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return editedManifest(t, shipped, from, name, append(edits, "  thresholds:\n", "  earlyStop:\n    window: 10s\n  thresholds:\n")...)
 }
 
 // TestEarlyStopOnTheCappedPipeline: 1,000 records/s for 5 minutes into the pipeline
@@ -100,7 +81,7 @@ func TestEarlyStopOnTheCappedPipeline(t *testing.T) {
 func TestEarlyStopKeepsAHealthyRunPassing(t *testing.T) {
 	const name = "crm-cdc-early-stop-healthy"
 	applySamples(t)
-	mustKubectl(t, "apply", "--server-side", "-f", earlyStopManifest(t, sandbox.DemoManifest, "crm-cdc-demo", name))
+	mustKubectl(t, "apply", "--server-side", "-f", earlyStopManifest(t, sandbox.DemoManifest, "crm-cdc-demo", name, relaxedAckLatency...))
 	waitPhase(t, name, "Passed")
 	if c := jsonpath(t, name, `{.status.conditions[?(@.type=="EarlyStopped")]}`); c != "" {
 		t.Errorf("EarlyStopped condition %s on a healthy run", c)
