@@ -88,6 +88,24 @@ func LoadTest(t *testing.T, shipped, name string, kafka Kafka, edit func(spec ma
 	return obj
 }
 
+// RelaxedAckLatency replaces the demo's maxP99Latency (250ms) in the scenarios that need
+// a Pass and test something else. On two shared cores that threshold measures the
+// machine: with a second run, a manager restart or forged calls beside it, the demo's
+// acknowledgement p99 measured 0.27 to 1.25 s, while `make demo` alone measures about
+// 50 ms. Every other threshold stays.
+const RelaxedAckLatency = "5s"
+
+// PassingLoadTest is LoadTest with maxP99Latency at RelaxedAckLatency, then edit.
+func PassingLoadTest(t *testing.T, shipped, name string, kafka Kafka, edit func(spec map[string]any)) map[string]any {
+	t.Helper()
+	return LoadTest(t, shipped, name, kafka, func(spec map[string]any) {
+		spec["thresholds"].(map[string]any)["maxP99Latency"] = RelaxedAckLatency
+		if edit != nil {
+			edit(spec)
+		}
+	})
+}
+
 // Apply server-side applies an object given as a map.
 func Apply(t *testing.T, b Cluster, obj map[string]any) {
 	t.Helper()

@@ -87,7 +87,7 @@ func passWithExactAccounting(t *testing.T, b Backend) {
 	const name = "crm-cdc-pass"
 	k := b.Kafka()
 	ApplySamples(t, b)
-	Apply(t, b, LoadTest(t, DemoManifest, name, k, nil))
+	Apply(t, b, PassingLoadTest(t, DemoManifest, name, k, nil))
 	WaitPhase(t, b, name, "Passed")
 
 	runID := CheckExactAccounting(t, b, k, name)
@@ -258,7 +258,7 @@ func deletedWorkerPod(t *testing.T, b Backend) {
 func managerRestart(t *testing.T, b Backend) {
 	const name = "crm-cdc-restart"
 	ApplySamples(t, b)
-	Apply(t, b, LoadTest(t, DemoManifest, name, b.Kafka(), nil))
+	Apply(t, b, PassingLoadTest(t, DemoManifest, name, b.Kafka(), nil))
 	waitStarted(t, b, name, 0)
 	start := JSONPath(t, b, name, "{.status.startTime}")
 	pods := MustKubectl(t, b, "get", "pods", "-l", "streamreplay.io/loadtest="+name, "-o", "jsonpath={.items[*].metadata.uid}")
@@ -309,7 +309,7 @@ func stopAborted(t *testing.T, b Backend) {
 func largestMessages(t *testing.T, b Backend) {
 	const name = "crm-cdc-largest"
 	ApplySamples(t, b)
-	Apply(t, b, LoadTest(t, DemoManifest, name, b.Kafka(), func(spec map[string]any) {
+	Apply(t, b, PassingLoadTest(t, DemoManifest, name, b.Kafka(), func(spec map[string]any) {
 		spec["deadLetterQueue"].(map[string]any)["classifyHeader"] = "__connect.errors.offset"
 	}))
 	WaitPhase(t, b, name, "Passed")
