@@ -160,7 +160,7 @@ func (s *runStep) search(ctx context.Context) (handled bool, err error) {
 	if res.Done {
 		st.Probe = nil
 		st.Capacity = ptr.To(int64(math.Floor(res.Capacity)))
-		st.LimitingFactor = streamreplayv1alpha1.LimitingFactor(res.Factor)
+		st.LimitingFactor = res.Factor
 		s.setPhase(streamreplayv1alpha1.PhaseRunning, "SearchDone", fmt.Sprintf("search done after %d probes: %s; stopping the pods", len(records), res))
 		s.signalStop(ctx)
 		return true, nil
@@ -384,7 +384,7 @@ func (s *runStep) collectCapacity(ctx context.Context) error {
 	}
 	judged := capacity.Judge(res, minCapacity(spec.Thresholds))
 	st.Capacity = ptr.To(int64(math.Floor(res.Capacity)))
-	st.LimitingFactor = streamreplayv1alpha1.LimitingFactor(res.Factor)
+	st.LimitingFactor = res.Factor
 	st.Results = nil
 	st.Thresholds = nil
 	for _, c := range judged.Checks {

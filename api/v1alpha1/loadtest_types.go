@@ -258,9 +258,9 @@ type CapacitySearch struct {
 type LimitingFactor string
 
 const (
-	// LimitingPipeline means the pipeline fell behind: lag grew, or end-to-end p99 or dead letters broke their limits.
+	// LimitingPipeline means the pipeline fell behind while the broker took the load: lag grew, or end-to-end p99 or dead letters broke their limits.
 	LimitingPipeline LimitingFactor = "Pipeline"
-	// LimitingBroker means produce errors or produce latency rose.
+	// LimitingBroker means produce errors or produce latency rose, whatever the pipeline did.
 	LimitingBroker LimitingFactor = "Broker"
 	// LimitingGenerator means the workers could not send the rate: add workers; it is not a limit of the pipeline.
 	LimitingGenerator LimitingFactor = "Generator"

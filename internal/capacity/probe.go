@@ -16,26 +16,8 @@ import (
 	"strings"
 	"time"
 
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/results"
-)
-
-// Factor says what limited a search, or made one probe fail.
-type Factor string
-
-const (
-	// FactorNone means the probe was sustained.
-	FactorNone Factor = ""
-	// FactorPipeline means the pipeline fell behind (lag kept growing, end-to-end
-	// p99 or dead letters over their limits) while the broker took the load.
-	FactorPipeline Factor = "Pipeline"
-	// FactorBroker means produce errors or produce latency rose, whatever the
-	// pipeline did.
-	FactorBroker Factor = "Broker"
-	// FactorGenerator means the workers could not send the probe's rate. The
-	// answer is "add workers"; it is never a limit of the pipeline.
-	FactorGenerator Factor = "Generator"
-	// FactorMaxRate means the maximum rate was sustained; the pipeline may take more.
-	FactorMaxRate Factor = "MaxRate"
 )
 
 // LagSample is one consumer-lag sample, At from the probe's start.
@@ -99,8 +81,8 @@ type Limits struct {
 // Verdict is the judgement of one probe.
 type Verdict struct {
 	Sustained bool
-	// Factor is what made it fail (FactorNone when sustained).
-	Factor Factor
+	// Factor is what made it fail ("" when sustained).
+	Factor streamreplayv1alpha1.LimitingFactor
 	// Processed is the rate the pipeline kept up with: the achieved rate
 	// less any lag growth, never more than the rate asked.
 	Processed float64
@@ -172,7 +154,7 @@ func Evaluate(l Limits, s Signals) Verdict {
 	l = l.withDefaults()
 	v := Verdict{}
 	if s.Hold <= 0 || s.Scheduled <= 0 || s.Rate <= 0 {
-		v.Factor = FactorGenerator
+		v.Factor = streamreplayv1alpha1.LimitingGenerator
 		v.Reasons = []string{fmt.Sprintf("probe not measured: hold %s, %d scheduled at %.4g/s", s.Hold, s.Scheduled, s.Rate)}
 		return v
 	}
@@ -232,13 +214,13 @@ func Evaluate(l Limits, s Signals) Verdict {
 	// Every broken limit is named, the limiting factor's first.
 	switch {
 	case !brokerOK:
-		v.Factor = FactorBroker
+		v.Factor = streamreplayv1alpha1.LimitingBroker
 		v.Reasons = slices.Concat(broker, gen, pipe)
 	case len(gen) > 0:
-		v.Factor = FactorGenerator
+		v.Factor = streamreplayv1alpha1.LimitingGenerator
 		v.Reasons = slices.Concat(gen, pipe)
 	case len(pipe) > 0:
-		v.Factor = FactorPipeline
+		v.Factor = streamreplayv1alpha1.LimitingPipeline
 		v.Reasons = pipe
 	default:
 		v.Sustained = true
@@ -335,7 +317,7 @@ type Result struct {
 	// Sustained is the rate asked of that probe.
 	Sustained float64
 	// Factor is what limited the search.
-	Factor Factor
+	Factor streamreplayv1alpha1.LimitingFactor
 	// Reason says why, from the probe that limited it.
 	Reason string
 }
@@ -363,13 +345,13 @@ func Next(b Bounds, probes []Probe) (float64, Result) {
 	last := probes[len(probes)-1]
 	if last.Undrained {
 		r := summarise(b, probes)
-		r.Done, r.Factor = true, FactorPipeline
+		r.Done, r.Factor = true, streamreplayv1alpha1.LimitingPipeline
 		r.Reason = fmt.Sprintf("backlog of the probe at %.4g/s not drained within %s", last.Rate, b.Drain)
 		return 0, r
 	}
-	if last.Verdict.Factor == FactorGenerator {
+	if last.Verdict.Factor == streamreplayv1alpha1.LimitingGenerator {
 		r := summarise(b, probes)
-		r.Done, r.Factor = true, FactorGenerator
+		r.Done, r.Factor = true, streamreplayv1alpha1.LimitingGenerator
 		r.Reason = fmt.Sprintf("at %.4g/s: %s", last.Rate, strings.Join(last.Verdict.Reasons, "; "))
 		return 0, r
 	}
@@ -377,7 +359,7 @@ func Next(b Bounds, probes []Probe) (float64, Result) {
 	if hiProbe == nil {
 		if lo >= b.MaxRate {
 			r := summarise(b, probes)
-			r.Done, r.Factor = true, FactorMaxRate
+			r.Done, r.Factor = true, streamreplayv1alpha1.LimitingMaxRate
 			r.Reason = fmt.Sprintf("sustained the maximum rate %.4g/s", b.MaxRate)
 			return 0, r
 		}
@@ -425,7 +407,7 @@ func summarise(b Bounds, probes []Probe) Result {
 		r.Factor = hiProbe.Verdict.Factor
 		r.Reason = fmt.Sprintf("at %.4g/s: %s", hiProbe.Rate, strings.Join(hiProbe.Verdict.Reasons, "; "))
 	} else if lo >= b.MaxRate {
-		r.Factor = FactorMaxRate
+		r.Factor = streamreplayv1alpha1.LimitingMaxRate
 	}
 	return r
 }

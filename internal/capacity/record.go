@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/results"
 )
 
@@ -31,13 +32,13 @@ type Record struct {
 	Lag          []LagPoint `json:"lag"`
 	Drained      bool       `json:"drained"`
 
-	Sustained     bool     `json:"sustained"`
-	Factor        Factor   `json:"factor,omitempty"`
-	Achieved      float64  `json:"achieved"`
-	Processed     float64  `json:"processed"`
-	LagSlope      float64  `json:"lagSlope"`
-	LagSlopeError float64  `json:"lagSlopeError"`
-	Reasons       []string `json:"reasons,omitempty"`
+	Sustained     bool                                `json:"sustained"`
+	Factor        streamreplayv1alpha1.LimitingFactor `json:"factor,omitempty"`
+	Achieved      float64                             `json:"achieved"`
+	Processed     float64                             `json:"processed"`
+	LagSlope      float64                             `json:"lagSlope"`
+	LagSlopeError float64                             `json:"lagSlopeError"`
+	Reasons       []string                            `json:"reasons,omitempty"`
 }
 
 // LagPoint is a lag sample in a Record, at seconds from the probe's start.
@@ -148,7 +149,7 @@ func Judge(r Result, minCapacity *int64) results.Outcome {
 		o.Checks = append(o.Checks, c)
 		o.Passed = c.Passed
 	} else {
-		o.Passed = capacity > 0 && r.Factor != FactorGenerator
+		o.Passed = capacity > 0 && r.Factor != streamreplayv1alpha1.LimitingGenerator
 	}
 	var b strings.Builder
 	switch {
@@ -165,7 +166,7 @@ func Judge(r Result, minCapacity *int64) results.Outcome {
 		b.WriteString("capacity " + measured + ": the search measured the load generator, not the pipeline")
 	}
 	b.WriteString("; " + r.String())
-	if r.Factor == FactorGenerator {
+	if r.Factor == streamreplayv1alpha1.LimitingGenerator {
 		b.WriteString("; add workers: the pipeline was not measured above " + FormatRate(capacity))
 	}
 	o.Message = b.String()

@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/utils/ptr"
+
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 )
 
 // A probe written to probes.json and read back is the same probe for Next: a restarted
@@ -32,7 +34,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	for {
 		rate, res := Next(b, Probes(records))
 		if res.Done {
-			if res.Factor != FactorPipeline || res.Capacity < 285 || res.Capacity > 315 {
+			if res.Factor != streamreplayv1alpha1.LimitingPipeline || res.Capacity < 285 || res.Capacity > 315 {
 				t.Fatalf("search over records: %s, want about 300/s limited by the pipeline", res)
 			}
 			break
@@ -70,21 +72,21 @@ func TestJudge(t *testing.T) {
 		passed      bool
 		wants       []string
 	}{
-		{"pipeline limit above minCapacity", Result{Done: true, Capacity: 8123.9, Sustained: 8200, Factor: FactorPipeline}, ptr.To[int64](8000),
+		{"pipeline limit above minCapacity", Result{Done: true, Capacity: 8123.9, Sustained: 8200, Factor: streamreplayv1alpha1.LimitingPipeline}, ptr.To[int64](8000),
 			true, []string{"minCapacity: measured 8,123/s (limited by Pipeline), limit 8,000/s"}},
-		{"pipeline limit below minCapacity", Result{Done: true, Capacity: 7999.99, Sustained: 8000, Factor: FactorPipeline}, ptr.To[int64](8000),
+		{"pipeline limit below minCapacity", Result{Done: true, Capacity: 7999.99, Sustained: 8000, Factor: streamreplayv1alpha1.LimitingPipeline}, ptr.To[int64](8000),
 			false, []string{"thresholds not met: minCapacity: measured 7,999/s (limited by Pipeline), limit 8,000/s"}},
-		{"generator limit below minCapacity", Result{Done: true, Capacity: 5000, Sustained: 5000, Factor: FactorGenerator, Reason: "at 10000/s: workers 3s behind"}, ptr.To[int64](8000),
+		{"generator limit below minCapacity", Result{Done: true, Capacity: 5000, Sustained: 5000, Factor: streamreplayv1alpha1.LimitingGenerator, Reason: "at 10000/s: workers 3s behind"}, ptr.To[int64](8000),
 			false, []string{"limited by Generator", "add workers: the pipeline was not measured above 5,000/s"}},
-		{"generator limit above minCapacity", Result{Done: true, Capacity: 9000, Sustained: 9000, Factor: FactorGenerator}, ptr.To[int64](8000),
+		{"generator limit above minCapacity", Result{Done: true, Capacity: 9000, Sustained: 9000, Factor: streamreplayv1alpha1.LimitingGenerator}, ptr.To[int64](8000),
 			true, []string{"minCapacity: measured 9,000/s (limited by Generator)", "add workers"}},
-		{"no minCapacity, pipeline", Result{Done: true, Capacity: 300, Sustained: 310, Factor: FactorPipeline}, nil,
+		{"no minCapacity, pipeline", Result{Done: true, Capacity: 300, Sustained: 310, Factor: streamreplayv1alpha1.LimitingPipeline}, nil,
 			true, []string{"capacity 300/s (limited by Pipeline)"}},
-		{"no minCapacity, max rate", Result{Done: true, Capacity: 1000, Sustained: 1000, Factor: FactorMaxRate}, nil,
+		{"no minCapacity, max rate", Result{Done: true, Capacity: 1000, Sustained: 1000, Factor: streamreplayv1alpha1.LimitingMaxRate}, nil,
 			true, []string{"capacity 1,000/s (limited by MaxRate)"}},
-		{"no minCapacity, generator", Result{Done: true, Capacity: 300, Sustained: 300, Factor: FactorGenerator}, nil,
+		{"no minCapacity, generator", Result{Done: true, Capacity: 300, Sustained: 300, Factor: streamreplayv1alpha1.LimitingGenerator}, nil,
 			false, []string{"measured the load generator, not the pipeline", "add workers"}},
-		{"nothing sustained", Result{Done: true, Factor: FactorBroker, Reason: "at 1/s: error ratio 1 > 0.001"}, nil,
+		{"nothing sustained", Result{Done: true, Factor: streamreplayv1alpha1.LimitingBroker, Reason: "at 1/s: error ratio 1 > 0.001"}, nil,
 			false, []string{"no rate was sustained (limited by Broker)", "error ratio 1 > 0.001"}},
 	}
 	for _, tc := range cases {

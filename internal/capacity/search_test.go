@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 )
 
 var limits = Limits{
@@ -64,8 +66,8 @@ func TestSearchFindsPipelineCapacity(t *testing.T) {
 			b := bounds(tc.start, tc.maxRate)
 			res, probes := search(t, b, limits, m)
 			t.Logf("capacity %.1f (%.1f%% of %g) after %d probes", res.Capacity, 100*res.Capacity/tc.capacity, tc.capacity, len(probes))
-			if res.Factor != FactorPipeline {
-				t.Errorf("factor %q, want %q; probes:%s", res.Factor, FactorPipeline, describe(probes))
+			if res.Factor != streamreplayv1alpha1.LimitingPipeline {
+				t.Errorf("factor %q, want %q; probes:%s", res.Factor, streamreplayv1alpha1.LimitingPipeline, describe(probes))
 			}
 			lowest, highest := tc.capacity*(1-b.Precision), tc.capacity*(1+limits.LagSlopeNoise)
 			if res.Capacity < lowest || res.Capacity > highest {
@@ -90,28 +92,28 @@ func TestSearchNamesTheLimitingFactor(t *testing.T) {
 		name     string
 		m        model
 		maxRate  float64
-		want     Factor
+		want     streamreplayv1alpha1.LimitingFactor
 		low, top float64 // the capacity's bounds
 		reason   string
 	}{
 		{
 			name: "broker", m: model{capacity: 10000, broker: 2000, noise: 0.05},
-			maxRate: 50000, want: FactorBroker, low: 1900, top: 2000, reason: "error ratio",
+			maxRate: 50000, want: streamreplayv1alpha1.LimitingBroker, low: 1900, top: 2000, reason: "error ratio",
 		},
 		{
 			// The generator tops out at 800/s: the probe at 800 is sustained,
 			// the next one at 1600 is behind, and the search stops there
 			// instead of calling 800 the pipeline's limit.
 			name: "generator", m: model{capacity: 5000, generator: 800, noise: 0.05},
-			maxRate: 50000, want: FactorGenerator, low: 760, top: 800, reason: "add workers",
+			maxRate: 50000, want: streamreplayv1alpha1.LimitingGenerator, low: 760, top: 800, reason: "add workers",
 		},
 		{
 			name: "maximum rate", m: model{capacity: 10000, noise: 0.05},
-			maxRate: 3000, want: FactorMaxRate, low: 2900, top: 3000, reason: "maximum rate 3000/s",
+			maxRate: 3000, want: streamreplayv1alpha1.LimitingMaxRate, low: 2900, top: 3000, reason: "maximum rate 3000/s",
 		},
 		{
 			name: "stuck pipeline", m: model{capacity: 1000, stuck: true},
-			maxRate: 3000, want: FactorPipeline, low: 0, top: 0, reason: "backlog of the probe at 100/s not drained",
+			maxRate: 3000, want: streamreplayv1alpha1.LimitingPipeline, low: 0, top: 0, reason: "backlog of the probe at 100/s not drained",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -165,7 +167,7 @@ func sustained(rate float64) Probe {
 	return Probe{Rate: rate, Verdict: Verdict{Sustained: true, Processed: rate}}
 }
 
-func failed(rate float64, f Factor) Probe {
+func failed(rate float64, f streamreplayv1alpha1.LimitingFactor) Probe {
 	return Probe{Rate: rate, Verdict: Verdict{Factor: f, Reasons: []string{"x"}}}
 }
 
@@ -181,20 +183,20 @@ func TestNext(t *testing.T) {
 		{name: "doubles", probes: []Probe{sustained(100), sustained(200)}, rate: 400},
 		{name: "caps at the maximum", probes: []Probe{sustained(100), sustained(200), sustained(400), sustained(800)}, rate: 1000},
 		{name: "maximum sustained", probes: []Probe{sustained(800), sustained(1000)},
-			want: Result{Done: true, Capacity: 1000, Sustained: 1000, Factor: FactorMaxRate, Reason: "sustained the maximum rate 1000/s"}},
-		{name: "bisects", probes: []Probe{sustained(100), sustained(200), failed(400, FactorPipeline)}, rate: 300},
-		{name: "halves when the first fails", probes: []Probe{failed(100, FactorBroker)}, rate: 50},
-		{name: "within precision", probes: []Probe{sustained(200), failed(400, FactorPipeline), sustained(300), sustained(350), sustained(375), failed(390, FactorPipeline)},
-			want: Result{Done: true, Capacity: 375, Sustained: 375, Factor: FactorPipeline, Reason: "at 390/s: x"}},
+			want: Result{Done: true, Capacity: 1000, Sustained: 1000, Factor: streamreplayv1alpha1.LimitingMaxRate, Reason: "sustained the maximum rate 1000/s"}},
+		{name: "bisects", probes: []Probe{sustained(100), sustained(200), failed(400, streamreplayv1alpha1.LimitingPipeline)}, rate: 300},
+		{name: "halves when the first fails", probes: []Probe{failed(100, streamreplayv1alpha1.LimitingBroker)}, rate: 50},
+		{name: "within precision", probes: []Probe{sustained(200), failed(400, streamreplayv1alpha1.LimitingPipeline), sustained(300), sustained(350), sustained(375), failed(390, streamreplayv1alpha1.LimitingPipeline)},
+			want: Result{Done: true, Capacity: 375, Sustained: 375, Factor: streamreplayv1alpha1.LimitingPipeline, Reason: "at 390/s: x"}},
 		{
 			// 350 sustained after 300 failed is noise: it is not believed.
-			name: "a sustained probe above a failed one", probes: []Probe{sustained(200), failed(400, FactorPipeline), failed(300, FactorPipeline), sustained(350)},
+			name: "a sustained probe above a failed one", probes: []Probe{sustained(200), failed(400, streamreplayv1alpha1.LimitingPipeline), failed(300, streamreplayv1alpha1.LimitingPipeline), sustained(350)},
 			rate: 250,
 		},
-		{name: "generator ends it", probes: []Probe{sustained(100), sustained(200), failed(400, FactorGenerator)},
-			want: Result{Done: true, Capacity: 200, Sustained: 200, Factor: FactorGenerator, Reason: "at 400/s: x"}},
-		{name: "nothing sustained down to the minimum", probes: []Probe{failed(100, FactorPipeline), failed(0.05, FactorPipeline)},
-			want: Result{Done: true, Factor: FactorPipeline, Reason: "at 0.05/s: x"}},
+		{name: "generator ends it", probes: []Probe{sustained(100), sustained(200), failed(400, streamreplayv1alpha1.LimitingGenerator)},
+			want: Result{Done: true, Capacity: 200, Sustained: 200, Factor: streamreplayv1alpha1.LimitingGenerator, Reason: "at 400/s: x"}},
+		{name: "nothing sustained down to the minimum", probes: []Probe{failed(100, streamreplayv1alpha1.LimitingPipeline), failed(0.05, streamreplayv1alpha1.LimitingPipeline)},
+			want: Result{Done: true, Factor: streamreplayv1alpha1.LimitingPipeline, Reason: "at 0.05/s: x"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rate, got := Next(b, tc.probes)
@@ -227,7 +229,7 @@ func TestSearchEndsWhenTheBacklogDoesNotDrain(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 100, 200 sustained; 400 builds 3000 records of backlog, 10 s at 300/s.
-	if res.Factor != FactorPipeline || !strings.Contains(res.Reason, "not drained within 5s") || len(probes) != 3 {
+	if res.Factor != streamreplayv1alpha1.LimitingPipeline || !strings.Contains(res.Reason, "not drained within 5s") || len(probes) != 3 {
 		t.Errorf("result %+v, want limited by a backlog not drained after the 3rd probe; probes:%s", res, describe(probes))
 	}
 	if res.Capacity != 200 {
@@ -248,7 +250,7 @@ func TestBoundsValidate(t *testing.T) {
 }
 
 func TestResultString(t *testing.T) {
-	r := Result{Done: true, Factor: FactorPipeline, Reason: "at 0.05/s: lag grows"}
+	r := Result{Done: true, Factor: streamreplayv1alpha1.LimitingPipeline, Reason: "at 0.05/s: lag grows"}
 	if got, want := r.String(), "no rate sustained, limited by Pipeline: at 0.05/s: lag grows"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}

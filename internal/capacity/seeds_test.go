@@ -3,6 +3,8 @@ package capacity
 import (
 	"testing"
 	"time"
+
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 )
 
 // Over many seeds of a noisy model (consumption ±10%, a lag read up to a
@@ -22,7 +24,7 @@ func TestSearchOverManySeeds(t *testing.T) {
 			if r > 1.03 {
 				t.Errorf("capacity %g, seed %d: %.1f reads %.1f%% above it; probes:%s", c, seed, res.Capacity, 100*(r-1), describe(probes))
 			}
-			if r >= 0.95 && r <= 1.02 && res.Factor == FactorPipeline {
+			if r >= 0.95 && r <= 1.02 && res.Factor == streamreplayv1alpha1.LimitingPipeline {
 				within++
 			}
 		}

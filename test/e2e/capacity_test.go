@@ -12,6 +12,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	streamreplayv1alpha1 "github.com/streamreplay/streamreplay/api/v1alpha1"
 	"github.com/streamreplay/streamreplay/internal/capacity"
 	"github.com/streamreplay/streamreplay/internal/sandbox"
 )
@@ -19,7 +20,7 @@ import (
 // capacitySearch applies the manifest, waits for the search's verdict and checks that
 // status, probes.json and the verdict agree: the figure is what capacity.Next makes of
 // the probes stored, cut to an integer. It returns the capacity, the factor and the probes.
-func capacitySearch(t *testing.T, path, name, phase string, begin time.Time) (int64, capacity.Factor, []capacity.Record) {
+func capacitySearch(t *testing.T, path, name, phase string, begin time.Time) (int64, streamreplayv1alpha1.LimitingFactor, []capacity.Record) {
 	t.Helper()
 	mustKubectl(t, "apply", "--server-side", "-f", path)
 	waitPhase(t, name, phase)
@@ -37,7 +38,7 @@ func capacitySearch(t *testing.T, path, name, phase string, begin time.Time) (in
 	if err != nil {
 		t.Fatalf("status.capacity: %v", err)
 	}
-	factor := capacity.Factor(jsonpath(t, name, "{.status.limitingFactor}"))
+	factor := streamreplayv1alpha1.LimitingFactor(jsonpath(t, name, "{.status.limitingFactor}"))
 
 	var c struct{ start, max int64 }
 	c.start, _ = strconv.ParseInt(jsonpath(t, name, "{.spec.capacity.startRate}"), 10, 64)
@@ -71,7 +72,7 @@ func TestCapacitySearchFindsTheCappedPipeline(t *testing.T) {
 	const name = "crm-cdc-capacity"
 	applySamples(t)
 	got, factor, records := capacitySearch(t, filepath.Join(repoRoot, sandbox.CapacityManifest), name, "Passed", time.Now())
-	if got < 285 || got > 315 || factor != capacity.FactorPipeline {
+	if got < 285 || got > 315 || factor != streamreplayv1alpha1.LimitingPipeline {
 		t.Errorf("capacity %d/s limited by %s; want 285 to 315, limited by Pipeline (the pipeline takes %d/s)", got, factor, sandbox.SlowPipelineRate)
 	}
 	if !strings.Contains(jsonpath(t, name, "{.status.message}"), "minCapacity: measured") {
@@ -113,18 +114,18 @@ func TestCapacitySearchOnTheUncappedPipeline(t *testing.T) {
 	got, factor, records := capacitySearch(t, path, name, phase, begin)
 	t.Logf("uncapped pipeline: %d/s limited by %s after %d probes (%s)", got, factor, len(records), phase)
 	switch factor {
-	case capacity.FactorMaxRate:
+	case streamreplayv1alpha1.LimitingMaxRate:
 		if last := records[len(records)-1]; !last.Sustained || last.SentRate != 3200 || got > 3200 || got <= 0 {
 			t.Errorf("limited by MaxRate at %d/s, yet the last probe %+v is not a sustained one at maxRate 3200/s", got, last)
 		}
-	case capacity.FactorPipeline, capacity.FactorBroker, capacity.FactorGenerator:
+	case streamreplayv1alpha1.LimitingPipeline, streamreplayv1alpha1.LimitingBroker, streamreplayv1alpha1.LimitingGenerator:
 		if got <= 0 || got > 3200 {
 			t.Errorf("capacity %d/s outside (0, 3200]", got)
 		}
 	default:
 		t.Errorf("limitingFactor %q is not one of Pipeline, Broker, Generator, MaxRate", factor)
 	}
-	if factor == capacity.FactorGenerator && !strings.Contains(jsonpath(t, name, "{.status.message}"), "add workers") {
+	if factor == streamreplayv1alpha1.LimitingGenerator && !strings.Contains(jsonpath(t, name, "{.status.message}"), "add workers") {
 		t.Errorf("a Generator limit must say to add workers: %q", jsonpath(t, name, "{.status.message}"))
 	}
 }
