@@ -294,11 +294,6 @@ func buildPod(lt *streamreplayv1alpha1.LoadTest, name string, p plan.Plan, image
 		SecretName: ControlSecretName(lt), Items: []corev1.KeyToPath{{Key: control.TokenKey, Path: control.TokenKey}}, DefaultMode: ptr.To[int32](secretFileMode),
 	}}})
 	mounts = append(mounts, corev1.VolumeMount{Name: controlVolume, MountPath: control.TokenDir, ReadOnly: true})
-	resources := defaultResources()
-	if tmpl.Resources != nil {
-		resources = *tmpl.Resources.DeepCopy()
-	}
-
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        name,
@@ -324,47 +319,57 @@ func buildPod(lt *streamreplayv1alpha1.LoadTest, name string, p plan.Plan, image
 				FSGroup:        ptr.To[int64](nonRootUser),
 				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 			},
-			Volumes: volumes,
-			Containers: []corev1.Container{{
-				Name:            containerName,
-				Image:           image,
-				ImagePullPolicy: tmpl.ImagePullPolicy,
-				Args:            []string{string(p.Role), "--control-token-file=" + control.TokenFile},
-				Env: []corev1.EnvVar{
-					{Name: plan.EnvPlan, Value: encoded},
-					fieldEnv(plan.EnvPodName, "metadata.name"),
-					fieldEnv(plan.EnvPodNamespace, "metadata.namespace"),
-					fieldEnv(plan.EnvPodIP, "status.podIP"),
-				},
-				Ports: []corev1.ContainerPort{
-					{Name: plan.ControlPortName, ContainerPort: plan.ControlPort, Protocol: corev1.ProtocolTCP},
-					{Name: plan.MetricsPortName, ContainerPort: plan.MetricsPort, Protocol: corev1.ProtocolTCP},
-				},
-				ReadinessProbe: &corev1.Probe{
-					ProbeHandler:     httpProbe("/readyz"),
-					PeriodSeconds:    2,
-					FailureThreshold: 1,
-				},
-				LivenessProbe: &corev1.Probe{
-					ProbeHandler:     httpProbe("/healthz"),
-					PeriodSeconds:    10,
-					FailureThreshold: 6,
-				},
-				Resources:                resources,
-				VolumeMounts:             mounts,
-				TerminationMessagePath:   corev1.TerminationMessagePathDefault,
-				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
-				SecurityContext: &corev1.SecurityContext{
-					AllowPrivilegeEscalation: ptr.To(false),
-					ReadOnlyRootFilesystem:   ptr.To(true),
-					RunAsNonRoot:             ptr.To(true),
-					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-					SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-				},
-			}},
+			Volumes:    volumes,
+			Containers: []corev1.Container{buildContainer(p.Role, image, encoded, tmpl, mounts)},
 		},
 	}
 	return pod, nil
+}
+
+// buildContainer is the pod's one container: the role's command, the plan, the control and
+// metrics ports, the probes, the template's resources and a locked-down security context.
+func buildContainer(role results.Role, image, encodedPlan string, tmpl *streamreplayv1alpha1.WorkerTemplate, mounts []corev1.VolumeMount) corev1.Container {
+	resources := defaultResources()
+	if tmpl.Resources != nil {
+		resources = *tmpl.Resources.DeepCopy()
+	}
+	return corev1.Container{
+		Name:            containerName,
+		Image:           image,
+		ImagePullPolicy: tmpl.ImagePullPolicy,
+		Args:            []string{string(role), "--control-token-file=" + control.TokenFile},
+		Env: []corev1.EnvVar{
+			{Name: plan.EnvPlan, Value: encodedPlan},
+			fieldEnv(plan.EnvPodName, "metadata.name"),
+			fieldEnv(plan.EnvPodNamespace, "metadata.namespace"),
+			fieldEnv(plan.EnvPodIP, "status.podIP"),
+		},
+		Ports: []corev1.ContainerPort{
+			{Name: plan.ControlPortName, ContainerPort: plan.ControlPort, Protocol: corev1.ProtocolTCP},
+			{Name: plan.MetricsPortName, ContainerPort: plan.MetricsPort, Protocol: corev1.ProtocolTCP},
+		},
+		ReadinessProbe: &corev1.Probe{
+			ProbeHandler:     httpProbe("/readyz"),
+			PeriodSeconds:    2,
+			FailureThreshold: 1,
+		},
+		LivenessProbe: &corev1.Probe{
+			ProbeHandler:     httpProbe("/healthz"),
+			PeriodSeconds:    10,
+			FailureThreshold: 6,
+		},
+		Resources:                resources,
+		VolumeMounts:             mounts,
+		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
+		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+		SecurityContext: &corev1.SecurityContext{
+			AllowPrivilegeEscalation: ptr.To(false),
+			ReadOnlyRootFilesystem:   ptr.To(true),
+			RunAsNonRoot:             ptr.To(true),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+	}
 }
 
 func fieldEnv(name, fieldPath string) corev1.EnvVar {
