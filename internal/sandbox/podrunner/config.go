@@ -116,50 +116,13 @@ type Process struct {
 
 // New checks cfg and builds a Runner; Run starts it.
 func New(cfg Config) (*Runner, error) {
-	if cfg.Binary == "" {
-		return nil, errors.New("podrunner: Binary is required")
+	if err := cfg.resolvePaths(); err != nil {
+		return nil, err
 	}
-	bin, err := filepath.Abs(cfg.Binary)
+	client, err := cfg.clientset()
 	if err != nil {
-		return nil, fmt.Errorf("podrunner: binary %s: %w", cfg.Binary, err)
+		return nil, err
 	}
-	if info, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("podrunner: binary: %w", err)
-	} else if info.IsDir() || info.Mode()&0o111 == 0 {
-		return nil, fmt.Errorf("podrunner: binary %s is not an executable file", bin)
-	}
-	cfg.Binary = bin
-
-	if cfg.WorkDir == "" {
-		return nil, errors.New("podrunner: WorkDir is required")
-	}
-	if cfg.WorkDir, err = filepath.Abs(cfg.WorkDir); err != nil {
-		return nil, fmt.Errorf("podrunner: work folder %s: %w", cfg.WorkDir, err)
-	}
-	// Local paths replace mount paths inside environment values such as JSON documents:
-	// a quote or a backslash would need escaping there.
-	if strings.ContainsFunc(cfg.WorkDir, func(r rune) bool { return r == '"' || r == '\\' || r < ' ' }) {
-		return nil, fmt.Errorf("podrunner: work folder %q has a quote, a backslash or a control character", cfg.WorkDir)
-	}
-	if err := os.MkdirAll(cfg.WorkDir, 0o750); err != nil {
-		return nil, fmt.Errorf("podrunner: work folder: %w", err)
-	}
-
-	client := cfg.Client
-	if client == nil {
-		if cfg.RESTConfig == nil {
-			return nil, errors.New("podrunner: RESTConfig or Client is required")
-		}
-		rc := rest.CopyConfig(cfg.RESTConfig)
-		if rc.QPS == 0 {
-			rc.QPS, rc.Burst = 100, 200
-		}
-		rc.UserAgent = "streamreplay-podrunner"
-		if client, err = kubernetes.NewForConfig(rc); err != nil {
-			return nil, fmt.Errorf("podrunner: client: %w", err)
-		}
-	}
-
 	if cfg.LabelSelector == "" {
 		cfg.LabelSelector = DefaultLabelSelector
 	}
@@ -211,4 +174,58 @@ func New(cfg Config) (*Runner, error) {
 		dirs:     map[string]string{},
 		procs:    map[procKey]*procEntry{},
 	}, nil
+}
+
+// resolvePaths makes Binary and WorkDir absolute, checks that the binary is an executable
+// file, and creates the work folder.
+func (cfg *Config) resolvePaths() error {
+	if cfg.Binary == "" {
+		return errors.New("podrunner: Binary is required")
+	}
+	bin, err := filepath.Abs(cfg.Binary)
+	if err != nil {
+		return fmt.Errorf("podrunner: binary %s: %w", cfg.Binary, err)
+	}
+	if info, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("podrunner: binary: %w", err)
+	} else if info.IsDir() || info.Mode()&0o111 == 0 {
+		return fmt.Errorf("podrunner: binary %s is not an executable file", bin)
+	}
+	cfg.Binary = bin
+
+	if cfg.WorkDir == "" {
+		return errors.New("podrunner: WorkDir is required")
+	}
+	if cfg.WorkDir, err = filepath.Abs(cfg.WorkDir); err != nil {
+		return fmt.Errorf("podrunner: work folder %s: %w", cfg.WorkDir, err)
+	}
+	// Local paths replace mount paths inside environment values such as JSON documents:
+	// a quote or a backslash would need escaping there.
+	if strings.ContainsFunc(cfg.WorkDir, func(r rune) bool { return r == '"' || r == '\\' || r < ' ' }) {
+		return fmt.Errorf("podrunner: work folder %q has a quote, a backslash or a control character", cfg.WorkDir)
+	}
+	if err := os.MkdirAll(cfg.WorkDir, 0o750); err != nil {
+		return fmt.Errorf("podrunner: work folder: %w", err)
+	}
+	return nil
+}
+
+// clientset is cfg.Client, or one built from cfg.RESTConfig.
+func (cfg *Config) clientset() (kubernetes.Interface, error) {
+	if cfg.Client != nil {
+		return cfg.Client, nil
+	}
+	if cfg.RESTConfig == nil {
+		return nil, errors.New("podrunner: RESTConfig or Client is required")
+	}
+	rc := rest.CopyConfig(cfg.RESTConfig)
+	if rc.QPS == 0 {
+		rc.QPS, rc.Burst = 100, 200
+	}
+	rc.UserAgent = "streamreplay-podrunner"
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("podrunner: client: %w", err)
+	}
+	return client, nil
 }
