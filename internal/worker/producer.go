@@ -333,6 +333,10 @@ type sendLoop struct {
 	nextDeadline int64
 	sticky       int32 // the keyless records' partition
 	roundRobin   int32
+	// sample is the next record's sample: the record's number modulo the shard.
+	sample int
+	// startNanos is the run's agreed start, unix ns.
+	startNanos int64
 }
 
 // closeBatch hands partition's open batch to its sender; a keyless record goes to the
@@ -370,31 +374,30 @@ func (l *sendLoop) run(ctx context.Context) {
 	// Elapsed time is measured on the monotonic clock from the agreed wall-clock start.
 	base := time.Now()
 	skew := base.Sub(l.start)
-	startNanos := l.start.UnixNano()
-	st.runStart.Store(startNanos)
+	l.startNanos = l.start.UnixNano()
+	st.runStart.Store(l.startNanos)
 
-	np := int32(len(l.writer.parts))
-	l.open = make([]*batch, np)
+	l.open = make([]*batch, len(l.writer.parts))
 	l.nextDeadline = math.MaxInt64
-	l.sticky = w.plan.Index % np
-	linger := int64(w.cfg.linger)
-	batchSize, batchBytes := int32(w.batchSize), int(w.batchBytes)
+	l.sticky = w.plan.Index % int32(len(l.open))
 
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
-	done := ctx.Done()
-
-	var n int64    // the next record
-	var sample int // its sample: n modulo the shard
-	var elapsed time.Duration
-loop:
-	for n < limit {
+	// pause waits d, or until the context ends (false).
+	pause := func(d time.Duration) bool {
+		timer.Reset(d)
 		select {
-		case <-done:
-			break loop
-		default:
+		case <-timer.C:
+			return true
+		case <-ctx.Done():
+			return false
 		}
+	}
+
+	var n int64 // the next record
+	var elapsed time.Duration
+	for n < limit && ctx.Err() == nil {
 		now := time.Now()
 		elapsed = skew + now.Sub(base)
 		if l.openCount > 0 && int64(elapsed) >= l.nextDeadline {
@@ -414,11 +417,8 @@ loop:
 			if l.openCount > 0 {
 				wait = min(wait, time.Duration(l.nextDeadline)-elapsed)
 			}
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-done:
-				break loop
+			if !pause(wait) {
+				break
 			}
 			continue
 		}
@@ -428,61 +428,18 @@ loop:
 			// the schedule (measured).
 			l.closeLingered(int64(elapsed), true)
 			l.noteBehind(sched, n, elapsed)
-			timer.Reset(fullWait)
-			select {
-			case <-timer.C:
-			case <-done:
-				break loop
+			if !pause(fullWait) {
+				break
 			}
 			continue
 		}
 		count := min(due-n, maxChunk, room)
 		l.noteBehind(sched, n, elapsed)
-		handed := now.UnixNano()
-		var bytes int64
-		for i := range count {
-			s := &w.samples[sample]
-			e := &w.encoded[sample]
-			cur := sample
-			if sample++; sample == len(w.samples) {
-				sample = 0
-			}
-			var part int32
-			switch w.cfg.partitioner {
-			case byRecorded:
-				part = w.samples[cur].partition
-			case byRoundRobin:
-				part = l.roundRobin
-				l.roundRobin = (l.roundRobin + 1) % np
-			default:
-				if part = e.partition; part < 0 {
-					part = l.sticky
-				}
-			}
-			est := recordSize(e, 20, 20)
-			if b := l.open[part]; b != nil && b.size()+est > batchBytes {
-				l.closeBatch(part)
-				if e.partition < 0 && w.cfg.partitioner == byKey {
-					part = l.sticky
-				}
-			}
-			b := l.open[part]
-			if b == nil {
-				b = l.writer.newBatch(part, int64(elapsed)+linger)
-				l.open[part] = b
-				l.openCount++
-				l.nextDeadline = min(l.nextDeadline, b.deadline)
-			}
-			off, _ := sched.Offset(n + i)
-			bytes += s.size + int64(b.add(e, n+i, startNanos+int64(off), handed))
-			if b.n >= batchSize || b.size()+est > batchBytes {
-				l.closeBatch(part)
-			}
-		}
+		bytes := l.fill(n, count, int64(elapsed), now.UnixNano())
 		st.sent.Add(count)
 		st.bytes.Add(bytes)
 		n += count
-		if linger == 0 {
+		if w.cfg.linger == 0 {
 			l.closeLingered(int64(elapsed), true)
 		}
 	}
@@ -501,6 +458,55 @@ loop:
 	// Stopped, or too far behind: what was due by then.
 	l.scheduledFor = min(max(elapsed, 0), length)
 	l.scheduled = sched.Due(l.scheduledFor)
+}
+
+// fill adds records n to n+count-1 to the open batches, handed over at handed (unix ns),
+// elapsed into the run, closing each batch that fills up; it returns the bytes of their
+// keys, values and headers.
+func (l *sendLoop) fill(n, count, elapsed, handed int64) int64 {
+	w := l.w
+	np := int32(len(l.open))
+	batchSize, batchBytes := int32(w.batchSize), int(w.batchBytes)
+	var bytes int64
+	for i := range count {
+		cur := l.sample
+		s, e := &w.samples[cur], &w.encoded[cur]
+		if l.sample++; l.sample == len(w.samples) {
+			l.sample = 0
+		}
+		var part int32
+		switch w.cfg.partitioner {
+		case byRecorded:
+			part = s.partition
+		case byRoundRobin:
+			part = l.roundRobin
+			l.roundRobin = (l.roundRobin + 1) % np
+		default:
+			if part = e.partition; part < 0 {
+				part = l.sticky
+			}
+		}
+		est := recordSize(e, 20, 20)
+		if b := l.open[part]; b != nil && b.size()+est > batchBytes {
+			l.closeBatch(part)
+			if e.partition < 0 && w.cfg.partitioner == byKey {
+				part = l.sticky
+			}
+		}
+		b := l.open[part]
+		if b == nil {
+			b = l.writer.newBatch(part, elapsed+int64(w.cfg.linger))
+			l.open[part] = b
+			l.openCount++
+			l.nextDeadline = min(l.nextDeadline, b.deadline)
+		}
+		off, _ := w.sched.Offset(n + i)
+		bytes += s.size + int64(b.add(e, n+i, l.startNanos+int64(off), handed))
+		if b.n >= batchSize || b.size()+est > batchBytes {
+			l.closeBatch(part)
+		}
+	}
+	return bytes
 }
 
 // noteBehind records how late record n is when it is handed to the writer.
