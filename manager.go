@@ -44,6 +44,7 @@ func bindManagerFlags(fs *flag.FlagSet, o *operator.Options, m *managerFlags) {
 	fs.StringVar(&o.MetricsCertDir, "metrics-cert-path", "", "folder with tls.crt and tls.key for the metrics server (default: a self-signed certificate)")
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false, "allow HTTP/2 on the metrics server")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
+	fs.StringVar(&o.PprofAddr, "pprof-bind-address", "", "address of Go's profiling endpoints (/debug/pprof/); empty disables them")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader, so that only one replica reconciles")
 	fs.StringVar(&o.PodImage, "pod-image", os.Getenv(envPodImage), "image of the worker and observer pods (default $"+envPodImage+")")
 	fs.DurationVar(&o.StartLead, "start-lead", 2*time.Second, "how far ahead the common start time is set once all pods are Ready")

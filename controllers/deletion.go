@@ -35,7 +35,7 @@ func (r *LoadTestReconciler) deleted(ctx context.Context, lt *streamreplayv1alph
 // the garbage collector would.
 func (r *LoadTestReconciler) stopOrphans(ctx context.Context, key types.NamespacedName) error {
 	var pods corev1.PodList
-	if err := r.List(ctx, &pods, client.InNamespace(key.Namespace), client.MatchingLabels{LabelLoadTest: key.Name}); err != nil {
+	if err := r.List(ctx, &pods, client.InNamespace(key.Namespace), client.MatchingFields{podLoadTestField: key.Name}); err != nil {
 		return fmt.Errorf("listing pods of deleted LoadTest %s: %w", key, err)
 	}
 	r.stopRunning(ctx, pods.Items)

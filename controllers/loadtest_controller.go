@@ -93,7 +93,8 @@ func (r *LoadTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, fmt.Errorf("reading LoadTest %s: %w", req.NamespacedName, err)
 	}
 	var pods corev1.PodList
-	if err := r.List(ctx, &pods, client.InNamespace(lt.Namespace), client.MatchingLabels(selectorLabels(lt))); err != nil {
+	if err := r.List(ctx, &pods, client.InNamespace(lt.Namespace), client.MatchingFields{podLoadTestField: lt.Name},
+		client.MatchingLabels(selectorLabels(lt))); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing pods of LoadTest %s: %w", req.NamespacedName, err)
 	}
 	before := lt.Status.DeepCopy()
@@ -156,12 +157,28 @@ func observeGeneration(lt *streamreplayv1alpha1.LoadTest) {
 // SetupWithManager registers the controller; it watches the LoadTests and the pods they
 // own. The results ConfigMap is only written, so it is not watched or cached.
 func (r *LoadTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.Pod{}, podLoadTestField, podLoadTest); err != nil {
+		return fmt.Errorf("indexing pods by LoadTest: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&streamreplayv1alpha1.LoadTest{}).
 		Owns(&corev1.Pod{}).
 		Named("loadtest").
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Complete(r)
+}
+
+// podLoadTestField indexes the cached pods by their LoadTest label: a reconcile lists its
+// own few pods through the index, where a label selector alone would test every pod of the
+// namespace (thousands, at scale) on each pass.
+const podLoadTestField = "metadata.labels." + LabelLoadTest
+
+// podLoadTest is podLoadTestField's value of a pod.
+func podLoadTest(obj client.Object) []string {
+	if name, ok := obj.GetLabels()[LabelLoadTest]; ok {
+		return []string{name}
+	}
+	return nil
 }
 
 // cleanup handles a finished LoadTest: pods still running are stopped at once (their load

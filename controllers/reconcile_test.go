@@ -34,7 +34,8 @@ func fakeCluster(t *testing.T, objs ...client.Object) *fake.ClientBuilder {
 	if err := streamreplayv1alpha1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	return fake.NewClientBuilder().WithScheme(scheme).WithStatusSubresource(&streamreplayv1alpha1.LoadTest{}).WithObjects(objs...)
+	return fake.NewClientBuilder().WithScheme(scheme).WithStatusSubresource(&streamreplayv1alpha1.LoadTest{}).
+		WithIndex(&corev1.Pod{}, podLoadTestField, podLoadTest).WithObjects(objs...)
 }
 
 // fakeReconciler reconciles on c with the injected clock standing at now.

@@ -37,8 +37,10 @@ type Options struct {
 	MetricsCertDir string
 	// EnableHTTP2 allows HTTP/2 on the metrics server (off: HTTP/2 rapid reset and stream
 	// cancellation attacks).
-	EnableHTTP2    bool
-	ProbeAddr      string
+	EnableHTTP2 bool
+	ProbeAddr   string
+	// PprofAddr serves Go's profiles (net/http/pprof) when set, for profiling the manager.
+	PprofAddr      string
 	LeaderElection bool
 	PodImage       string
 	StartLead      time.Duration
@@ -122,6 +124,7 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		Scheme:                 scheme,
 		Metrics:                metricsOptions(opts),
 		HealthProbeBindAddress: opts.ProbeAddr,
+		PprofBindAddress:       opts.PprofAddr,
 		LeaderElection:         opts.LeaderElection,
 		LeaderElectionID:       "streamreplay.streamreplay.io",
 		Cache: cache.Options{DefaultNamespaces: namespaces, ByObject: map[client.Object]cache.ByObject{

@@ -23,7 +23,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +42,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -161,6 +164,10 @@ func BenchmarkControllerScale(b *testing.B) {
 		b.Fatalf("writing kubeconfig: %v", err)
 	}
 
+	floor := childrenFloor(b, ctx, k8s)
+	b.Logf("floor: the API server alone takes %.1fs to create the %d children of %d LoadTests (%d writers)",
+		floor.Seconds(), loadTests*childrenPerTest, loadTests, writers)
+
 	for _, variant := range []struct {
 		name   string
 		silent bool
@@ -180,9 +187,11 @@ func BenchmarkControllerScale(b *testing.B) {
 				if err != nil {
 					b.Fatalf("reading the manager's CPU time: %v", err)
 				}
+				profiled := startProfile(b, filepath.Join(os.Getenv(envProfile), namespace+".cpu.pprof"))
 				b.StartTimer()
 				phases := r.run()
 				b.StopTimer()
+				profiled()
 				cpu1, err := mgr.cpuTime()
 				if err != nil {
 					b.Fatalf("reading the manager's CPU time: %v", err)
@@ -198,7 +207,7 @@ func BenchmarkControllerScale(b *testing.B) {
 					b.Errorf("manager did not stop cleanly on SIGTERM: %v\n%s", err, mgr.logTail(40))
 				}
 			}
-			total.report(b, variant.name, float64(peakKiB)/1024)
+			total.report(b, variant.name, float64(peakKiB)/1024, floor)
 		})
 	}
 }
@@ -235,10 +244,11 @@ func (p *phaseTimes) add(o phaseTimes) {
 }
 
 // report prints the figures of a variant and reports them as the benchmark's metrics.
-func (p *phaseTimes) report(b *testing.B, variant string, peakMiB float64) {
+func (p *phaseTimes) report(b *testing.B, variant string, peakMiB float64, floor time.Duration) {
 	n := float64(p.rounds)
 	children, started, verdicts := p.children.Seconds()/n, p.started.Seconds()/n, p.verdicts.Seconds()/n
 	b.ReportMetric(children, "s-children")
+	b.ReportMetric(children/floor.Seconds(), "children-vs-floor")
 	b.ReportMetric(started, "s-started")
 	b.ReportMetric(verdicts, "s-verdict")
 	b.ReportMetric(percentile(p.perStarted, 0.99).Seconds(), "s-started-p99")
@@ -588,6 +598,88 @@ func newLoadTest(namespace string, i int) *streamreplayv1alpha1.LoadTest {
 	return lt
 }
 
+// envProfile names a folder: when set, the manager serves pprof and the benchmark saves a
+// CPU profile of each round there (<namespace>.cpu.pprof), for `go tool pprof`.
+const (
+	envProfile = "STREAMREPLAY_SCALE_PROFILE"
+	pprofAddr  = "127.0.0.1:6065"
+	// profileSeconds covers the three phases of a round on two cores.
+	profileSeconds = 120
+)
+
+// startProfile fetches a CPU profile of the manager during the round when envProfile is
+// set; the function it returns waits for it and writes it to path.
+func startProfile(b *testing.B, path string) func() {
+	if os.Getenv(envProfile) == "" {
+		return func() {}
+	}
+	got := make(chan error, 1)
+	go func() {
+		got <- func() error {
+			resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, profileSeconds))
+			if err != nil {
+				return err
+			}
+			defer func() { _ = resp.Body.Close() }()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("GET /debug/pprof/profile: %s", resp.Status)
+			}
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(path, body, 0o600)
+		}()
+	}()
+	return func() {
+		if err := <-got; err != nil {
+			b.Errorf("profiling the manager: %v", err)
+			return
+		}
+		b.Logf("CPU profile of the manager: %s", path)
+	}
+}
+
+// childrenPerTest is what the controller creates for one LoadTest: its pods, the results
+// ConfigMap and the control Secret (the benchmark's manager makes no NetworkPolicies).
+const childrenPerTest = podsPerTest + 2
+
+// childrenFloor is how long the API server takes to create the children of every
+// LoadTest when the benchmark writes them itself, from the controller's own builders, as
+// fast as its writers go: the least the children phase can take on this machine, whatever
+// the controller does.
+func childrenFloor(b *testing.B, ctx context.Context, k8s client.Client) time.Duration {
+	b.Helper()
+	const namespace = "scale-floor"
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
+		b.Fatalf("creating namespace %s: %v", namespace, err)
+	}
+	begin := time.Now()
+	parallel(b, loadTests, func(i int) error {
+		lt := newLoadTest(namespace, i)
+		lt.UID = types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", i))
+		children := []client.Object{controllers.BuildResultsConfigMap(lt), controllers.BuildControlSecret(lt, "token")}
+		for w := range int32(workersPerTest) {
+			pod, err := controllers.BuildWorkerPod(lt, w, "streamreplay:bench")
+			if err != nil {
+				return err
+			}
+			children = append(children, pod)
+		}
+		pod, err := controllers.BuildObserverPod(lt, "streamreplay:bench")
+		if err != nil {
+			return err
+		}
+		for _, obj := range append(children, pod) {
+			if err := k8s.Create(ctx, obj); err != nil {
+				return fmt.Errorf("creating %T %s: %w", obj, obj.GetName(), err)
+			}
+		}
+		return nil
+	})
+	return time.Since(begin)
+}
+
 // podReport is the termination message of a pod that did its share of the run well.
 func podReport(lt *streamreplayv1alpha1.LoadTest, pod *corev1.Pod) (string, error) {
 	if pod.Labels[controllers.LabelComponent] == string(results.RoleObserver) {
@@ -679,10 +771,14 @@ func startManager(b *testing.B, bin, kubeconfig, logPath, namespace string) *man
 		b.Fatalf("creating manager log: %v", err)
 	}
 	b.Cleanup(func() { _ = logFile.Close() })
-	cmd := exec.Command(bin, "manager",
+	args := []string{"manager",
 		"--metrics-bind-address=0", "--health-probe-bind-address=0",
 		"--pod-image=streamreplay:bench", "--start-lead=1s", "--control-key-namespace=default",
-		"--watch-namespace="+namespace)
+		"--watch-namespace=" + namespace}
+	if os.Getenv(envProfile) != "" {
+		args = append(args, "--pprof-bind-address="+pprofAddr)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Should the benchmark itself die (go test's -timeout panics without cleanup), the
