@@ -106,6 +106,15 @@ func (h *Histogram) Merge(other *Histogram) error {
 	}
 	h.init()
 	h.enc = nil
+	if sameBuckets(h.h, other.h) {
+		// hdrhistogram's Merge walks only the recorded buckets (Distribution makes a bar of
+		// every one); with the same buckets, a bucket's lowest value, which it records, is
+		// as good as its highest.
+		h.h.Merge(other.h) // same range: nothing is dropped
+		return nil
+	}
+	// Another precision: each of other's buckets is counted at its highest value, so that
+	// a coarser source never reads better than it was.
 	for _, bar := range other.h.Distribution() {
 		if bar.Count == 0 {
 			continue
@@ -119,6 +128,12 @@ func (h *Histogram) Merge(other *Histogram) error {
 		}
 	}
 	return nil
+}
+
+// sameBuckets tells whether a and b have the same range and precision.
+func sameBuckets(a, b *hdrhistogram.Histogram) bool {
+	return a.LowestTrackableValue() == b.LowestTrackableValue() && a.HighestTrackableValue() == b.HighestTrackableValue() &&
+		a.SignificantFigures() == b.SignificantFigures()
 }
 
 // withDigits returns a copy of h at the given precision (never more precise

@@ -144,3 +144,26 @@ func TestHistogramMerge(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkHistogramMerge merges one worker's latencies (35 distinct values) into a run's
+// histogram, as the controller does for every worker of every LoadTest it judges.
+func BenchmarkHistogramMerge(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		digits int
+	}{{"same-precision", defaultDigits}, {"coarser-source", defaultDigits - 1}} {
+		b.Run(tc.name, func(b *testing.B) {
+			worker := newHistogramDigits(tc.digits)
+			for i := range 35 {
+				worker.Record(time.Duration(5+i) * time.Millisecond)
+			}
+			run := NewHistogram()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := run.Merge(worker); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
