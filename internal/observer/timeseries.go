@@ -21,34 +21,15 @@ type seriesSampler struct {
 	delivered int64
 	classes   map[string]int64 // the dead letters by class at the previous sample
 
-	stop chan struct{}
-	done chan struct{}
+	ticker *results.StepTicker
 }
 
 // startSeries samples from the run's start every results.BaseStep until finish.
 func (o *Observer) startSeries(start time.Time) *seriesSampler {
-	s := &seriesSampler{o: o, series: results.NewSeries(start), classes: map[string]int64{},
-		stop: make(chan struct{}), done: make(chan struct{})}
+	s := &seriesSampler{o: o, series: results.NewSeries(start), classes: map[string]int64{}}
 	o.sampler.Store(s)
-	go s.run(start)
+	s.ticker = results.EveryStep(start, s.sample)
 	return s
-}
-
-func (s *seriesSampler) run(start time.Time) {
-	defer close(s.done)
-	k := max(0, time.Since(start)/results.BaseStep) + 1
-	t := time.NewTimer(time.Until(start.Add(k * results.BaseStep)))
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			s.sample(start.Add(k*results.BaseStep - time.Nanosecond)) // the interval that just ended
-			k = max(k, time.Since(start)/results.BaseStep) + 1
-			t.Reset(time.Until(start.Add(k * results.BaseStep)))
-		}
-	}
 }
 
 // sample adds what the tallies gained since the last sample to the interval holding at.
@@ -98,8 +79,7 @@ func (s *seriesSampler) lag(at time.Time, total int64, partitions map[int32]int6
 
 // finish stops the sampling once the readers stopped and takes the last sample.
 func (s *seriesSampler) finish() *results.Series {
-	close(s.stop)
-	<-s.done
+	s.ticker.Stop()
 	s.sample(time.Now())
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -433,3 +433,40 @@ func (r *SeriesReport) Check(runID, pod string) error {
 	}
 	return r.Report.validate()
 }
+
+// StepTicker calls a pod's sampler at the end of every BaseStep interval of its run.
+type StepTicker struct {
+	stop, done chan struct{}
+}
+
+// EveryStep calls sample with the last instant of each BaseStep interval from start, as
+// each one ends, until Stop. A late wake-up skips the intervals it slept through: the next
+// sample adds what they gained to the interval holding it.
+func EveryStep(start time.Time, sample func(at time.Time)) *StepTicker {
+	t := &StepTicker{stop: make(chan struct{}), done: make(chan struct{})}
+	go t.run(start, sample)
+	return t
+}
+
+func (t *StepTicker) run(start time.Time, sample func(at time.Time)) {
+	defer close(t.done)
+	k := max(0, time.Since(start)/BaseStep) + 1
+	timer := time.NewTimer(time.Until(start.Add(k * BaseStep)))
+	defer timer.Stop()
+	for {
+		select {
+		case <-t.stop:
+			return
+		case <-timer.C:
+			sample(start.Add(k*BaseStep - time.Nanosecond)) // the interval that just ended
+			k = max(k, time.Since(start)/BaseStep) + 1
+			timer.Reset(time.Until(start.Add(k * BaseStep)))
+		}
+	}
+}
+
+// Stop ends the ticks and waits for a sample in progress.
+func (t *StepTicker) Stop() {
+	close(t.stop)
+	<-t.done
+}

@@ -18,33 +18,14 @@ type seriesSampler struct {
 	// The counters at the previous sample.
 	sent, acked, failed int64
 
-	stop chan struct{}
-	done chan struct{}
+	ticker *results.StepTicker
 }
 
 // startSeries samples from the run's start, every results.BaseStep, until finish.
 func (w *Worker) startSeries(start time.Time) *seriesSampler {
-	s := &seriesSampler{st: &w.st, series: results.NewSeries(start), stop: make(chan struct{}), done: make(chan struct{})}
-	go s.run(start)
+	s := &seriesSampler{st: &w.st, series: results.NewSeries(start)}
+	s.ticker = results.EveryStep(start, s.sample)
 	return s
-}
-
-func (s *seriesSampler) run(start time.Time) {
-	defer close(s.done)
-	k := max(0, time.Since(start)/results.BaseStep) + 1
-	t := time.NewTimer(time.Until(start.Add(k * results.BaseStep)))
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			end := start.Add(k * results.BaseStep)
-			s.sample(end.Add(-time.Nanosecond)) // the interval that just ended
-			k = max(k, time.Since(start)/results.BaseStep) + 1
-			t.Reset(time.Until(start.Add(k * results.BaseStep)))
-		}
-	}
 }
 
 // sample adds what the counters and the latency histogram gained since the last sample
@@ -70,8 +51,7 @@ func (s *seriesSampler) sample(at time.Time) {
 // records scheduled over their intervals: the schedule over [0, scheduledFor), which is
 // what the report counts as scheduled.
 func (s *seriesSampler) finish(sched pacing.Schedule, scheduled int64, scheduledFor time.Duration) *results.Series {
-	close(s.stop)
-	<-s.done
+	s.ticker.Stop()
 	s.sample(time.Now())
 	var placed int64
 	var last time.Time
