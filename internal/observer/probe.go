@@ -2,11 +2,9 @@ package observer
 
 import (
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
-	"github.com/streamreplay/streamreplay/internal/capacity"
 	"github.com/streamreplay/streamreplay/internal/control"
 	"github.com/streamreplay/streamreplay/internal/podrun"
 	"github.com/streamreplay/streamreplay/internal/results"
@@ -41,15 +39,8 @@ func (o *Observer) StartProbe(req control.ProbeRequest) error {
 	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	switch n := len(ps.windows); {
-	case req.Probe < n && ps.windows[req.Probe].req.Same(req):
-		return nil
-	case req.Probe < n:
-		return fmt.Errorf("%w: probe %d was asked with other values", podrun.ErrProbeConflict, req.Probe)
-	case req.Probe > n:
-		return fmt.Errorf("%w: probe %d asked before probe %d", podrun.ErrProbeConflict, req.Probe, n)
-	case n >= capacity.MaxProbes:
-		return fmt.Errorf("%w: a search has at most %d probes", podrun.ErrProbeConflict, capacity.MaxProbes)
+	if repeat, err := podrun.ProbeOrder(req, len(ps.windows), func(i int) control.ProbeRequest { return ps.windows[i].req }); repeat || err != nil {
+		return err
 	}
 	w := &probeWindow{req: req, e2e: results.NewHistogram(), holdEndTime: req.StartTime.Add(req.Hold)}
 	if o.dlq != nil {

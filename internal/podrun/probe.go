@@ -3,9 +3,11 @@ package podrun
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
+	"github.com/streamreplay/streamreplay/internal/capacity"
 	"github.com/streamreplay/streamreplay/internal/control"
 )
 
@@ -23,6 +25,23 @@ type Prober interface {
 // ErrProbeConflict is wrapped by StartProbe's error for a request that contradicts an
 // earlier one.
 var ErrProbeConflict = errors.New("probe conflict")
+
+// ProbeOrder is the rule of StartProbe: after asked probes (asked(i) gives probe i's
+// request), req is a repeat of probe req.Probe with the same values (repeat: nothing to
+// do), the next one (accept it), or a conflict (an error wrapping ErrProbeConflict).
+func ProbeOrder(req control.ProbeRequest, n int, asked func(i int) control.ProbeRequest) (repeat bool, err error) {
+	switch {
+	case req.Probe < n && asked(req.Probe).Same(req):
+		return true, nil
+	case req.Probe < n:
+		return false, fmt.Errorf("%w: probe %d was asked with other values", ErrProbeConflict, req.Probe)
+	case req.Probe > n:
+		return false, fmt.Errorf("%w: probe %d asked before probe %d", ErrProbeConflict, req.Probe, n)
+	case n >= capacity.MaxProbes:
+		return false, fmt.Errorf("%w: a search has at most %d probes", ErrProbeConflict, capacity.MaxProbes)
+	}
+	return false, nil
+}
 
 // handleProbe serves POST /probe.
 func (p *pod) handleProbe(w http.ResponseWriter, r *http.Request) {

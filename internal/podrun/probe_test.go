@@ -3,6 +3,7 @@ package podrun
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamreplay/streamreplay/internal/capacity"
 	"github.com/streamreplay/streamreplay/internal/control"
 )
 
@@ -25,14 +27,8 @@ type fakeProber struct {
 func (f *fakeProber) StartProbe(req control.ProbeRequest) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if n := len(f.probes); n > 0 && req.Probe < n {
-		if f.probes[req.Probe].Same(req) {
-			return nil
-		}
-		return fmt.Errorf("%w: probe %d already asked with other values", ErrProbeConflict, req.Probe)
-	}
-	if req.Probe != len(f.probes) {
-		return fmt.Errorf("%w: probe %d skips %d", ErrProbeConflict, req.Probe, len(f.probes))
+	if repeat, err := ProbeOrder(req, len(f.probes), func(i int) control.ProbeRequest { return f.probes[i] }); repeat || err != nil {
+		return err
 	}
 	f.probes = append(f.probes, req)
 	return nil
@@ -126,4 +122,43 @@ func TestProbeOnARoleWithoutSearch(t *testing.T) {
 	}
 	h.cancel()
 	_ = h.wait()
+}
+
+func TestProbeOrder(t *testing.T) {
+	at := time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)
+	probe := func(n int, rate int64) control.ProbeRequest {
+		return control.ProbeRequest{Probe: n, Rate: rate, StartTime: at, Hold: time.Minute}
+	}
+	asked := []control.ProbeRequest{probe(0, 100), probe(1, 200)}
+	many := make([]control.ProbeRequest, capacity.MaxProbes)
+	for i := range many {
+		many[i] = probe(i, int64(100*(i+1)))
+	}
+	for _, tc := range []struct {
+		name     string
+		asked    []control.ProbeRequest
+		req      control.ProbeRequest
+		repeat   bool
+		conflict string
+	}{
+		{name: "first", req: probe(0, 100)},
+		{name: "next", asked: asked, req: probe(2, 300)},
+		{name: "the same again", asked: asked, req: probe(1, 200), repeat: true},
+		{name: "an earlier index with other values", asked: asked, req: probe(1, 250), conflict: "probe 1 was asked with other values"},
+		{name: "skips one", asked: asked, req: probe(3, 400), conflict: "probe 3 asked before probe 2"},
+		{name: "one too many", asked: many, req: probe(len(many), 1), conflict: fmt.Sprintf("a search has at most %d probes", capacity.MaxProbes)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repeat, err := ProbeOrder(tc.req, len(tc.asked), func(i int) control.ProbeRequest { return tc.asked[i] })
+			if repeat != tc.repeat {
+				t.Errorf("repeat = %v, want %v", repeat, tc.repeat)
+			}
+			switch {
+			case tc.conflict == "" && err != nil:
+				t.Errorf("error %v, want none", err)
+			case tc.conflict != "" && (!errors.Is(err, ErrProbeConflict) || !strings.Contains(fmt.Sprint(err), tc.conflict)):
+				t.Errorf("error %v, want a probe conflict saying %q", err, tc.conflict)
+			}
+		})
+	}
 }

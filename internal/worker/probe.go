@@ -62,15 +62,8 @@ func (w *Worker) StartProbe(req control.ProbeRequest) error {
 	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	switch n := len(ps.asked); {
-	case req.Probe < n && ps.asked[req.Probe].Same(req):
-		return nil
-	case req.Probe < n:
-		return fmt.Errorf("%w: probe %d was asked with other values", podrun.ErrProbeConflict, req.Probe)
-	case req.Probe > n:
-		return fmt.Errorf("%w: probe %d asked before probe %d", podrun.ErrProbeConflict, req.Probe, n)
-	case n >= capacity.MaxProbes:
-		return fmt.Errorf("%w: a search has at most %d probes", podrun.ErrProbeConflict, capacity.MaxProbes)
+	if repeat, err := podrun.ProbeOrder(req, len(ps.asked), func(i int) control.ProbeRequest { return ps.asked[i] }); repeat || err != nil {
+		return err
 	}
 	ps.asked = append(ps.asked, req)
 	ps.next <- req
