@@ -164,7 +164,7 @@ func BenchmarkControllerScale(b *testing.B) {
 		b.Fatalf("writing kubeconfig: %v", err)
 	}
 
-	floor := childrenFloor(b, ctx, k8s)
+	floor := childrenFloor(ctx, b, k8s)
 	b.Logf("floor: the API server alone takes %.1fs to create the %d children of %d LoadTests (%d writers)",
 		floor.Seconds(), loadTests*childrenPerTest, loadTests, writers)
 
@@ -648,7 +648,7 @@ const childrenPerTest = podsPerTest + 2
 // LoadTest when the benchmark writes them itself, from the controller's own builders, as
 // fast as its writers go: the least the children phase can take on this machine, whatever
 // the controller does.
-func childrenFloor(b *testing.B, ctx context.Context, k8s client.Client) time.Duration {
+func childrenFloor(ctx context.Context, b *testing.B, k8s client.Client) time.Duration {
 	b.Helper()
 	const namespace = "scale-floor"
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
