@@ -384,20 +384,27 @@ func (l *sendLoop) run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	done := ctx.Done()
 	// pause waits d, or until the context ends (false).
 	pause := func(d time.Duration) bool {
 		timer.Reset(d)
 		select {
 		case <-timer.C:
 			return true
-		case <-ctx.Done():
+		case <-done:
 			return false
 		}
 	}
 
 	var n int64 // the next record
 	var elapsed time.Duration
-	for n < limit && ctx.Err() == nil {
+loop:
+	for n < limit {
+		select {
+		case <-done:
+			break loop
+		default:
+		}
 		now := time.Now()
 		elapsed = skew + now.Sub(base)
 		if l.openCount > 0 && int64(elapsed) >= l.nextDeadline {
